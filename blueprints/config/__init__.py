@@ -1,0 +1,112 @@
+"""Typed, validated configuration of one environment, read from ``params/<env>.yaml``.
+
+``load_environment`` is the only entry point: it returns an ``EnvironmentConfig`` or raises
+``ParamsError`` whose lines each name the file, the key path, the bad value and what is allowed.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+
+from .base import ParamsError, StrictModel, check_tags, format_validation_error, read_yaml
+from .network import NetworkConfig
+
+__all__ = ["EnvironmentConfig", "NetworkConfig", "ParamsError", "load_environment"]
+
+# "<project>-<env>" is the prefix of every derived name. The tightest AWS limit on one is
+# 32 characters (load balancer and target group names, e.g. "<prefix>-green"), so the
+# prefix may be at most 24 characters.
+PREFIX_MAX = 24
+_PROJECT = re.compile(r"^[a-z](?:[a-z0-9]|-(?!-))*[a-z0-9]$")
+_ENVIRONMENT = re.compile(r"^[a-z][a-z0-9]{0,9}$")
+_REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
+# Tags the generator adds to every stack itself.
+RESERVED_TAGS = ("Project", "Environment")
+
+
+class EnvironmentConfig(StrictModel):
+    project: str = Field(description="Lowercase DNS-safe project name, the first part of every AWS name.")
+    environment: str = Field(description="Environment name; must match the file name params/<environment>.yaml.")
+    region: str = Field(description="AWS region of every stack of this environment.")
+    tags: dict[str, str] = Field(default_factory=dict, description="Tags on every stack (and so its resources).")
+    termination_protection: bool | None = Field(
+        None, description="Stack termination protection; defaults to on for prod, off elsewhere."
+    )
+    network: NetworkConfig
+
+    @field_validator("project")
+    @classmethod
+    def _project(cls, value: str) -> str:
+        if not _PROJECT.match(value) or len(value) > 20:
+            raise ValueError(
+                "is not a project name: 2-20 lowercase letters, digits and single hyphens, "
+                "starting with a letter and not ending with a hyphen"
+            )
+        return value
+
+    @field_validator("environment")
+    @classmethod
+    def _environment(cls, value: str) -> str:
+        if not _ENVIRONMENT.match(value):
+            raise ValueError("is not an environment name: 1-10 lowercase letters and digits, starting with a letter")
+        return value
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, value: str) -> str:
+        if not _REGION.match(value):
+            raise ValueError("is not an AWS region name such as eu-west-1")
+        return value
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, value: dict[str, str]) -> dict[str, str]:
+        for key in value:
+            if key in RESERVED_TAGS:
+                raise ValueError(f"sets tag {key!r}, which the generator sets itself")
+        return check_tags(value, reserved=len(RESERVED_TAGS))
+
+    @model_validator(mode="after")
+    def _prefix_length(self) -> "EnvironmentConfig":
+        if len(self.prefix) > PREFIX_MAX:
+            raise ValueError(
+                f"project and environment make the name prefix {self.prefix!r} ({len(self.prefix)} characters); "
+                f"at most {PREFIX_MAX} are allowed so that every derived AWS name fits its limit"
+            )
+        return self
+
+    @property
+    def prefix(self) -> str:
+        return f"{self.project}-{self.environment}"
+
+    @property
+    def protected(self) -> bool:
+        if self.termination_protection is not None:
+            return self.termination_protection
+        return self.environment == "prod"
+
+    @property
+    def retain_policy(self) -> str:
+        """DeletionPolicy for stateful resources: keep them in protected environments."""
+        return "Retain" if self.protected else "Delete"
+
+    @property
+    def stack_tags(self) -> dict[str, str]:
+        return {"Project": self.project, "Environment": self.environment, **self.tags}
+
+
+def load_environment(path: Path, shown: str | None = None) -> EnvironmentConfig:
+    """Read and validate ``params/<env>.yaml``; ``shown`` is the path used in messages."""
+    shown = shown or str(path)
+    data = read_yaml(path, shown)
+    try:
+        config = EnvironmentConfig.model_validate(data)
+    except ValidationError as exc:
+        raise format_validation_error(shown, EnvironmentConfig, exc) from None
+    if config.environment != path.stem:
+        raise ParamsError(
+            [f"{shown}: environment: {config.environment!r} must match the file name ({path.stem!r})"]
+        )
+    return config

@@ -1,0 +1,178 @@
+"""Shared pieces of parameter-file validation: strict models, YAML loading, error text.
+
+Every user-facing error has the shape ``<file>: <key.path>: <value> <what is wrong and
+what is allowed>`` so that a typo in params/ is found without reading a traceback.
+"""
+from __future__ import annotations
+
+import ipaddress
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+
+class ParamsError(Exception):
+    """One or more problems in a parameter file; ``str()`` is ready to print."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+class StrictModel(BaseModel):
+    """Base of every config object: unknown keys are errors, values are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that rejects duplicate mapping keys (PyYAML keeps the last one silently)."""
+
+
+def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> dict:
+    seen: dict[Any, Any] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r}", key_node.start_mark
+            )
+        seen[key] = True
+    return loader.construct_mapping(node)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def read_yaml(path: Path, shown: str) -> dict:
+    """Parse one parameter file into a dict, turning YAML problems into ParamsError."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ParamsError([f"{shown}: cannot be read: {exc.strerror}"]) from None
+    try:
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - SafeLoader subclass
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        raise ParamsError([f"{shown}: {where}{exc.problem or exc.context}"]) from None
+    except yaml.YAMLError as exc:
+        raise ParamsError([f"{shown}: not valid YAML: {exc}"]) from None
+    if not isinstance(data, dict):
+        raise ParamsError([f"{shown}: the file must hold a mapping of keys, not {type(data).__name__}"])
+    return data
+
+
+def _location(loc: tuple) -> str:
+    parts: list[str] = []
+    for item in loc:
+        if isinstance(item, int):
+            parts.append(f"[{item}]")
+        else:
+            parts.append(("." if parts else "") + str(item))
+    return "".join(parts) or "(top level)"
+
+
+def _allowed_keys(model: type[BaseModel], loc: tuple) -> list[str]:
+    """Walk the model along ``loc`` (minus the bad key) to list the keys allowed there."""
+    current: Any = model
+    for item in loc[:-1]:
+        if isinstance(item, int) or not (isinstance(current, type) and issubclass(current, BaseModel)):
+            continue
+        field = current.model_fields.get(item)
+        if field is None:
+            return []
+        current = _model_in(field.annotation)
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return sorted(current.model_fields)
+    return []
+
+
+def _model_in(annotation: Any) -> Any:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()) or ():
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
+_PYDANTIC_TEXT = {
+    "missing": "is required",
+    "string_type": "must be a string",
+    "int_type": "must be a whole number",
+    "int_parsing": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "bool_type": "must be true or false",
+    "bool_parsing": "must be true or false",
+    "dict_type": "must be a mapping of keys",
+    "list_type": "must be a list",
+    "model_type": "must be a mapping of keys",
+    "model_attributes_type": "must be a mapping of keys",
+}
+
+
+def format_validation_error(shown: str, model: type[BaseModel], error: ValidationError) -> ParamsError:
+    problems = []
+    for err in error.errors(include_url=False):
+        loc = tuple(err["loc"])
+        kind = err["type"]
+        where = _location(loc)
+        if kind == "extra_forbidden":
+            allowed = ", ".join(_allowed_keys(model, loc)) or "none"
+            problems.append(f"{shown}: {where}: unknown key (allowed keys: {allowed})")
+            continue
+        if kind == "missing":
+            problems.append(f"{shown}: {where}: is required")
+            continue
+        if kind in ("literal_error", "enum"):
+            expected = err.get("ctx", {}).get("expected", "")
+            text = f"is not allowed (allowed: {expected})"
+        elif kind == "value_error":
+            text = str(err["ctx"]["error"])
+        elif kind in _PYDANTIC_TEXT:
+            text = _PYDANTIC_TEXT[kind]
+        else:
+            text = err["msg"][0].lower() + err["msg"][1:]
+        # Whole-section checks (model validators) name the section, not its full contents.
+        value = "" if isinstance(err["input"], (dict, list)) and kind == "value_error" else f"{err['input']!r} "
+        problems.append(f"{shown}: {where}: {value}{text}")
+    return ParamsError(problems)
+
+
+# --- value checks shared by several config sections -------------------------------------
+
+_TAG_CHARS = re.compile(r"^[\w\s.:/=+\-@]*$", re.UNICODE)
+
+
+def check_tags(tags: dict[str, str], reserved: int = 0) -> dict[str, str]:
+    """AWS tag rules: key 1-128, value 0-256, letters/digits/space and _.:/=+-@, no aws: prefix."""
+    if len(tags) > 50 - reserved:
+        raise ValueError(f"has {len(tags)} tags; at most {50 - reserved} are allowed")
+    for key, value in tags.items():
+        if not isinstance(key, str) or not 1 <= len(key) <= 128 or not _TAG_CHARS.match(key):
+            raise ValueError(
+                f"has an invalid tag key {key!r}: 1-128 letters, digits, spaces or _.:/=+-@ are allowed"
+            )
+        if key.lower().startswith("aws:"):
+            raise ValueError(f"has tag key {key!r}: the aws: prefix is reserved by AWS")
+        if not isinstance(value, str) or len(value) > 256 or not _TAG_CHARS.match(value):
+            raise ValueError(
+                f"has an invalid value {value!r} for tag {key!r}: a string of 0-256 letters, digits, "
+                "spaces or _.:/=+-@ is allowed (quote numbers)"
+            )
+    return tags
+
+
+def check_cidr(value: str, low: int = 0, high: int = 32, what: str = "an IPv4 CIDR") -> str:
+    try:
+        net = ipaddress.IPv4Network(value, strict=True)
+    except (ipaddress.AddressValueError, ipaddress.NetmaskValueError, ValueError, TypeError):
+        raise ValueError(f"is not {what} between /{low} and /{high}") from None
+    if not low <= net.prefixlen <= high:
+        raise ValueError(f"is not {what} between /{low} and /{high}")
+    return str(net)

@@ -1,0 +1,141 @@
+#!/usr/bin/env python3
+"""Lint CloudFormation templates with the project's configuration: cfn-lint and checkov.
+
+    python scripts/lint.py out/*/*.json      (make lint)
+    python scripts/lint.py --no-cache FILE   re-check even templates that passed before
+                                             (LINT_NO_CACHE=1 does the same; CI sets it)
+
+cfn-lint runs as a library with .cfnlintrc and the project rules in scripts/cfnlint_rules/;
+a template in out/<env>/ is checked against its environment's region (from stacks.json).
+checkov runs its CloudFormation checks; a failed check must be fixed or skipped in the
+resource's Metadata with a reason. Any finding of either tool (error, warning or
+informational) makes the exit code 1.
+
+A template that passed is remembered under .cache/lint/ by a hash of its bytes, the tool
+versions, the configuration and the project rules; an unchanged template is then skipped.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import sys
+from importlib import metadata
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIG = ROOT / ".cfnlintrc"
+RULES = ROOT / "scripts" / "cfnlint_rules"
+CACHE = ROOT / ".cache" / "lint"
+DEFAULT_REGION = "us-east-1"
+
+
+def _is_template(path: Path) -> bool:
+    """Parameter files and manifests also live in out/; only templates are linted."""
+    return path.suffix == ".json" and not path.name.endswith(".parameters.json") and path.name != "stacks.json"
+
+
+def region_of(path: Path) -> str:
+    manifest = path.parent / "stacks.json"
+    if manifest.is_file():
+        try:
+            return json.loads(manifest.read_text())["region"]
+        except (ValueError, KeyError):
+            pass
+    return DEFAULT_REGION
+
+
+def toolchain_fingerprint() -> str:
+    """What besides a template's bytes decides its result: tool versions, config, rules, this file."""
+    digest = hashlib.sha256()
+    for package in ("cfn-lint", "checkov"):
+        digest.update(f"{package}=={metadata.version(package)}\n".encode())
+    for path in [CONFIG, Path(__file__).resolve(), *sorted(RULES.rglob("*.py"))]:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def cache_key(path: Path, fingerprint: str) -> str:
+    return hashlib.sha256(fingerprint.encode() + region_of(path).encode() + path.read_bytes()).hexdigest()
+
+
+def run_cfn_lint(path: Path) -> list[str]:
+    from cfnlint.api import lint_by_config
+
+    cwd = os.getcwd()
+    os.chdir(ROOT)  # .cfnlintrc names the rules folder relative to the project root
+    try:
+        matches = lint_by_config({
+            "templates": [str(path.resolve())], "regions": [region_of(path)],
+        } | _config())
+    finally:
+        os.chdir(cwd)
+    return [f"{path}:{m.linenumber}:{m.columnnumber}: {m.rule.id} {m.message}" for m in matches]
+
+
+def _config() -> dict:
+    import yaml
+
+    config = yaml.safe_load(CONFIG.read_text())
+    config["append_rules"] = [str(ROOT / p) for p in config.get("append_rules", [])]
+    return config
+
+
+def run_checkov(paths: list[Path]) -> list[str]:
+    os.environ.setdefault("BC_SKIP_MAPPING", "TRUE")  # no network: don't fetch guideline links
+    os.environ.setdefault("CHECKOV_RUN_SCA_PACKAGE_SCAN_V2", "false")
+    import logging
+
+    logging.disable(logging.WARNING)
+    from checkov.cloudformation.runner import Runner
+    from checkov.runner_filter import RunnerFilter
+
+    report = Runner().run(
+        root_folder=None, files=[str(p.resolve()) for p in paths],
+        runner_filter=RunnerFilter(framework=["cloudformation"], show_progress_bar=False),
+    )
+    findings = []
+    for record in report.failed_checks:
+        findings.append(f"{record.file_path}: checkov {record.check_id} {record.check_name} ({record.resource})")
+    for problem in report.parsing_errors:
+        findings.append(f"{problem}: checkov could not parse the template")
+    return findings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="lint.py", description=__doc__.split("\n\n")[0])
+    parser.add_argument("files", nargs="+", type=Path, help="template files (other JSON in out/ is skipped)")
+    parser.add_argument("--no-cache", action="store_true", help="check every template even if it passed before")
+    args = parser.parse_args(argv)
+
+    missing = [str(p) for p in args.files if not p.is_file()]
+    if missing:
+        print(f"lint.py: no such file: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    templates = [p for p in args.files if _is_template(p)]
+    use_cache = not (args.no_cache or os.environ.get("LINT_NO_CACHE"))
+    fingerprint = toolchain_fingerprint()
+    keys = {p: cache_key(p, fingerprint) for p in templates}
+    todo = [p for p in templates if not (use_cache and (CACHE / keys[p]).exists())]
+
+    findings: list[str] = []
+    for path in todo:
+        findings += run_cfn_lint(path)
+    if todo:
+        findings += run_checkov(todo)
+    for line in findings:
+        print(line)
+    if use_cache:
+        CACHE.mkdir(parents=True, exist_ok=True)
+        for path in todo:
+            if not any(line.startswith(str(path)) or str(path.resolve()) in line for line in findings):
+                (CACHE / keys[path]).write_text(f"{path}\n")
+    cached = len(templates) - len(todo)
+    print(f"lint: {len(templates)} template(s), {len(todo)} checked, {cached} unchanged since they passed, "
+          f"{len(findings)} finding(s)", file=sys.stderr)
+    return 1 if findings else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,54 @@
+"""Small helpers shared by the tests: run generate.py, copy params, read templates."""
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "out"
+PARAMS = ROOT / "params"
+
+
+def run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, *args], cwd=cwd, capture_output=True, text=True, timeout=300)
+
+
+def generate(*args: str) -> subprocess.CompletedProcess:
+    return run(str(ROOT / "generate.py"), *args)
+
+
+def tree_digest(folder: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*")) if p.is_file()
+    }
+
+
+def copy_params(tmp_path: Path, envs: tuple[str, ...] = ("dev",)) -> Path:
+    """A private copy of some sample parameter files, for tests that edit them."""
+    target = tmp_path / "params"
+    target.mkdir()
+    for env in envs:
+        shutil.copy(PARAMS / f"{env}.yaml", target / f"{env}.yaml")
+    return target
+
+
+def edit_params(path: Path, change) -> None:
+    """Load a params YAML file, let ``change(data)`` edit it, and write it back."""
+    data = yaml.safe_load(path.read_text())
+    change(data)
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+def template(env: str, stack: str) -> dict:
+    return json.loads((OUT / env / f"{stack}.json").read_text())
+
+
+def environments() -> list[str]:
+    return sorted(p.stem for p in PARAMS.glob("*.yaml"))

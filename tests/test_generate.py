@@ -1,0 +1,111 @@
+"""generate.py: determinism, --check, --env, atomic writes, manifest contents."""
+from __future__ import annotations
+
+import json
+import shutil
+
+from tests.helpers import OUT, copy_params, edit_params, environments, generate, tree_digest
+
+
+def test_out_is_current():
+    """out/ is committed: it must be exactly what the generator writes for params/."""
+    result = generate("--check")
+    assert result.returncode == 0, f"out/ is stale; run `make generate`:\n{result.stdout}{result.stderr}"
+
+
+def test_two_runs_give_identical_bytes(tmp_path):
+    first, second = tmp_path / "a", tmp_path / "b"
+    assert generate("--out-dir", str(first)).returncode == 0
+    assert generate("--out-dir", str(second)).returncode == 0
+    assert tree_digest(first) == tree_digest(second)
+    assert tree_digest(first) == tree_digest(OUT)
+
+
+def test_output_format_is_review_friendly():
+    for path in sorted(OUT.rglob("*.json")):
+        text = path.read_text()
+        assert text.endswith("}\n") or text.endswith("]\n"), path
+        assert text == json.dumps(json.loads(text), indent=2, sort_keys=True, ensure_ascii=False) + "\n", path
+
+
+def test_check_names_stale_missing_and_extra_files(tmp_path):
+    params = copy_params(tmp_path, ("dev",))
+    out = tmp_path / "out"
+    assert generate("--params-dir", str(params), "--out-dir", str(out)).returncode == 0
+    edit_params(params / "dev.yaml", lambda d: d["network"].update(flow_log_retention_days=30))
+    (out / "dev" / "stacks.json").unlink()
+    (out / "dev" / "leftover.json").write_text("{}\n")
+    (out / "qa").mkdir()
+    before = tree_digest(out)
+
+    result = generate("--params-dir", str(params), "--out-dir", str(out), "--check")
+
+    assert result.returncode == 1
+    assert "stale:   " in result.stdout and "dev/network.json" in result.stdout
+    assert "missing: " in result.stdout and "dev/stacks.json" in result.stdout
+    assert "extra:   " in result.stdout and "dev/leftover.json" in result.stdout
+    assert "qa" in result.stdout
+    assert tree_digest(out) == before, "--check must not write"
+
+
+def test_env_limits_generation(tmp_path):
+    out = tmp_path / "out"
+    assert generate("--env", "dev", "--out-dir", str(out)).returncode == 0
+    assert sorted(p.name for p in out.iterdir()) == ["dev"]
+
+
+def test_writing_removes_files_no_longer_generated(tmp_path):
+    out = tmp_path / "out"
+    shutil.copytree(OUT, out)
+    (out / "dev" / "old-stack.json").write_text("{}\n")
+    (out / "retired").mkdir()
+    (out / "retired" / "stacks.json").write_text("{}\n")
+    assert generate("--out-dir", str(out)).returncode == 0
+    assert tree_digest(out) == tree_digest(OUT)
+
+
+def test_help_explains_options():
+    result = generate("--help")
+    assert result.returncode == 0
+    for option in ("--env", "--check", "Exit codes"):
+        assert option in result.stdout
+
+
+def test_manifest_describes_every_stack_for_deployment():
+    for env in environments():
+        manifest = json.loads((OUT / env / "stacks.json").read_text())
+        assert manifest["environment"] == env
+        names = [s["name"] for s in manifest["stacks"]]
+        assert names[0] == "network"
+        seen = set()
+        for stack in manifest["stacks"]:
+            template = json.loads((OUT / env / stack["template"]).read_text())
+            assert stack["stack_name"] == f"{manifest['project']}-{env}-{stack['name']}"
+            assert stack["region"] == manifest["region"]
+            # Every template parameter has exactly one source: a static value or an upstream output.
+            declared = set(template.get("Parameters", {}))
+            assert set(stack["parameters"]) | set(stack["parameters_from_outputs"]) == declared
+            assert not set(stack["parameters"]) & set(stack["parameters_from_outputs"])
+            for wired in stack["parameters_from_outputs"].values():
+                assert wired["stack"] in seen, "a stack may only use outputs of stacks deployed before it"
+                upstream = next(s for s in manifest["stacks"] if s["name"] == wired["stack"])
+                outputs = json.loads((OUT / env / upstream["template"]).read_text()).get("Outputs", {})
+                assert wired["output"] in outputs
+            assert stack["termination_protection"] is (env == "prod")
+            assert {"Project", "Environment"} <= set(stack["tags"])
+            params_file = json.loads((OUT / env / stack["parameters_file"]).read_text())
+            assert {p["ParameterKey"]: p["ParameterValue"] for p in params_file} == stack["parameters"]
+            seen.add(stack["name"])
+
+
+def test_capabilities_follow_template_contents():
+    from blueprints.environment import capabilities
+
+    assert capabilities({"Resources": {"B": {"Type": "AWS::S3::Bucket"}}}) == []
+    assert capabilities({"Resources": {"R": {"Type": "AWS::IAM::Role", "Properties": {}}}}) == ["CAPABILITY_IAM"]
+    assert capabilities({"Resources": {"R": {"Type": "AWS::IAM::Role", "Properties": {"RoleName": "x"}}}}) == [
+        "CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"]
+    assert "CAPABILITY_AUTO_EXPAND" in capabilities({"Transform": ["AWS::CodeDeployBlueGreen"], "Resources": {}})
+    manifest = json.loads((OUT / "dev" / "stacks.json").read_text())
+    network = next(s for s in manifest["stacks"] if s["name"] == "network")
+    assert network["capabilities"] == ["CAPABILITY_IAM"]
