@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import network
+from . import network, service
 from .config import EnvironmentConfig
 from .template import CfnTemplate, render
 
@@ -47,6 +47,12 @@ def stacks(config: EnvironmentConfig) -> list[Stack]:
     """The stacks of one environment, in deploy order."""
     return [
         Stack(network.STACK, network.build(config)),
+        Stack(service.STACK, service.build(config), parameters={
+            "VpcId": Output(network.STACK, "VpcId"),
+            "VpcCidr": Output(network.STACK, "VpcCidr"),
+            "PublicSubnetIds": Output(network.STACK, "PublicSubnetIds"),
+            "PrivateSubnetIds": Output(network.STACK, "PrivateSubnetIds"),
+        }, kept_on_update=("ImageUri",)),
     ]
 
 

@@ -12,7 +12,7 @@ from troposphere import AWSHelperFn, GetAtt, GetAZs, Join, Ref, Select, Sub, Tag
 
 from .config import EnvironmentConfig
 from .config.network import LOG_RETENTION_DAYS
-from .template import CfnTemplate
+from .template import CfnTemplate, checkov_skip
 
 STACK = "network"
 
@@ -138,10 +138,8 @@ def _flow_logs(t: CfnTemplate, config: EnvironmentConfig) -> None:
         RetentionInDays=Ref("FlowLogRetentionInDays"),
         # Audit data: protected environments keep the log group when the stack goes.
         DeletionPolicy=config.retain_policy, UpdateReplacePolicy=config.retain_policy,
-        Metadata={"checkov": {"skip": [{
-            "id": "CKV_AWS_158",
-            "comment": "Flow logs hold no secrets; CloudWatch Logs encrypts them at rest with AWS-owned keys.",
-        }]}},
+        Metadata=checkov_skip(
+            ("CKV_AWS_158", "Flow logs hold no secrets; CloudWatch Logs encrypts them at rest with AWS-owned keys.")),
     ))
     t.add_resource(iam.Role(
         "FlowLogRole",

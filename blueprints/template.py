@@ -51,6 +51,11 @@ class CfnTemplate(Template):
         return body
 
 
+def checkov_skip(*checks: tuple[str, str]) -> dict:
+    """Resource Metadata that skips checkov checks, each ``(check id, reason a reviewer accepts)``."""
+    return {"checkov": {"skip": [{"id": check_id, "comment": reason} for check_id, reason in checks]}}
+
+
 def render(body: dict[str, Any]) -> str:
     """Serialise a template (or any JSON document in out/): two-space indent, sorted keys, final newline."""
     return json.dumps(body, indent=2, sort_keys=True, ensure_ascii=False) + "\n"

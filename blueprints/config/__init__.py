@@ -12,8 +12,9 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 
 from .base import ParamsError, StrictModel, check_tags, format_validation_error, read_yaml
 from .network import NetworkConfig
+from .service import ServiceConfig
 
-__all__ = ["EnvironmentConfig", "NetworkConfig", "ParamsError", "load_environment"]
+__all__ = ["EnvironmentConfig", "NetworkConfig", "ParamsError", "ServiceConfig", "load_environment"]
 
 # "<project>-<env>" is the prefix of every derived name. The tightest AWS limit on one is
 # 32 characters (load balancer and target group names, e.g. "<prefix>-green"), so the
@@ -35,6 +36,7 @@ class EnvironmentConfig(StrictModel):
         None, description="Stack termination protection; defaults to on for prod, off elsewhere."
     )
     network: NetworkConfig
+    service: ServiceConfig = Field(default_factory=ServiceConfig)
 
     @field_validator("project")
     @classmethod

@@ -1,0 +1,80 @@
+"""Deterministic AWS names derived from the environment config.
+
+The service stack creates resources with these names and the pipeline stack finds them by
+the same functions, so neither has to read the other's outputs for them. Every name starts
+with ``config.prefix`` ("<project>-<env>", at most 24 characters) and stays within its AWS
+limit; ``LIMITS`` records each one and tests/test_service.py checks them at the longest prefix.
+"""
+from __future__ import annotations
+
+from .config import EnvironmentConfig
+
+# AWS length limit of each kind of name below.
+LIMITS = {
+    "cluster": 255, "service": 255, "task_family": 255, "container": 255, "log_group": 512, "repository": 256,
+    "codedeploy_application": 100, "deployment_group": 100, "hook_function": 64,
+    "load_balancer": 32, "target_group": 32,
+}
+
+
+def cluster(config: EnvironmentConfig) -> str:
+    return config.prefix
+
+
+def service(config: EnvironmentConfig) -> str:
+    return f"{config.prefix}-service"
+
+
+def task_family(config: EnvironmentConfig) -> str:
+    return f"{config.prefix}-task"
+
+
+def container(config: EnvironmentConfig) -> str:
+    return config.service.container_name
+
+
+def log_group(config: EnvironmentConfig) -> str:
+    return f"/ecs/{config.prefix}"
+
+
+def codedeploy_application(config: EnvironmentConfig) -> str:
+    return config.prefix
+
+
+def deployment_group(config: EnvironmentConfig) -> str:
+    return f"{config.prefix}-service"
+
+
+def repository(config: EnvironmentConfig) -> str:
+    """ECR repository the pipeline pushes to; the task execution role may pull only from it."""
+    return config.prefix
+
+
+def hook_function(config: EnvironmentConfig) -> str:
+    # AWSCodeDeployRoleForCloudFormation (the cloudformation engine's role) may invoke only
+    # functions named CodeDeployHook_*, so the name keeps that prefix for every engine.
+    return f"CodeDeployHook_{config.prefix}-validate"
+
+
+def hook_log_group(config: EnvironmentConfig) -> str:
+    return f"/aws/lambda/{hook_function(config)}"
+
+
+def load_balancer(config: EnvironmentConfig) -> str:
+    return f"{config.prefix}-alb"
+
+
+def target_group(config: EnvironmentConfig, colour: str) -> str:
+    """``colour`` is "blue" or "green"."""
+    return f"{config.prefix}-{colour}"
+
+
+def all_names(config: EnvironmentConfig) -> dict[str, str]:
+    """Every derived name by kind (target groups under the longer colour), for limit checks."""
+    return {
+        "cluster": cluster(config), "service": service(config), "task_family": task_family(config),
+        "container": container(config), "log_group": log_group(config), "repository": repository(config),
+        "codedeploy_application": codedeploy_application(config), "deployment_group": deployment_group(config),
+        "hook_function": hook_function(config), "load_balancer": load_balancer(config),
+        "target_group": target_group(config, "green"),
+    }

@@ -1,0 +1,275 @@
+"""The project's cfn-lint rules for the AWS::CodeDeployBlueGreen transform (scripts/cfnlint_rules/).
+
+Templates are checked with cfn-lint and the project's .cfnlintrc exactly as scripts/lint.py runs it
+(its run_cfn_lint); checkov is left out here because AWS's bare example has security findings that
+say nothing about the hook. One test runs scripts/lint.py itself to show the gate runs the rules.
+"""
+from __future__ import annotations
+
+import copy
+import importlib.util
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import OUT, ROOT, run
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "hooks"
+HOOK = "Hooks/CodeDeployBlueGreenHook/Properties"
+APP = f"{HOOK}/Applications/0"
+LIMIT = "a template using the AWS::CodeDeployBlueGreen transform"
+
+
+def _lint_module():
+    spec = importlib.util.spec_from_file_location("project_lint", ROOT / "scripts" / "lint.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+LINT = _lint_module()
+
+
+def _load(name: str) -> dict:
+    return json.loads((FIXTURES / name).read_text())
+
+
+def _write(tmp_path: Path, body: dict, name: str = "template.json") -> Path:
+    path = tmp_path / name
+    path.write_text(json.dumps(body, indent=2))
+    return path
+
+
+def _findings(path: Path) -> list[tuple[str, str]]:
+    """(rule id, message) for every cfn-lint finding, with the project configuration and rules."""
+    found = []
+    for line in LINT.run_cfn_lint(path):
+        rule_and_message = line.split(": ", 1)[1]
+        rule, message = rule_and_message.split(" ", 1)
+        found.append((rule, message))
+    return found
+
+
+def _project(findings) -> list[tuple[str, str]]:
+    return [(rule, message) for rule, message in findings if rule.startswith("E91")]
+
+
+def _hook(body: dict) -> dict:
+    return body["Hooks"]["CodeDeployBlueGreenHook"]["Properties"]
+
+
+def _routing(body: dict) -> dict:
+    return _hook(body)["Applications"][0]["ECSAttributes"]["TrafficRouting"]
+
+
+def test_valid_template_in_aws_documented_shape_has_no_findings():
+    # AWS's example plus the two keys the property reference marks as required (see next test).
+    assert _findings(FIXTURES / "valid.json") == []
+
+
+def test_aws_example_verbatim_lacks_only_the_keys_the_reference_marks_required():
+    """AWS's own example omits ServiceRole and TestTrafficRoute, both 'Required: Yes' in the hook reference."""
+    assert sorted(_findings(FIXTURES / "aws-example.json")) == [
+        ("E9101", f"{APP}/ECSAttributes/TrafficRouting: missing required key 'TestTrafficRoute'"),
+        ("E9101", f"{HOOK}: missing required key 'ServiceRole'"),
+    ]
+
+
+def _rename(mapping: dict, old: str, new: str) -> None:
+    mapping[new] = mapping.pop(old)
+
+
+def _two_applications(body):
+    _hook(body)["Applications"].append(copy.deepcopy(_hook(body)["Applications"][0]))
+
+
+def _second_service(body):
+    body["Resources"]["SecondService"] = copy.deepcopy(body["Resources"]["ECSDemoService"])
+
+
+def _no_echo(body):
+    body["Parameters"]["DbPassword"] = {"Type": "String", "NoEcho": True, "Description": "secret"}
+
+
+def _nested_stack(body):
+    body["Resources"]["Nested"] = {"Type": "AWS::CloudFormation::Stack",
+                                   "Properties": {"TemplateURL": "https://s3.amazonaws.com/bucket/nested.json"}}
+
+
+def _dynamic_reference(body):
+    body["Resources"]["BlueTaskDefinition"]["Properties"]["ContainerDefinitions"][0]["Image"] = \
+        "{{resolve:ssm:/demo/image}}"
+
+
+def _import_value(body):
+    body["Resources"]["ExampleALB"]["Properties"]["SecurityGroups"] = [{"Fn::ImportValue": "shared-alb-sg"}]
+
+
+def _set(*keys, value):
+    def change(body):
+        node = _hook(body)
+        for key in keys[:-1]:
+            node = node[key]
+        node[keys[-1]] = value
+    return change
+
+
+# name: (change to valid.json, expected project findings as (rule, message fragment))
+BROKEN = {
+    "misspelled hook key": (
+        lambda b: _rename(_hook(b), "TrafficRoutingConfig", "TrafficRoutingConfg"),
+        [("E9101", f"{HOOK}/TrafficRoutingConfg: unknown key; did you mean 'TrafficRoutingConfig'?")]),
+    "misspelled lifecycle event": (
+        lambda b: _rename(_hook(b)["LifecycleEventHooks"], "AfterAllowTestTraffic", "AfterTestTraffic"),
+        [("E9101", f"{HOOK}/LifecycleEventHooks/AfterTestTraffic: unknown key; "
+                   "did you mean 'AfterAllowTestTraffic'?")]),
+    "wrong traffic-routing type": (
+        _set("TrafficRoutingConfig", "Type", value="TimeBased"),
+        [("E9101", f"{HOOK}/TrafficRoutingConfig/Type: 'TimeBased' is not one of "
+                   "AllAtOnce, TimeBasedCanary, TimeBasedLinear")]),
+    "step block does not match the type": (
+        _set("TrafficRoutingConfig", "Type", value="TimeBasedLinear"),
+        [("E9101", f"{HOOK}/TrafficRoutingConfig: Type is TimeBasedLinear but the TimeBasedLinear block"),
+         ("E9101", f"{HOOK}/TrafficRoutingConfig/TimeBasedCanary: a TimeBasedCanary block does not match "
+                   "Type TimeBasedLinear")]),
+    "all at once with a step block": (
+        _set("TrafficRoutingConfig", "Type", value="AllAtOnce"),
+        [("E9101", "a TimeBasedCanary block does not match Type AllAtOnce")]),
+    "step percentage below 14": (
+        _set("TrafficRoutingConfig", "TimeBasedCanary", "StepPercentage", value=10),
+        [("E9101", f"{HOOK}/TrafficRoutingConfig/TimeBasedCanary/StepPercentage: 10 is out of range "
+                   "(must be between 14 and 100)")]),
+    "termination wait out of range": (
+        _set("AdditionalOptions", "TerminationWaitTimeInMinutes", value=5000),
+        [("E9101", "TerminationWaitTimeInMinutes: 5000 is out of range (must be between 0 and 2880)")]),
+    "service role from an intrinsic function": (
+        _set("ServiceRole", value={"Ref": "Role"}),
+        [("E9101", f"{HOOK}/ServiceRole: expected a non-empty literal string, got the intrinsic function Ref")]),
+    "two applications": (
+        _two_applications,
+        [("E9101", f"{HOOK}/Applications: expected a list with exactly one application (one ECS service), "
+                   "got 2 item(s)")]),
+    "missing test listener": (
+        lambda b: _routing(b).pop("TestTrafficRoute"),
+        [("E9101", f"{APP}/ECSAttributes/TrafficRouting: missing required key 'TestTrafficRoute'")]),
+    "test listener absent from resources": (
+        lambda b: b["Resources"].pop("ALBListenerTestTraffic"),
+        [("E9102", f"{APP}/ECSAttributes/TrafficRouting/TestTrafficRoute/LogicalID: 'ALBListenerTestTraffic' "
+                   "(the test listener) does not exist in Resources; "
+                   "expected a AWS::ElasticLoadBalancingV2::Listener")]),
+    "service logical ID does not exist": (
+        _set("Applications", 0, "Target", "LogicalID", value="ECSDemoSvc"),
+        [("E9102", f"{APP}/Target/LogicalID: 'ECSDemoSvc' (the ECS service) does not exist in Resources")]),
+    "logical ID of the wrong type": (
+        lambda b: _routing(b)["TargetGroups"].__setitem__(1, "ALBListenerProdTraffic"),
+        [("E9102", f"{APP}/ECSAttributes/TrafficRouting/TargetGroups/1: 'ALBListenerProdTraffic' (the green target "
+                   "group) is a AWS::ElasticLoadBalancingV2::Listener, expected a "
+                   "AWS::ElasticLoadBalancingV2::TargetGroup")]),
+    "blue and green target groups are the same": (
+        lambda b: _routing(b)["TargetGroups"].__setitem__(1, "ALBTargetGroupBlue"),
+        [("E9101", "TargetGroups: blue and green are both 'ALBTargetGroupBlue'; they must differ")]),
+    "green task set declared as a resource": (
+        lambda b: b["Resources"].__setitem__("GreenTaskSet", copy.deepcopy(b["Resources"]["BlueTaskSet"])),
+        [("E9102", f"{APP}/ECSAttributes/TaskSets/1: 'GreenTaskSet' is the green task set, which CloudFormation "
+                   "creates during a green deployment; it must not be declared in Resources")]),
+    "service without the EXTERNAL deployment controller": (
+        lambda b: b["Resources"]["ECSDemoService"]["Properties"]["DeploymentController"].__setitem__("Type", "ECS"),
+        [("E9102", "Resources/ECSDemoService: the ECS service targeted by the blue/green hook must use "
+                   "DeploymentController Type EXTERNAL, not 'ECS'")]),
+    "transform not declared": (
+        lambda b: b.pop("Transform"),
+        [("E9103", "Hooks: the Hooks section is only read by the AWS::CodeDeployBlueGreen transform, "
+                   "which the template does not declare")]),
+    "transform without a hook": (
+        lambda b: b.pop("Hooks"),
+        [("E9103", "Transform: AWS::CodeDeployBlueGreen is declared but the template has no Hooks section")]),
+    "outputs present": (
+        lambda b: b.__setitem__("Outputs", {"ServiceName": {"Value": {"Fn::GetAtt": ["ECSDemoService", "Name"]}}}),
+        [("E9104", f"Outputs: {LIMIT} cannot declare output values")]),
+    "import value": (
+        _import_value,
+        [("E9104", f"Resources/ExampleALB/Properties/SecurityGroups/0/Fn::ImportValue: {LIMIT} cannot import "
+                   "values from other stacks")]),
+    "second ECS service": (
+        _second_service,
+        [("E9104", f"Resources/SecondService: {LIMIT} may have only one AWS::ECS::Service; found 2 "
+                   "(ECSDemoService, SecondService)")]),
+    "NoEcho parameter": (
+        _no_echo,
+        [("E9104", f"Parameters/DbPassword/NoEcho: {LIMIT} cannot have NoEcho parameters")]),
+    "nested stack": (
+        _nested_stack,
+        [("E9104", f"Resources/Nested: {LIMIT} cannot include nested stacks (AWS::CloudFormation::Stack)")]),
+    "dynamic reference": (
+        _dynamic_reference,
+        [("E9104", f"Resources/BlueTaskDefinition/Properties/ContainerDefinitions/0/Image: {LIMIT} cannot use "
+                   "dynamic references ('{{resolve:ssm:/demo/image}}')")]),
+}
+
+
+@pytest.mark.parametrize("case", list(BROKEN), ids=list(BROKEN))
+def test_broken_variant_fails_with_a_message_naming_the_problem(case, tmp_path):
+    change, expected = BROKEN[case]
+    body = _load("valid.json")
+    change(body)
+    found = _project(_findings(_write(tmp_path, body)))
+    assert len(found) == len(expected), found
+    for rule, fragment in expected:
+        assert any(r == rule and fragment in message for r, message in found), (rule, fragment, found)
+
+
+def test_lint_entry_point_runs_the_project_rules(tmp_path):
+    body = _load("valid.json")
+    _rename(_hook(body), "TrafficRoutingConfig", "TrafficRoutingConfg")
+    bad = _write(tmp_path, body, "bad.json")
+    result = run(str(ROOT / "scripts" / "lint.py"), "--no-cache", str(bad))
+    assert result.returncode == 1
+    assert f"E9101 {HOOK}/TrafficRoutingConfg: unknown key" in result.stdout, result.stdout + result.stderr
+    # The valid template gets checkov findings (AWS's example is not hardened), but no cfn-lint ones.
+    good = run(str(ROOT / "scripts" / "lint.py"), "--no-cache", str(FIXTURES / "valid.json"))
+    lines = good.stdout.splitlines()
+    assert lines and all(": checkov CKV_" in line for line in lines), good.stdout
+
+
+def test_templates_without_hooks_or_the_transform_are_untouched(tmp_path):
+    # Everything the limits forbid, in a template that does not use the transform: not the rules' business.
+    body = _load("valid.json")
+    del body["Hooks"], body["Transform"]
+    body["Outputs"] = {"Imported": {"Value": {"Fn::ImportValue": "shared-value"}}}
+    _second_service(body)
+    _no_echo(body)
+    _nested_stack(body)
+    _dynamic_reference(body)
+    assert _project(_findings(_write(tmp_path, body))) == []
+    for template in sorted(OUT.glob("*/*.json")):
+        if LINT._is_template(template):
+            assert _project(_findings(template)) == [], template
+
+
+def _findings_with(path: Path, config: dict, cwd: Path) -> list[tuple[str, str]]:
+    """cfn-lint with exactly this configuration (run from cwd: cfn-lint also reads a .cfnlintrc found there)."""
+    from cfnlint.api import lint_by_config
+
+    previous = os.getcwd()
+    os.chdir(cwd)
+    try:
+        matches = lint_by_config({"templates": [str(path)], "regions": ["us-east-1"]} | config)
+    finally:
+        os.chdir(previous)
+    return [(m.rule.id, m.message) for m in matches]
+
+
+def test_hooks_needs_the_e1001_allowance_in_cfnlintrc(tmp_path):
+    config = LINT._config()  # append_rules made absolute
+    del config["configure_rules"]["E1001"]
+    found = _findings_with(FIXTURES / "valid.json", config, cwd=tmp_path)
+    assert [rule for rule, _ in found] == ["E1001"] and "Hooks" in found[0][1], found
+
+
+def test_the_allowance_is_only_hooks_a_misspelled_section_still_fails(tmp_path):
+    body = _load("valid.json")
+    body["Output"] = {"ServiceName": {"Value": "x"}}
+    found = _findings(_write(tmp_path, body))
+    assert any(rule == "E1001" and "Output" in message for rule, message in found), found

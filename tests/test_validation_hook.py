@@ -1,0 +1,193 @@
+"""The validation hook: the core check against a real HTTP server on 127.0.0.1, and the
+CodeDeploy adapter reporting through botocore's Stubber."""
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from blueprints.functions import validation_hook as hook
+
+EVENT = {"DeploymentId": "d-ABCDEF123", "LifecycleEventHookExecutionId": "hook-exec-1"}
+
+
+class _App(BaseHTTPRequestHandler):
+    routes = {"/": (200, b"Hello from the sample app"), "/health": (200, b"ok"), "/broken": (500, b"boom")}
+
+    def do_GET(self):  # noqa: N802 - http.server's naming
+        if self.path == "/slow":
+            time.sleep(1.0)
+        status, body = self.routes.get(self.path, (404, b"not found"))
+        self.server.hosts.append(self.headers.get("Host"))
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def server():
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _App)
+    httpd.hosts = []
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield httpd
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.fixture(autouse=True)
+def no_retry_delay(monkeypatch):
+    monkeypatch.setattr(hook, "RETRY_DELAY_SECONDS", 0)
+
+
+def _url(server) -> str:
+    return f"http://127.0.0.1:{server.server_address[1]}"
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_all_paths_pass(server):
+    result = hook.check(_url(server), ["/", "/health"], 200, None, timeout=2, retries=2)
+    assert result["passed"] is True
+    assert [(c["path"], c["status"], c["passed"], c["attempts"]) for c in result["checks"]] == [
+        ("/", 200, True, 1), ("/health", 200, True, 1)]
+
+
+def test_body_substring_must_appear(server):
+    assert hook.check(_url(server), ["/"], 200, "sample app", timeout=2, retries=1)["passed"] is True
+    result = hook.check(_url(server), ["/"], 200, "welcome", timeout=2, retries=1)
+    assert result["passed"] is False
+    assert result["checks"][0]["error"] == "body does not contain 'welcome'"
+
+
+def test_non_matching_status_fails_after_every_retry(server):
+    result = hook.check(_url(server), ["/", "/broken"], 200, None, timeout=2, retries=3)
+    assert result["passed"] is False
+    ok, broken = result["checks"]
+    assert ok["passed"] is True
+    assert (broken["passed"], broken["status"], broken["attempts"]) == (False, 500, 3)
+    assert broken["error"] == "status 500, expected 200"
+
+
+def test_timeout_is_a_failure(server):
+    result = hook.check(_url(server), ["/slow"], 200, None, timeout=0.2, retries=2)
+    check = result["checks"][0]
+    assert result["passed"] is False
+    assert check["status"] is None and check["attempts"] == 2
+    assert "timed out" in check["error"]
+
+
+def test_connection_refused_is_a_failure():
+    result = hook.check(f"http://127.0.0.1:{_closed_port()}", ["/"], 200, None, timeout=1, retries=2)
+    check = result["checks"][0]
+    assert result["passed"] is False and check["status"] is None
+    assert "Connection refused" in check["error"] or "ConnectionRefusedError" in check["error"]
+
+
+# --- CodeDeploy adapter -------------------------------------------------------------------
+
+class _FakeEc2:
+    """Returns the load balancer's network interfaces: here, the local test server."""
+
+    def __init__(self, addresses):
+        self.addresses, self.calls = addresses, []
+
+    def describe_network_interfaces(self, Filters):  # noqa: N803 - boto3's naming
+        self.calls.append(Filters)
+        return {"NetworkInterfaces": [{"PrivateIpAddress": a} for a in self.addresses]}
+
+
+def _environ(port: int, paths=("/",), status=200) -> dict:
+    return {"SCHEME": "http", "TEST_PORT": str(port), "LOAD_BALANCER_NAME": "app/webapp-dev-alb/0123456789abcdef",
+            "LOAD_BALANCER_DNS": "webapp-dev-alb-1.eu-west-1.elb.amazonaws.com", "PATHS": json.dumps(list(paths)),
+            "EXPECTED_STATUS": str(status), "BODY_CONTAINS": "", "TIMEOUT_SECONDS": "1", "RETRIES": "2"}
+
+
+def _codedeploy(expected_status: str | None, error: str | None = None):
+    client = boto3.client("codedeploy", region_name="eu-west-1", aws_access_key_id="x", aws_secret_access_key="x")
+    stubber = Stubber(client)
+    params = {"deploymentId": EVENT["DeploymentId"],
+              "lifecycleEventHookExecutionId": EVENT["LifecycleEventHookExecutionId"], "status": expected_status}
+    if error:
+        stubber.add_client_error("put_lifecycle_event_hook_execution_status", service_error_code=error,
+                                 http_status_code=400, expected_params=params)
+    else:
+        stubber.add_response("put_lifecycle_event_hook_execution_status",
+                             {"lifecycleEventHookExecutionId": EVENT["LifecycleEventHookExecutionId"]}, params)
+    stubber.activate()
+    return client, stubber
+
+
+def _handle(environ, ec2, codedeploy):
+    return hook.codedeploy_handler(dict(EVENT), None, codedeploy=codedeploy, ec2=ec2, environ=environ)
+
+
+def test_codedeploy_reports_succeeded_when_all_paths_pass(server):
+    client, stubber = _codedeploy("Succeeded")
+    ec2 = _FakeEc2(["127.0.0.1"])
+    assert _handle(_environ(server.server_address[1], ["/", "/health"]), ec2, client) == {"status": "Succeeded"}
+    stubber.assert_no_pending_responses()
+    assert ec2.calls == [[{"Name": "description", "Values": ["ELB app/webapp-dev-alb/0123456789abcdef"]}]]
+    # Requests go to the private address but name the load balancer, as a browser would.
+    assert set(server.hosts) == {"webapp-dev-alb-1.eu-west-1.elb.amazonaws.com"}
+
+
+def test_codedeploy_reports_failed_on_a_non_matching_status(server):
+    client, stubber = _codedeploy("Failed")
+    assert _handle(_environ(server.server_address[1], ["/broken"]), _FakeEc2(["127.0.0.1"]), client) == {
+        "status": "Failed"}
+    stubber.assert_no_pending_responses()
+
+
+def test_codedeploy_reports_failed_on_connection_refused():
+    client, stubber = _codedeploy("Failed")
+    assert _handle(_environ(_closed_port()), _FakeEc2(["127.0.0.1"]), client) == {"status": "Failed"}
+    stubber.assert_no_pending_responses()
+
+
+@pytest.mark.parametrize("broken", ["no-interface", "bad-settings"])
+def test_codedeploy_reports_failed_when_the_check_cannot_run(server, broken):
+    client, stubber = _codedeploy("Failed")
+    environ = _environ(server.server_address[1])
+    ec2 = _FakeEc2([] if broken == "no-interface" else ["127.0.0.1"])
+    if broken == "bad-settings":
+        del environ["PATHS"]
+    assert _handle(environ, ec2, client) == {"status": "Failed"}
+    stubber.assert_no_pending_responses()
+
+
+def test_a_failing_codedeploy_call_raises_so_lambda_retries(server):
+    client, stubber = _codedeploy("Succeeded", error="DeploymentDoesNotExistException")
+    with pytest.raises(client.exceptions.DeploymentDoesNotExistException):
+        _handle(_environ(server.server_address[1]), _FakeEc2(["127.0.0.1"]), client)
+    stubber.assert_no_pending_responses()
+
+
+def test_source_fits_inline_and_needs_only_the_lambda_runtime():
+    """The source is embedded as Code.ZipFile (a zip of at most 4 MB, per the CloudFormation
+    reference); the template itself must stay under the 51,200-byte TemplateBody limit, which
+    tests/test_service.py checks. Imports must be standard library or boto3."""
+    import ast
+    from pathlib import Path
+
+    source = Path(hook.__file__).read_text()
+    assert len(source.encode()) < 4 * 1024 * 1024
+    imported = {node.names[0].name.split(".")[0] for node in ast.walk(ast.parse(source))
+                if isinstance(node, ast.Import)}
+    imported |= {node.module.split(".")[0] for node in ast.walk(ast.parse(source))
+                 if isinstance(node, ast.ImportFrom)}
+    assert imported <= {"json", "logging", "os", "ssl", "time", "urllib", "boto3"}
