@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import network, service
+from . import network, pipeline, pipeline_deploy, service
 from .config import EnvironmentConfig
 from .template import CfnTemplate, render
 
@@ -53,7 +53,18 @@ def stacks(config: EnvironmentConfig) -> list[Stack]:
             "PublicSubnetIds": Output(network.STACK, "PublicSubnetIds"),
             "PrivateSubnetIds": Output(network.STACK, "PrivateSubnetIds"),
         }, kept_on_update=("ImageUri",)),
-    ]
+    ] + _pipeline_stacks(config)
+
+
+def _pipeline_stacks(config: EnvironmentConfig) -> list[Stack]:
+    """The release pipeline, when params has a ``pipeline:`` section; its service-stack values come
+    from the service stack's outputs, or are deterministic names where that template has none."""
+    if config.pipeline is None:
+        return []
+    sources = pipeline_deploy.parameter_sources(config)
+    return [Stack(pipeline.STACK, pipeline.build(config), parameters={
+        key: Output(service.STACK, value) if kind == "output" else value for key, (kind, value) in sources.items()
+    })]
 
 
 def capabilities(body: dict[str, Any]) -> list[str]:

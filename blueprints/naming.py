@@ -14,6 +14,7 @@ LIMITS = {
     "cluster": 255, "service": 255, "task_family": 255, "container": 255, "log_group": 512, "repository": 256,
     "codedeploy_application": 100, "deployment_group": 100, "hook_function": 64,
     "load_balancer": 32, "target_group": 32,
+    "role": 64, "pipeline": 100, "build_project": 150, "connection": 32, "notification_rule": 64, "stack": 128,
 }
 
 
@@ -60,6 +61,11 @@ def hook_log_group(config: EnvironmentConfig) -> str:
     return f"/aws/lambda/{hook_function(config)}"
 
 
+def bluegreen_hook_role(config: EnvironmentConfig) -> str:
+    """Engine ``cloudformation``: the hook's ServiceRole is a role *name*, written literally in Hooks."""
+    return f"{config.prefix}-bluegreen-hook"
+
+
 def load_balancer(config: EnvironmentConfig) -> str:
     return f"{config.prefix}-alb"
 
@@ -76,5 +82,38 @@ def all_names(config: EnvironmentConfig) -> dict[str, str]:
         "container": container(config), "log_group": log_group(config), "repository": repository(config),
         "codedeploy_application": codedeploy_application(config), "deployment_group": deployment_group(config),
         "hook_function": hook_function(config), "load_balancer": load_balancer(config),
-        "target_group": target_group(config, "green"),
+        "target_group": target_group(config, "green"), "role": bluegreen_hook_role(config),
+        "pipeline": pipeline(config), "build_project": build_project(config), "connection": connection(config),
+        "notification_rule": notification_rule(config), "stack": stack(config, "pipeline"),
     }
+
+
+# --- pipeline stack -------------------------------------------------------------------------
+
+def stack(config: EnvironmentConfig, name: str) -> str:
+    """CloudFormation stack name of one of the environment's stacks (as in the manifest)."""
+    return f"{config.prefix}-{name}"
+
+
+def pipeline(config: EnvironmentConfig) -> str:
+    return f"{config.prefix}-release"
+
+
+def build_project(config: EnvironmentConfig) -> str:
+    return f"{config.prefix}-image"
+
+
+def connection(config: EnvironmentConfig) -> str:
+    """GitHub connection the pipeline stack creates when asked to (names are at most 32 characters)."""
+    return f"{config.prefix}-github"
+
+
+def notification_rule(config: EnvironmentConfig) -> str:
+    return f"{config.prefix}-release-failed"
+
+
+def stack_role_pattern(config: EnvironmentConfig, logical_id: str) -> str:
+    """IAM role name pattern of an unnamed role of the service stack: CloudFormation names it
+    ``<stack name>-<logical ID>-<random suffix>``. Used where the role's ARN cannot arrive as an
+    output (the cloudformation engine's template may have no Outputs)."""
+    return f"{stack(config, 'service')}-{logical_id}-*"

@@ -35,7 +35,7 @@ def build(config: EnvironmentConfig) -> CfnTemplate:
     t = CfnTemplate(
         f"Service for {config.prefix}: ECS Fargate behind an {svc.scheme.upper()} load balancer, blue/green "
         f"deployments by {svc.deployment_engine} ({svc.deployment_config}) with a validation hook.")
-    _parameters(t, config)
+    _parameters(t, config, engine)
     _cluster(t, config)
     _roles(t, config)
     _task_definition(t, config)
@@ -47,11 +47,12 @@ def build(config: EnvironmentConfig) -> CfnTemplate:
     _hook(t, config, engine)
     engine.add_deployment(t, config, shared)
     _autoscaling(t, config, shared)
-    _outputs(t, config)
+    if engine.SUPPORTS_OUTPUTS:
+        _outputs(t, config)
     return t
 
 
-def _parameters(t: CfnTemplate, config: EnvironmentConfig) -> None:
+def _parameters(t: CfnTemplate, config: EnvironmentConfig, engine) -> None:
     t.param("VpcId", "VPC of the service (network stack output).", "Network", type="AWS::EC2::VPC::Id")
     t.param("VpcCidr", "IPv4 CIDR of the VPC (network stack output).", "Network")
     t.param("PublicSubnetIds", "Public subnets of the load balancer (network stack output).", "Network",
@@ -59,8 +60,11 @@ def _parameters(t: CfnTemplate, config: EnvironmentConfig) -> None:
     t.param("PrivateSubnetIds", "Private subnets of the tasks and the hook (network stack output).", "Network",
             type="List<AWS::EC2::Subnet::Id>")
     # CloudFormation cannot change the task definition of a CODE_DEPLOY service after creation:
-    # this image is used once, at creation; releases arrive through the pipeline.
-    t.param("ImageUri", "Container image of the first task definition; later releases come from the pipeline.",
+    # this image is used once, at creation; releases arrive through the pipeline. With the
+    # cloudformation engine a release is a stack update that changes only this parameter.
+    t.param("ImageUri", "Container image of the task definition; a release changes only this parameter."
+            if engine.RELEASED_BY_STACK_UPDATE else
+            "Container image of the first task definition; later releases come from the pipeline.",
             "Service", Default=SAMPLE_IMAGE)
 
 
@@ -245,6 +249,9 @@ def _outputs(t: CfnTemplate, config: EnvironmentConfig) -> None:
     t.output("ContainerName", naming.container(config), "Container that receives the new image on release.")
     t.output("ContainerPort", str(svc.container_port), "Port the container serves on.")
     t.output("HookFunctionName", Ref("ValidationHookFunction"), "Validation hook Lambda function.")
+    # The pipeline may pass exactly these roles to ECS when it registers a new task definition.
+    t.output("TaskRoleArn", GetAtt("TaskRole", "Arn"), "Role of the application's tasks.")
+    t.output("TaskExecutionRoleArn", GetAtt("TaskExecutionRole", "Arn"), "Role ECS uses to start the tasks.")
     t.output("ProductionListenerArn", Ref("ProductionListener"), "Production listener.")
     t.output("TestListenerArn", Ref("TestListener"), "Test listener.")
     t.output("BlueTargetGroupName", GetAtt("BlueTargetGroup", "TargetGroupName"), "Target group serving at creation.")

@@ -50,5 +50,11 @@ def template(env: str, stack: str) -> dict:
     return json.loads((OUT / env / f"{stack}.json").read_text())
 
 
-def environments() -> list[str]:
-    return sorted(p.stem for p in PARAMS.glob("*.yaml"))
+def environments(engine: str | None = None) -> list[str]:
+    """Sample environments, optionally only those whose service.deployment_engine is ``engine``."""
+    names = sorted(p.stem for p in PARAMS.glob("*.yaml"))
+    if engine is None:
+        return names
+    return [n for n in names
+            if (yaml.safe_load((PARAMS / f"{n}.yaml").read_text())["service"].get("deployment_engine")
+                or "codedeploy") == engine]

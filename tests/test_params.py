@@ -116,6 +116,6 @@ def test_every_problem_is_listed_at_once(tmp_path):
 
 
 def test_unknown_environment_is_bad_usage(tmp_path):
-    result = generate("--env", "staging", "--out-dir", str(tmp_path / "out"))
+    result = generate("--env", "nosuchenv", "--out-dir", str(tmp_path / "out"))
     assert result.returncode == 2
-    assert "--env: unknown environment 'staging' (available: " in result.stderr
+    assert "--env: unknown environment 'nosuchenv' (available: " in result.stderr

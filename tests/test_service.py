@@ -186,6 +186,7 @@ def test_iam_has_no_wildcard_actions_and_star_only_where_aws_requires(env):
     body = template(env, "service")
     allowed_star = {"ecr:GetAuthorizationToken", "elasticloadbalancing:DescribeTargetGroups",
                     "elasticloadbalancing:DescribeListeners", "elasticloadbalancing:DescribeRules",
+                    "elasticloadbalancing:DescribeTargetHealth",
                     "ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DeleteNetworkInterface",
                     "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"}
     for _, statement in _statements(body):
@@ -242,8 +243,9 @@ def test_template_fits_a_direct_upload(env):
     assert (OUT / env / "service.json").stat().st_size < 51200
 
 
-@pytest.mark.parametrize("env", environments())
+@pytest.mark.parametrize("env", environments("codedeploy"))
 def test_parameters_outputs_and_wiring(env):
+    """The codedeploy samples; tests/test_engines.py covers the other engines' outputs and capabilities."""
     body = template(env, "service")
     assert all(p["Description"] for p in body["Parameters"].values())
     grouped = {p for g in body["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"] for p in g["Parameters"]}

@@ -68,7 +68,8 @@ BAD_SERVICE = {
                      "service.allowed_cidrs: has '10.0.0.1/8', which is not an IPv4 CIDR"),
     "test-cidr": ({"test_allowed_cidrs": ["office"]}, "service.test_allowed_cidrs: has 'office', which is not an IPv4 CIDR"),
     "cidr-twice": ({"allowed_cidrs": ["1.2.3.0/24", "1.2.3.0/24"]}, "lists the same CIDR twice"),
-    "engine": ({"deployment_engine": "ecs"}, "service.deployment_engine: 'ecs' is not allowed (allowed: 'codedeploy')"),
+    "engine": ({"deployment_engine": "lambda"}, "service.deployment_engine: 'lambda' is not allowed "
+                                                "(allowed: 'codedeploy', 'cloudformation' or 'ecs')"),
     "deployment-config": ({"deployment_config": "Canary50"}, "service.deployment_config: 'Canary50' is not allowed "
                                                               "(allowed: 'AllAtOnce', 'Canary10Percent5Minutes',"),
     "custom-missing": ({"deployment_config": "custom"},

@@ -191,3 +191,68 @@ def test_source_fits_inline_and_needs_only_the_lambda_runtime():
     imported |= {node.module.split(".")[0] for node in ast.walk(ast.parse(source))
                  if isinstance(node, ast.ImportFrom)}
     assert imported <= {"json", "logging", "os", "ssl", "time", "urllib", "boto3"}
+
+
+# --- ECS adapter (engine ecs) ---------------------------------------------------------------
+
+# A POST_TEST_TRAFFIC_SHIFT payload in the documented shape (ECS developer guide, "Lifecycle hooks
+# for Amazon ECS service deployments": serviceArn, targetServiceRevisionArn and the weights).
+ECS_EVENT = {
+    "serviceArn": "arn:aws:ecs:eu-west-1:111122223333:service/webapp-preview/webapp-preview-service",
+    "targetServiceRevisionArn": "arn:aws:ecs:eu-west-1:111122223333:service-revision/webapp-preview/"
+                                "webapp-preview-service/2",
+    "testTrafficWeights": {"arn:aws:ecs:eu-west-1:111122223333:service-revision/webapp-preview/"
+                           "webapp-preview-service/2": 100},
+    "productionTrafficWeights": {"arn:aws:ecs:eu-west-1:111122223333:service-revision/webapp-preview/"
+                                 "webapp-preview-service/1": 100},
+}
+
+
+def test_ecs_hook_returns_succeeded_when_all_paths_pass(server):
+    ec2 = _FakeEc2(["127.0.0.1"])
+    result = hook.ecs_handler(dict(ECS_EVENT), None, ec2=ec2, environ=_environ(server.server_address[1],
+                                                                                  ["/", "/health"]))
+    assert result == {"hookStatus": "SUCCEEDED"}
+    assert ec2.calls == [[{"Name": "description", "Values": ["ELB app/webapp-dev-alb/0123456789abcdef"]}]]
+    assert set(server.hosts) == {"webapp-dev-alb-1.eu-west-1.elb.amazonaws.com"}
+
+
+def test_ecs_hook_returns_failed_on_a_non_matching_status(server):
+    result = hook.ecs_handler(dict(ECS_EVENT), None, ec2=_FakeEc2(["127.0.0.1"]),
+                              environ=_environ(server.server_address[1], ["/", "/broken"]))
+    assert result == {"hookStatus": "FAILED"}
+
+
+@pytest.mark.parametrize("broken", ["no-interface", "bad-settings", "refused"])
+def test_ecs_hook_returns_failed_when_the_check_cannot_run(server, broken):
+    environ = _environ(_closed_port() if broken == "refused" else server.server_address[1])
+    if broken == "bad-settings":
+        del environ["EXPECTED_STATUS"]
+    ec2 = _FakeEc2([] if broken == "no-interface" else ["127.0.0.1"])
+    assert hook.ecs_handler(dict(ECS_EVENT), None, ec2=ec2, environ=environ) == {"hookStatus": "FAILED"}
+
+
+def test_ecs_hook_answers_in_its_result_only(server, monkeypatch):
+    """ECS reads hookStatus from the return value: the adapter creates no AWS client to report
+    (only the EC2 lookup it is given) and answers even for an event without optional fields."""
+    import boto3 as boto3_module
+
+    monkeypatch.setattr(boto3_module, "client", _refuse_client)
+    result = hook.ecs_handler({}, None, ec2=_FakeEc2(["127.0.0.1"]), environ=_environ(server.server_address[1]))
+    assert result == {"hookStatus": "SUCCEEDED"}
+
+
+def _refuse_client(name, *args, **kwargs):
+    raise AssertionError(f"the ECS hook must not create a {name} client")
+
+
+def test_cloudformation_engine_event_uses_the_codedeploy_contract(server):
+    """The AWS::CodeDeployBlueGreen transform runs a CodeDeploy deployment: CodeDeploy invokes the
+    AfterAllowTestTraffic hook with DeploymentId and LifecycleEventHookExecutionId and waits for
+    PutLifecycleEventHookExecutionStatus, so the cloudformation engine uses codedeploy_handler."""
+    from blueprints.engines import cloudformation
+
+    assert cloudformation.HOOK_HANDLER == "codedeploy_handler"
+    client, stubber = _codedeploy("Succeeded")
+    assert _handle(_environ(server.server_address[1]), _FakeEc2(["127.0.0.1"]), client) == {"status": "Succeeded"}
+    stubber.assert_no_pending_responses()

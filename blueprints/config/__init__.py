@@ -7,14 +7,16 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Optional
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from .base import ParamsError, StrictModel, check_tags, format_validation_error, read_yaml
 from .network import NetworkConfig
+from .pipeline import ARM_COMPUTE_TYPES, PipelineConfig
 from .service import ServiceConfig
 
-__all__ = ["EnvironmentConfig", "NetworkConfig", "ParamsError", "ServiceConfig", "load_environment"]
+__all__ = ["EnvironmentConfig", "NetworkConfig", "ParamsError", "PipelineConfig", "ServiceConfig", "load_environment"]
 
 # "<project>-<env>" is the prefix of every derived name. The tightest AWS limit on one is
 # 32 characters (load balancer and target group names, e.g. "<prefix>-green"), so the
@@ -37,6 +39,8 @@ class EnvironmentConfig(StrictModel):
     )
     network: NetworkConfig
     service: ServiceConfig = Field(default_factory=ServiceConfig)
+    pipeline: Optional[PipelineConfig] = Field(
+        None, description="Release pipeline (GitHub, image build and scan gate, blue/green deploy); none if absent.")
 
     @field_validator("project")
     @classmethod
@@ -77,6 +81,16 @@ class EnvironmentConfig(StrictModel):
                 f"project and environment make the name prefix {self.prefix!r} ({len(self.prefix)} characters); "
                 f"at most {PREFIX_MAX} are allowed so that every derived AWS name fits its limit"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _pipeline_builds_for_the_service(self) -> "EnvironmentConfig":
+        # The image is built on the CPU architecture the service runs; ARM builds have fewer sizes.
+        if (self.pipeline and self.service.cpu_architecture == "ARM64"
+                and self.pipeline.compute_type not in ARM_COMPUTE_TYPES):
+            raise ValueError(
+                f"pipeline.compute_type {self.pipeline.compute_type} is not available for ARM64 builds "
+                f"(service.cpu_architecture ARM64; allowed: {', '.join(ARM_COMPUTE_TYPES)})")
         return self
 
     @property

@@ -54,6 +54,38 @@ def check_fargate_size(cpu: int, memory: int) -> None:
         raise ValueError(f"memory {memory} does not go with cpu {cpu} on Fargate (allowed memory: {listed})")
 
 
+# The AWS::CodeDeploy::BlueGreen hook documents "The step percentage must be 14% or greater".
+# https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/blue-green-hook-syntax.html
+HOOK_MIN_STEP_PERCENTAGE = 14
+# ECS blue/green: BakeTimeInMinutes 0-1440.
+# https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-properties-ecs-service-deploymentconfiguration.html
+ECS_MAX_BAKE_TIME_MINUTES = 1440
+
+
+def check_engine_settings(svc: "ServiceConfig") -> None:
+    """What each engine can express of deployment_config and termination_wait_minutes."""
+    if svc.deployment_engine == "cloudformation":
+        if svc.deployment_config not in ("AllAtOnce", "custom"):
+            raise ValueError(
+                f"deployment_config {svc.deployment_config} cannot be expressed by the cloudformation engine "
+                f"(its hook needs steps of at least {HOOK_MIN_STEP_PERCENTAGE} percent): use AllAtOnce, or custom "
+                f"with custom_deployment.percentage {HOOK_MIN_STEP_PERCENTAGE}-99")
+        if svc.custom_deployment and svc.custom_deployment.percentage < HOOK_MIN_STEP_PERCENTAGE:
+            raise ValueError(
+                f"custom_deployment.percentage {svc.custom_deployment.percentage} is below "
+                f"{HOOK_MIN_STEP_PERCENTAGE}, the smallest step the cloudformation engine's hook accepts "
+                f"(allowed: {HOOK_MIN_STEP_PERCENTAGE}-99)")
+    if svc.deployment_engine == "ecs":
+        if svc.deployment_config != "AllAtOnce":
+            raise ValueError(
+                f"deployment_config {svc.deployment_config} is not available with the ecs engine: its BLUE_GREEN "
+                "strategy moves production traffic all at once (allowed: AllAtOnce)")
+        if svc.termination_wait_minutes > ECS_MAX_BAKE_TIME_MINUTES:
+            raise ValueError(
+                f"termination_wait_minutes {svc.termination_wait_minutes} is the ecs engine's bake time, which "
+                f"is at most {ECS_MAX_BAKE_TIME_MINUTES} minutes (allowed: 0-{ECS_MAX_BAKE_TIME_MINUTES})")
+
+
 class CustomDeployment(StrictModel):
     """A custom CodeDeploy traffic shift: a canary (two steps) or linear (equal steps)."""
 
@@ -107,13 +139,16 @@ class ServiceConfig(StrictModel):
     allowed_cidrs: list[str] = Field(["0.0.0.0/0"], description="CIDRs that may reach the production listener.")
     test_allowed_cidrs: list[str] = Field(
         default_factory=list, description="CIDRs that may reach the test listener (the hook always may).")
-    deployment_engine: Literal["codedeploy"] = Field("codedeploy", description="What runs blue/green deployments.")
+    deployment_engine: Literal["codedeploy", "cloudformation", "ecs"] = Field(
+        "codedeploy", description="What runs blue/green deployments: a CodeDeploy deployment group, CloudFormation "
+                                  "(AWS::CodeDeployBlueGreen transform) or ECS's own blue/green strategy.")
     deployment_config: Literal[
         "AllAtOnce", "Canary10Percent5Minutes", "Canary10Percent15Minutes",
         "Linear10PercentEvery1Minutes", "Linear10PercentEvery3Minutes", "custom",
     ] = Field("AllAtOnce", description="How traffic moves to the new version; custom reads custom_deployment.")
     custom_deployment: Optional[CustomDeployment] = Field(None, description="The shift when deployment_config is custom.")
-    termination_wait_minutes: int = Field(60, description="Minutes the old tasks stay after success, 0-2880.")
+    termination_wait_minutes: int = Field(
+        60, description="Minutes the old tasks stay after success, 0-2880 (the ecs engine's bake time: 0-1440).")
     deletion_protection: Optional[bool] = Field(
         None, description="Load balancer deletion protection; defaults to the environment's protection.")
     validation_paths: list[str] = Field(["/"], description="Paths the hook requests on the test listener.")
@@ -290,6 +325,7 @@ class ServiceConfig(StrictModel):
             raise ValueError(f"{', '.join(sorted(both))} is set in both environment and secrets")
         if (self.deployment_config == "custom") != (self.custom_deployment is not None):
             raise ValueError("custom_deployment must be given exactly when deployment_config is custom")
+        check_engine_settings(self)
         return self
 
     @property

@@ -8,7 +8,14 @@ engine chosen by ``service.deployment_engine``. An engine module provides:
   check to the engine's hook contract (the Lambda handler is ``index.<HOOK_HANDLER>``);
 - ``hook_statements(config) -> list[Statement]``: what the hook's role may do to report back;
 - ``add_deployment(t, config, shared)``: adds the ECS service (logical ID ``shared.service``)
-  and the engine's blue/green machinery and outputs.
+  and the engine's blue/green machinery and outputs;
+- ``SUPPORTS_OUTPUTS``: whether the template may have Outputs at all (the AWS::CodeDeployBlueGreen
+  transform forbids them, so the service blueprint then adds none);
+- ``RELEASED_BY_STACK_UPDATE``: whether a release is a stack update that changes only the image
+  parameter (else the pipeline deploys new task definition revisions outside CloudFormation).
+
+Engines: ``codedeploy`` (engines/codedeploy.py), ``cloudformation`` (engines/cloudformation.py),
+``ecs`` (engines/ecs.py); engines/common.py holds the service pieces they share.
 """
 from __future__ import annotations
 
@@ -40,7 +47,7 @@ class SharedResources:
 
 
 def engine_for(config: EnvironmentConfig) -> ModuleType:
-    from . import codedeploy
+    from . import cloudformation, codedeploy, ecs
 
-    engines = {"codedeploy": codedeploy}
+    engines = {"codedeploy": codedeploy, "cloudformation": cloudformation, "ecs": ecs}
     return engines[config.service.deployment_engine]

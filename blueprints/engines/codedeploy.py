@@ -11,15 +11,17 @@ from awacs import cloudwatch as awscw, ecs as awsecs, elasticloadbalancing as aw
 from awacs import awslambda, codedeploy as awscodedeploy
 from awacs.aws import Allow, Condition, PolicyDocument, Principal, Statement, StringEquals
 from awacs.sts import AssumeRole
-from troposphere import GetAtt, Ref, Sub, Tags, codedeploy, ecs, iam
+from troposphere import GetAtt, Ref, Sub, codedeploy, ecs, iam
 
 from .. import naming
 from ..config import EnvironmentConfig
 from ..config.service import PREDEFINED_DEPLOYMENTS
-from . import SharedResources
+from . import SharedResources, common
+from .common import ARN as _ARN
 
 HOOK_HANDLER = "codedeploy_handler"
-_ARN = "arn:${AWS::Partition}:%s:${AWS::Region}:${AWS::AccountId}:%s"
+SUPPORTS_OUTPUTS = True
+RELEASED_BY_STACK_UPDATE = False
 
 
 def deployment_group_arn(config: EnvironmentConfig) -> Sub:
@@ -44,22 +46,15 @@ def add_deployment(t, config: EnvironmentConfig, shared: SharedResources) -> Non
 
 
 def _service(t, config: EnvironmentConfig, shared: SharedResources) -> None:
-    svc = config.service
-    t.add_resource(ecs.Service(
-        shared.service, ServiceName=naming.service(config), Cluster=Ref(shared.cluster),
+    t.add_resource(common.service(
+        config, shared,
         # By family, not by revision: CloudFormation cannot change the task definition of a
         # CODE_DEPLOY service, so the reference must not change when the template does.
         TaskDefinition=naming.task_family(config), DependsOn=[shared.task_definition, shared.production_listener,
                                                               shared.test_listener],
-        LaunchType="FARGATE", DesiredCount=svc.desired_count,
-        DeploymentController=ecs.DeploymentController(Type="CODE_DEPLOY"),
-        HealthCheckGracePeriodSeconds=svc.health_check_grace_period_seconds,
-        LoadBalancers=[ecs.LoadBalancer(ContainerName=naming.container(config), ContainerPort=svc.container_port,
-                                        TargetGroupArn=Ref(shared.blue_target_group))],
-        NetworkConfiguration=ecs.NetworkConfiguration(AwsvpcConfiguration=ecs.AwsvpcConfiguration(
-            AssignPublicIp="DISABLED", Subnets=Ref(shared.private_subnets),
-            SecurityGroups=[Ref(shared.service_security_group)])),
-        PropagateTags="SERVICE", EnableECSManagedTags=True, Tags=Tags(Name=naming.service(config)),
+        LaunchType="FARGATE", DeploymentController=ecs.DeploymentController(Type="CODE_DEPLOY"),
+        LoadBalancers=[common.blue_load_balancer(config, shared)],
+        NetworkConfiguration=ecs.NetworkConfiguration(AwsvpcConfiguration=common.private_subnets(shared)),
     ))
 
 

@@ -2,7 +2,13 @@
 
 Runs as a Lambda function (standard library and boto3 only) whose source is embedded inline
 in the service template. ``check`` is the engine-neutral core; each handler adapts it to one
-engine's hook contract (``codedeploy_handler``: CodeDeploy's AfterAllowTestTraffic hook).
+engine's hook contract:
+
+- ``codedeploy_handler``: CodeDeploy's AfterAllowTestTraffic hook, for the codedeploy engine and
+  for the cloudformation engine (the AWS::CodeDeployBlueGreen transform runs a CodeDeploy
+  deployment, so CodeDeploy invokes the hook with the same event and expects the same report);
+- ``ecs_handler``: an ECS blue/green lifecycle hook (POST_TEST_TRAFFIC_SHIFT), which answers in
+  its return value instead of calling an API.
 """
 import json
 import logging
@@ -104,3 +110,29 @@ def codedeploy_handler(event, context, codedeploy=None, ec2=None, environ=None):
     (codedeploy or boto3.client("codedeploy")).put_lifecycle_event_hook_execution_status(
         deploymentId=deployment, lifecycleEventHookExecutionId=execution, status=status)
     return {"status": status}
+
+
+def ecs_handler(event, context, ec2=None, environ=None):
+    """ECS lifecycle hook: return {"hookStatus": "SUCCEEDED" | "FAILED"}.
+
+    ECS invokes the function synchronously with the deployment's state (serviceArn,
+    targetServiceRevisionArn, testTrafficWeights, productionTrafficWeights) and reads hookStatus
+    from the result; FAILED rolls the deployment back. IN_PROGRESS (ECS calls again later) is
+    never returned: the check finishes within one invocation. Any error reports FAILED.
+    https://docs.aws.amazon.com/AmazonECS/latest/developerguide/lambda-lifecycle-hooks.html
+    https://docs.aws.amazon.com/AmazonECS/latest/developerguide/deployment-lifecycle-hooks.html
+    """
+    revision = event.get("targetServiceRevisionArn", "(unknown revision)")
+    log.info("revision %s, test traffic %s", revision, json.dumps(event.get("testTrafficWeights")))
+    status = "FAILED"
+    try:
+        if ec2 is None:
+            import boto3
+
+            ec2 = boto3.client("ec2")
+        result = run_check(settings(environ or os.environ), ec2)
+        status = "SUCCEEDED" if result["passed"] else "FAILED"
+    except Exception:
+        log.exception("validation of revision %s could not run", revision)
+    log.info("revision %s: reporting %s", revision, status)
+    return {"hookStatus": status}

@@ -1,0 +1,40 @@
+"""Pieces of the ECS service that every engine builds the same way, so that no engine copies
+another: the service's common properties, the Fargate network placement, the load balancer
+entry of the blue target group, and ARNs of this account and region."""
+from __future__ import annotations
+
+from typing import Any
+
+from troposphere import Ref, Tags, ecs
+
+from .. import naming
+from ..config import EnvironmentConfig
+from . import SharedResources
+
+# An ARN in this stack's partition, region and account: ARN % (service, resource), inside Sub.
+ARN = "arn:${AWS::Partition}:%s:${AWS::Region}:${AWS::AccountId}:%s"
+
+
+def service(config: EnvironmentConfig, shared: SharedResources, **engine_properties: Any) -> ecs.Service:
+    """The ECS service (logical ID ``shared.service``) with what every engine sets; the engine adds
+    its deployment controller and whatever that controller lets the service itself carry."""
+    svc = config.service
+    return ecs.Service(
+        shared.service, ServiceName=naming.service(config), Cluster=Ref(shared.cluster),
+        DesiredCount=svc.desired_count, HealthCheckGracePeriodSeconds=svc.health_check_grace_period_seconds,
+        PropagateTags="SERVICE", EnableECSManagedTags=True, Tags=Tags(Name=naming.service(config)),
+        **engine_properties,
+    )
+
+
+def private_subnets(shared: SharedResources, configuration=ecs.AwsvpcConfiguration):
+    """Tasks run in the private subnets, without public addresses, in the service security group.
+    ``configuration`` is the property class (a task set spells it differently from a service)."""
+    return configuration(AssignPublicIp="DISABLED", Subnets=Ref(shared.private_subnets),
+                         SecurityGroups=[Ref(shared.service_security_group)])
+
+
+def blue_load_balancer(config: EnvironmentConfig, shared: SharedResources, **extra: Any) -> ecs.LoadBalancer:
+    """The container registered in the blue target group (where production traffic starts)."""
+    return ecs.LoadBalancer(ContainerName=naming.container(config), ContainerPort=config.service.container_port,
+                            TargetGroupArn=Ref(shared.blue_target_group), **extra)

@@ -1,0 +1,283 @@
+"""Pipeline stack: every push to the application's branch builds an image, stops at the ECR scan
+gate when the image has findings over their allowances, and otherwise releases it blue/green.
+
+Source (GitHub through a CodeStar/CodeConnections connection) -> Build (CodeBuild: build, push,
+scan gate on the exact digest, deploy artifacts) -> optional manual approval -> Deploy (per
+engine, blueprints/pipeline_deploy.py). The buildspec and deploy artifacts are rendered by
+blueprints/pipeline_artifacts.py.
+"""
+from __future__ import annotations
+
+import json
+import math
+
+from awacs import codebuild as awscodebuild, codestar_connections, codeconnections, ecr as awsecr
+from awacs import logs as awslogs, s3 as awss3, sns as awssns
+from awacs.aws import Allow, Bool, Condition, Deny, PolicyDocument, Principal, Statement, StringEquals
+from awacs.sts import AssumeRole
+from troposphere import GetAtt, Ref, Sub, Tags, codebuild, codepipeline, codestarconnections
+from troposphere import codestarnotifications, ecr, iam, logs, s3, sns
+
+from . import naming, pipeline_artifacts, pipeline_deploy
+from .config import EnvironmentConfig
+from .pipeline_deploy import ARN, BUILD_NAMESPACE, BUILD_OUTPUT
+from .template import CfnTemplate, checkov_skip
+
+STACK = "pipeline"
+SOURCE_OUTPUT = "SourceOutput"
+SOURCE_NAMESPACE = "SourceVariables"
+# Standard CodeBuild images with Docker (Amazon Linux 2023 based), per CPU architecture.
+# https://docs.aws.amazon.com/codebuild/latest/userguide/ec2-compute-images.html
+BUILD_IMAGES = {"X86_64": ("LINUX_CONTAINER", "aws/codebuild/amazonlinux-x86_64-standard:5.0"),
+                "ARM64": ("ARM_CONTAINER", "aws/codebuild/amazonlinux-aarch64-standard:3.0")}
+BUILD_MINUTES = 30  # docker build and push; the scan wait comes on top
+
+
+def approval_on(config: EnvironmentConfig) -> bool:
+    chosen = config.pipeline.manual_approval
+    return config.protected if chosen is None else chosen
+
+
+def build(config: EnvironmentConfig) -> CfnTemplate:
+    p, engine = config.pipeline, config.service.deployment_engine
+    t = CfnTemplate(
+        f"Release pipeline of {config.prefix}: GitHub {p.full_repository_id}@{p.branch} -> Docker build -> ECR "
+        f"scan gate ({p.scan_max}) -> {'manual approval -> ' if approval_on(config) else ''}blue/green deploy by "
+        f"{engine}" + (" (change set of the service stack's deployed, reviewed template with only ImageUri "
+                       "changed)" if engine == "cloudformation" else "") + ".")
+    deploy = pipeline_deploy.engine(config)
+    deploy.parameters(t)
+    connection = _connection(t, config)
+    _repository(t, config)
+    _artifact_bucket(t, config)
+    _build_project(t, config, deploy)
+    _pipeline(t, config, deploy, connection)
+    _notifications(t, config)
+    _outputs(t, config)
+    return t
+
+
+def _connection(t: CfnTemplate, config: EnvironmentConfig):
+    if not config.pipeline.creates_connection:
+        return config.pipeline.connection
+    # Created PENDING: someone completes the GitHub handshake once in the console (README).
+    t.add_resource(codestarconnections.Connection(
+        "GitHubConnection", ConnectionName=naming.connection(config), ProviderType="GitHub"))
+    t.output("ConnectionArn", Ref("GitHubConnection"),
+             "GitHub connection: PENDING until its handshake is completed once in the console.")
+    return Ref("GitHubConnection")
+
+
+def _repository(t: CfnTemplate, config: EnvironmentConfig) -> None:
+    p = config.pipeline
+    rules = {"rules": [
+        {"rulePriority": 1, "description": f"Expire untagged images after {p.untagged_image_days} days",
+         "selection": {"tagStatus": "untagged", "countType": "sinceImagePushed", "countUnit": "days",
+                       "countNumber": p.untagged_image_days}, "action": {"type": "expire"}},
+        {"rulePriority": 2, "description": f"Keep the last {p.images_to_keep} images",
+         "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": p.images_to_keep},
+         "action": {"type": "expire"}},
+    ]}
+    t.add_resource(ecr.Repository(
+        "Repository", RepositoryName=naming.repository(config), ImageTagMutability="IMMUTABLE",
+        ImageScanningConfiguration=ecr.ImageScanningConfiguration(ScanOnPush=True),
+        EncryptionConfiguration=ecr.EncryptionConfiguration(EncryptionType="KMS"),
+        LifecyclePolicy=ecr.LifecyclePolicy(LifecyclePolicyText=json.dumps(rules, sort_keys=True)),
+        # Images of running tasks must outlive the pipeline stack.
+        DeletionPolicy="Retain", UpdateReplacePolicy="Retain",
+        Tags=Tags(Name=naming.repository(config)),
+    ))
+
+
+def _artifact_bucket(t: CfnTemplate, config: EnvironmentConfig) -> None:
+    days = config.pipeline.artifact_retention_days
+    t.add_resource(s3.Bucket(
+        "ArtifactBucket",
+        BucketEncryption=s3.BucketEncryption(ServerSideEncryptionConfiguration=[s3.ServerSideEncryptionRule(
+            ServerSideEncryptionByDefault=s3.ServerSideEncryptionByDefault(SSEAlgorithm="aws:kms"),
+            BucketKeyEnabled=True)]),
+        VersioningConfiguration=s3.VersioningConfiguration(Status="Enabled"),
+        PublicAccessBlockConfiguration=s3.PublicAccessBlockConfiguration(
+            BlockPublicAcls=True, BlockPublicPolicy=True, IgnorePublicAcls=True, RestrictPublicBuckets=True),
+        OwnershipControls=s3.OwnershipControls(Rules=[s3.OwnershipControlsRule(ObjectOwnership="BucketOwnerEnforced")]),
+        LifecycleConfiguration=s3.LifecycleConfiguration(Rules=[s3.LifecycleRule(
+            Id="expire-artifacts", Status="Enabled", ExpirationInDays=days,
+            NoncurrentVersionExpiration=s3.NoncurrentVersionExpiration(NoncurrentDays=1),
+            AbortIncompleteMultipartUpload=s3.AbortIncompleteMultipartUpload(DaysAfterInitiation=1))]),
+        Tags=Tags(Name=f"{config.prefix}-pipeline-artifacts"),
+        Metadata=checkov_skip(("CKV_AWS_18", "Holds only pipeline artifacts that expire; CloudTrail records "
+                                             "who reads and writes them.")),
+    ))
+    t.add_resource(s3.BucketPolicy(
+        "ArtifactBucketPolicy", Bucket=Ref("ArtifactBucket"),
+        PolicyDocument=PolicyDocument(Version="2012-10-17", Statement=[Statement(
+            Sid="DenyInsecureTransport", Effect=Deny, Principal=Principal("*"), Action=[awss3.Action("*")],
+            Resource=[GetAtt("ArtifactBucket", "Arn"), Sub("${ArtifactBucket.Arn}/*")],
+            Condition=Condition(Bool({"aws:SecureTransport": "false"})))]),
+    ))
+
+
+def _assume(service: str) -> PolicyDocument:
+    return PolicyDocument(Version="2012-10-17", Statement=[Statement(
+        Effect=Allow, Principal=Principal("Service", service), Action=[AssumeRole],
+        Condition=Condition(StringEquals({"aws:SourceAccount": Ref("AWS::AccountId")})))])
+
+
+def _artifact_statements() -> list[Statement]:
+    return [Statement(Effect=Allow, Action=[awss3.GetObject, awss3.GetObjectVersion, awss3.PutObject],
+                      Resource=[Sub("${ArtifactBucket.Arn}/*")]),
+            Statement(Effect=Allow, Action=[awss3.GetBucketVersioning, awss3.GetBucketLocation],
+                      Resource=[GetAtt("ArtifactBucket", "Arn")])]
+
+
+def _build_project(t: CfnTemplate, config: EnvironmentConfig, deploy) -> None:
+    p = config.pipeline
+    t.add_resource(logs.LogGroup(
+        "BuildLogGroup", LogGroupName=f"/aws/codebuild/{naming.build_project(config)}",
+        RetentionInDays=config.service.log_retention_days, DeletionPolicy="Delete", UpdateReplacePolicy="Delete",
+        Metadata=checkov_skip(("CKV_AWS_158", "Build logs hold no secrets; AWS-owned keys encrypt them at rest."),
+                              ("CKV_AWS_338", "Retention follows service.log_retention_days.")),
+    ))
+    repository_arn = GetAtt("Repository", "Arn")
+    statements = [
+        Statement(Effect=Allow, Action=[awslogs.CreateLogStream, awslogs.PutLogEvents],
+                  Resource=[GetAtt("BuildLogGroup", "Arn")]),
+        # GetAuthorizationToken has no resource-level permissions: AWS allows only "*".
+        Statement(Effect=Allow, Action=[awsecr.GetAuthorizationToken], Resource=["*"]),
+        # Push to this repository only, and read the scan of what was pushed.
+        Statement(Effect=Allow, Action=[awsecr.BatchCheckLayerAvailability, awsecr.InitiateLayerUpload,
+                                        awsecr.UploadLayerPart, awsecr.CompleteLayerUpload, awsecr.PutImage,
+                                        awsecr.BatchGetImage, awsecr.GetDownloadUrlForLayer, awsecr.DescribeImages,
+                                        awsecr.DescribeImageScanFindings],
+                  Resource=[repository_arn]),
+        *_artifact_statements(),
+        *deploy.build_statements(config),
+    ]
+    t.add_resource(iam.Role(
+        "BuildRole", Description=f"Image build of {config.prefix}: push to its repository, read the scan, logs.",
+        AssumeRolePolicyDocument=_assume("codebuild.amazonaws.com"),
+        Policies=[iam.Policy(PolicyName="build-push-scan",
+                             PolicyDocument=PolicyDocument(Version="2012-10-17", Statement=statements))],
+        Metadata=checkov_skip(("CKV_AWS_111", "Only ecr:GetAuthorizationToken uses \"*\": it has no resource "
+                                              "scope."),
+                              ("CKV_AWS_356", "Only ecr:GetAuthorizationToken uses \"*\": it has no resource "
+                                              "scope.")),
+    ))
+    environment_type, image = BUILD_IMAGES[config.service.cpu_architecture]
+    t.add_resource(codebuild.Project(
+        "BuildProject", Name=naming.build_project(config),
+        Description=f"Builds {p.full_repository_id}, pushes it to ECR and gates on the image scan.",
+        ServiceRole=GetAtt("BuildRole", "Arn"),
+        Source=codebuild.Source(Type="CODEPIPELINE", BuildSpec=pipeline_artifacts.buildspec(config)),
+        Artifacts=codebuild.Artifacts(Type="CODEPIPELINE"),
+        Environment=codebuild.Environment(
+            Type=environment_type, Image=image, ComputeType=p.compute_type,
+            PrivilegedMode=True,  # docker build needs the Docker daemon
+            ImagePullCredentialsType="CODEBUILD",
+            EnvironmentVariables=[
+                codebuild.EnvironmentVariable(Name="REPOSITORY_URI", Type="PLAINTEXT",
+                                              Value=GetAtt("Repository", "RepositoryUri")),
+                codebuild.EnvironmentVariable(Name="REPOSITORY_NAME", Type="PLAINTEXT", Value=Ref("Repository")),
+                *deploy.build_variables(),
+            ]),
+        LogsConfig=codebuild.LogsConfig(CloudWatchLogs=codebuild.CloudWatchLogs(
+            Status="ENABLED", GroupName=Ref("BuildLogGroup"))),
+        TimeoutInMinutes=BUILD_MINUTES + math.ceil(p.scan_timeout_seconds / 60),
+        EncryptionKey="alias/aws/s3",  # the AWS-managed key CodeBuild uses by default, made explicit
+        Tags=Tags(Name=naming.build_project(config)),
+        Metadata=checkov_skip(("CKV_AWS_316", "Privileged mode is what lets CodeBuild run docker build; the "
+                                              "project builds only this repository's Dockerfile.")),
+    ))
+
+
+def _pipeline_role(t: CfnTemplate, config: EnvironmentConfig, deploy, connection) -> None:
+    connection_actions = {True: [codestar_connections.UseConnection], False: [codeconnections.UseConnection]}
+    uses_codestar = config.pipeline.creates_connection or ":codestar-connections:" in config.pipeline.connection
+    statements = [
+        Statement(Effect=Allow, Action=connection_actions[uses_codestar], Resource=[connection]),
+        Statement(Effect=Allow, Action=[awscodebuild.StartBuild, awscodebuild.BatchGetBuilds,
+                                        awscodebuild.StopBuild], Resource=[GetAtt("BuildProject", "Arn")]),
+        *_artifact_statements(),
+        *deploy.pipeline_statements(t, config),
+    ]
+    t.add_resource(iam.Role(
+        "PipelineRole", Description=f"Release pipeline of {config.prefix}: its connection, build, bucket and "
+                                    f"{config.service.deployment_engine} deployment only.",
+        AssumeRolePolicyDocument=_assume("codepipeline.amazonaws.com"),
+        Policies=[iam.Policy(PolicyName="release",
+                             PolicyDocument=PolicyDocument(Version="2012-10-17", Statement=statements))],
+        Metadata=checkov_skip(("CKV_AWS_111", "\"*\" only for ECS task-definition actions that have no resource "
+                                              "scope; iam:PassRole is limited to the task roles and ECS.")),
+    ))
+
+
+def _pipeline(t: CfnTemplate, config: EnvironmentConfig, deploy, connection) -> None:
+    p = config.pipeline
+    _pipeline_role(t, config, deploy, connection)
+    source = pipeline_deploy._action("GitHub", "Source", "CodeStarSourceConnection", {
+        "ConnectionArn": connection, "FullRepositoryId": p.full_repository_id, "BranchName": p.branch,
+        "OutputArtifactFormat": "CODE_ZIP", "DetectChanges": "true",
+    }, outputs=(SOURCE_OUTPUT,), Namespace=SOURCE_NAMESPACE)
+    image = pipeline_deploy._action("ImageAndScanGate", "Build", "CodeBuild", {
+        "ProjectName": Ref("BuildProject"),
+        "EnvironmentVariables": json.dumps([{"name": "COMMIT_ID", "type": "PLAINTEXT",
+                                             "value": f"#{{{SOURCE_NAMESPACE}.CommitId}}"}]),
+    }, inputs=(SOURCE_OUTPUT,), outputs=(BUILD_OUTPUT,), Namespace=BUILD_NAMESPACE)
+    approval = approval_on(config)
+    stages = [codepipeline.Stages(Name="Source", Actions=[source]),
+              codepipeline.Stages(Name="Build", Actions=[image])]
+    if approval and config.service.deployment_engine != "cloudformation":
+        stages.append(codepipeline.Stages(Name="Approve", Actions=[pipeline_deploy.approval_action()]))
+    stages.append(codepipeline.Stages(Name="Deploy", Actions=deploy.deploy_actions(t, config, approval)))
+    t.add_resource(codepipeline.Pipeline(
+        "Pipeline", Name=naming.pipeline(config), PipelineType="V2", ExecutionMode="QUEUED",
+        RoleArn=GetAtt("PipelineRole", "Arn"), RestartExecutionOnUpdate=False,
+        ArtifactStore=codepipeline.ArtifactStore(Type="S3", Location=Ref("ArtifactBucket")),
+        Triggers=[codepipeline.PipelineTriggerDeclaration(
+            ProviderType="CodeStarSourceConnection", GitConfiguration=codepipeline.GitConfiguration(
+                SourceActionName="GitHub", Push=[codepipeline.GitPushFilter(
+                    Branches=codepipeline.GitBranchFilterCriteria(Includes=[p.branch]))]))],
+        Stages=stages, Tags=Tags(Name=naming.pipeline(config)),
+        Metadata=checkov_skip(("CKV_AWS_219", "Artifacts are encrypted with the AWS-managed aws/s3 KMS key; a "
+                                              "customer key adds cost and a key policy without a reader to "
+                                              "separate.")),
+    ))
+
+
+def _notifications(t: CfnTemplate, config: EnvironmentConfig) -> None:
+    p = config.pipeline
+    if not p.notifies:
+        return
+    topic = p.notification_topic_arn
+    if p.notification_email:
+        t.add_resource(sns.Topic(
+            "FailureTopic", DisplayName=f"{config.prefix} release failed",
+            Subscription=[sns.Subscription(Protocol="email", Endpoint=p.notification_email)],
+            Metadata=checkov_skip(("CKV_AWS_26", "CodeStar Notifications cannot publish to a topic encrypted "
+                                                 "with the AWS-managed key; messages carry only pipeline "
+                                                 "status.")),
+        ))
+        t.add_resource(sns.TopicPolicy(
+            "FailureTopicPolicy", Topics=[Ref("FailureTopic")],
+            PolicyDocument=PolicyDocument(Version="2012-10-17", Statement=[Statement(
+                Sid="CodeStarNotifications", Effect=Allow,
+                Principal=Principal("Service", "codestar-notifications.amazonaws.com"),
+                Action=[awssns.Publish], Resource=[Ref("FailureTopic")],
+                Condition=Condition(StringEquals({"aws:SourceAccount": Ref("AWS::AccountId")})))]),
+        ))
+        topic = Ref("FailureTopic")
+    t.add_resource(codestarnotifications.NotificationRule(
+        "FailureNotificationRule", Name=naming.notification_rule(config), DetailType="BASIC",
+        EventTypeIds=["codepipeline-pipeline-pipeline-execution-failed"],
+        Resource=Sub(ARN % ("codepipeline", "${Pipeline}")),
+        Targets=[codestarnotifications.Target(TargetType="SNS", TargetAddress=topic)],
+    ))
+
+
+def _outputs(t: CfnTemplate, config: EnvironmentConfig) -> None:
+    t.output("PipelineName", Ref("Pipeline"), "Release pipeline.")
+    t.output("PipelineConsoleUrl", Sub("https://${AWS::Region}.console.aws.amazon.com/codesuite/codepipeline/"
+                                       "pipelines/${Pipeline}/view?region=${AWS::Region}"),
+             "The pipeline in the AWS console.")
+    t.output("RepositoryUri", GetAtt("Repository", "RepositoryUri"), "ECR repository of the service's images.")
+    t.output("ArtifactBucketName", Ref("ArtifactBucket"), "S3 bucket of the pipeline's artifacts.")

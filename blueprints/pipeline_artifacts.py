@@ -1,0 +1,137 @@
+"""The text the pipeline's build runs and writes, rendered with jinja2 from blueprints/templates/:
+the buildspec (which embeds scripts/scan_gate.py verbatim), and for the codedeploy engine the
+``taskdef.json`` and ``appspec.yaml`` that CodeDeployToECS reads.
+
+``taskdef.json`` is not a second description of the task: it is the service stack's own
+TaskDefinition resource (built by blueprints/service.py), turned into the ECS API's shape, so the
+container, sizes, logs, environment, secrets and roles cannot drift from the service stack.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from . import naming
+from .config import EnvironmentConfig
+
+TEMPLATES = Path(__file__).parent / "templates"
+SCAN_GATE = Path(__file__).resolve().parent.parent / "scripts" / "scan_gate.py"
+IMAGE_PLACEHOLDER = "<IMAGE1_NAME>"
+IMAGE_PARAMETER = "ImageUri"  # the service stack's image parameter
+# Role ARNs arrive at build time as CodeBuild environment variables (from the service stack's
+# outputs), so taskdef.json is written by an unquoted heredoc that expands exactly these two.
+ROLE_VARIABLES = {"TaskRole": "TASK_ROLE_ARN", "TaskExecutionRole": "EXECUTION_ROLE_ARN"}
+# Properties of the service's TaskDefinition that taskdef.json.j2 carries; anything else fails
+# generation instead of silently going missing from releases.
+TASKDEF_PROPERTIES = {"Family", "RequiresCompatibilities", "NetworkMode", "Cpu", "Memory", "RuntimePlatform",
+                      "ExecutionRoleArn", "TaskRoleArn", "ContainerDefinitions", "Tags"}
+# Maps whose keys are data, not property names (kept as written).
+_FREE_FORM = {"Options", "DockerLabels"}
+ARTIFACTS = {
+    "codedeploy": ("imageDetail.json", "taskdef.json", "appspec.yaml"),
+    "ecs": ("imageDetail.json", "imagedefinitions.json"),
+    "cloudformation": ("imageDetail.json", "service-template.json", "service-configuration.json"),
+}
+
+
+def _json(value: Any, indent: int | None = None) -> str:
+    # Not jinja's tojson: that escapes < and >, and the placeholder must stay <IMAGE1_NAME>.
+    return json.dumps(value, indent=indent, sort_keys=True, ensure_ascii=False)
+
+
+_ENV = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), undefined=jinja2.StrictUndefined,
+                          keep_trailing_newline=True, autoescape=False)
+_ENV.filters["json"] = _json
+
+
+def _render(name: str, **values: Any) -> str:
+    return _ENV.get_template(name).render(**values)
+
+
+def _token(variable: str) -> str:
+    return f"__{variable}__"
+
+
+def _resolve(value: Any, config: EnvironmentConfig) -> Any:
+    """Replace the intrinsic functions of the service's task definition by release-time values."""
+    if isinstance(value, list):
+        return [_resolve(v, config) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if list(value) == ["Ref"]:
+        known = {IMAGE_PARAMETER: IMAGE_PLACEHOLDER, "ServiceLogGroup": naming.log_group(config),
+                 "AWS::Region": config.region}
+        if value["Ref"] in known:
+            return known[value["Ref"]]
+    elif list(value) == ["Fn::GetAtt"] and value["Fn::GetAtt"][1] == "Arn" and value["Fn::GetAtt"][0] in ROLE_VARIABLES:
+        return _token(ROLE_VARIABLES[value["Fn::GetAtt"][0]])
+    elif not any(key.startswith("Fn::") or key == "Ref" for key in value):
+        return {key: _resolve(v, config) for key, v in value.items()}
+    raise ValueError(f"taskdef.json: no release-time value for {value} of the service's task definition")
+
+
+def _api_shape(value: Any, free_form: bool = False) -> Any:
+    """CloudFormation's PascalCase properties -> the ECS API's camelCase (RegisterTaskDefinition)."""
+    if isinstance(value, list):
+        return [_api_shape(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if free_form:
+        return dict(value)
+    return {key[0].lower() + key[1:]: _api_shape(v, key in _FREE_FORM) for key, v in value.items()}
+
+
+def task_definition(config: EnvironmentConfig) -> dict[str, Any]:
+    """The service stack's TaskDefinition in the ECS API's shape, with the image placeholder and
+    role-ARN tokens (see ``taskdef_json``)."""
+    from . import service  # late: service imports the engines, which may import the pipeline's names
+
+    properties = service.build(config).resources["TaskDefinition"].to_dict()["Properties"]
+    extra = set(properties) - TASKDEF_PROPERTIES
+    if extra:
+        raise ValueError(f"taskdef.json.j2 does not carry the task definition properties {sorted(extra)}")
+    return _api_shape(_resolve(properties, config))
+
+
+def taskdef_json(config: EnvironmentConfig) -> str:
+    """taskdef.json as CodeDeployToECS reads it, with ``__TASK_ROLE_ARN__`` style tokens for the
+    role ARNs (``buildspec`` turns them into shell variables)."""
+    text = _render("taskdef.json.j2", td=task_definition(config))
+    json.loads(text)  # always valid JSON
+    return text
+
+
+def appspec_yaml(config: EnvironmentConfig) -> str:
+    return _render("appspec.yaml.j2", container_name=naming.container(config),
+                   container_port=config.service.container_port, hook_function=naming.hook_function(config))
+
+
+def _heredoc_body(text: str) -> str:
+    """Text for an unquoted heredoc: escape what the shell would expand, then let the role tokens
+    expand as variables."""
+    escaped = text.replace("\\", "\\\\").replace("$", "\\$").replace("`", "\\`")
+    for variable in ROLE_VARIABLES.values():
+        escaped = escaped.replace(_token(variable), "${" + variable + "}")
+    return escaped
+
+
+def buildspec(config: EnvironmentConfig) -> str:
+    pipeline, engine = config.pipeline, config.service.deployment_engine
+    gate = SCAN_GATE.read_text(encoding="utf-8")
+    values: dict[str, Any] = dict(
+        project_name=naming.build_project(config), engine=engine, dockerfile=pipeline.dockerfile,
+        build_context=pipeline.build_context, scan_max=pipeline.scan_max, scan_timeout=pipeline.scan_timeout_seconds,
+        scan_gate=gate.rstrip("\n"), scan_gate_sha256=hashlib.sha256(gate.encode("utf-8")).hexdigest(),
+        artifacts=ARTIFACTS[engine],
+    )
+    if engine == "codedeploy":
+        values["taskdef"] = _heredoc_body(taskdef_json(config).rstrip("\n"))
+        values["appspec"] = appspec_yaml(config).rstrip("\n")
+    if engine == "cloudformation":
+        values["configuration_script"] = _render("service_configuration.py.j2",
+                                                 image_parameter=IMAGE_PARAMETER).rstrip("\n")
+    return _render("buildspec.yml.j2", **values)

@@ -1,0 +1,411 @@
+"""Pipeline blueprint: the buildspec and deploy artifacts the build writes, the pipeline's
+structure per blue/green engine, the repository and bucket settings, IAM, and the wiring to the
+service stack through the manifest."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from blueprints import naming, pipeline, pipeline_artifacts, service
+from blueprints.config import EnvironmentConfig
+from tests.helpers import OUT, ROOT, environments, template
+
+GATE = ROOT / "scripts" / "scan_gate.py"
+TASK_ROLE = "arn:aws:iam::111122223333:role/shop-test-service-TaskRole-ABC"
+EXECUTION_ROLE = "arn:aws:iam::111122223333:role/shop-test-service-TaskExecutionRole-DEF"
+ENGINE_OF_SAMPLE = {"dev": "codedeploy", "prod": "codedeploy", "preview": "ecs", "staging": "cloudformation"}
+
+
+def _config(engine="codedeploy", service_overrides=None, **pipeline_overrides) -> EnvironmentConfig:
+    svc = {"deployment_engine": engine, **(service_overrides or {})}
+    if engine == "cloudformation":
+        svc.setdefault("deployment_config", "AllAtOnce")
+    return EnvironmentConfig.model_validate({
+        "project": "shop", "environment": "test", "region": "eu-west-1",
+        "network": {"vpc_cidr": "10.0.0.0/16", "subnet_prefix_length": 20}, "service": svc,
+        "pipeline": {"github_owner": "acme", "github_repository": "shop", **pipeline_overrides}})
+
+
+def _resources(body: dict, kind: str) -> dict:
+    return {k: v["Properties"] for k, v in body["Resources"].items() if v["Type"] == kind}
+
+
+def _statements(body: dict):
+    for name, props in _resources(body, "AWS::IAM::Role").items():
+        for policy in props.get("Policies", []):
+            for statement in policy["PolicyDocument"]["Statement"]:
+                yield name, statement
+
+
+def _buildspec(body: dict) -> dict:
+    return yaml.safe_load(body["Resources"]["BuildProject"]["Properties"]["Source"]["BuildSpec"])
+
+
+def _command(spec: dict, marker: str) -> str:
+    found = [c for phase in spec["phases"].values() for c in phase["commands"] if marker in c]
+    assert len(found) == 1, f"{marker!r} in {len(found)} commands"
+    return found[0]
+
+
+def _run_bash(script: str, cwd: Path, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=cwd, capture_output=True, text=True,
+                          env={"PATH": os.environ["PATH"], **env}, timeout=60)
+
+
+# --- every sample environment ------------------------------------------------------------------
+
+def test_every_environment_has_a_pipeline_for_its_engine():
+    assert set(environments()) <= set(ENGINE_OF_SAMPLE), "a new sample: add its engine to ENGINE_OF_SAMPLE"
+    for env in environments():
+        body = template(env, "pipeline")
+        assert f"blue/green deploy by {ENGINE_OF_SAMPLE[env]}" in body["Description"]
+        assert body["Resources"]["Pipeline"]["Properties"]["PipelineType"] == "V2"
+
+
+@pytest.mark.parametrize("env", sorted(ENGINE_OF_SAMPLE))
+def test_buildspec_is_yaml_with_the_expected_phases_and_gate(env, tmp_path):
+    spec = _buildspec(template(env, "pipeline"))
+    assert spec["version"] == 0.2
+    assert list(spec["phases"]) == ["pre_build", "build"]  # no post_build: it would run after a failure
+    assert spec["env"]["variables"]["SCAN_GATE_MAX"] == "CRITICAL=0,HIGH=0,MEDIUM=0"
+    login = _command(spec, "get-login-password")
+    assert "docker login --username AWS --password-stdin" in login
+    assert 'docker push "$REPOSITORY_URI:$IMAGE_TAG"' in _command(spec, "docker build")
+    assert _command(spec, "IMAGE_TAG=") == 'IMAGE_TAG="$COMMIT_ID"'
+    # The embedded gate is scripts/scan_gate.py byte for byte, checked by its hash at build time.
+    writer = _command(spec, "SCAN_GATE_PY")
+    result = _run_bash(writer.replace("/tmp/scan_gate.py", str(tmp_path / "gate.py")), tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "gate.py").read_bytes() == GATE.read_bytes()
+    run = _command(spec, "python3 /tmp/scan_gate.py")
+    assert '--digest "$IMAGE_DIGEST"' in run and '--max "$SCAN_GATE_MAX"' in run
+    assert '--timeout "$SCAN_GATE_TIMEOUT"' in run
+    commands = spec["phases"]["build"]["commands"]
+    gate_at = commands.index(run)
+    writes = [i for i, c in enumerate(commands) if "imageDetail.json" in c]
+    assert writes and min(writes) > gate_at, "deploy artifacts must be written only after the gate passed"
+    assert set(spec["artifacts"]["files"]) == set(pipeline_artifacts.ARTIFACTS[ENGINE_OF_SAMPLE[env]])
+
+
+def test_buildspec_runs_the_gate_with_configured_allowances_and_timeout():
+    config = _config(scan_allowances={"HIGH": 2, "CRITICAL": 0, "LOW": 10}, scan_timeout_seconds=1200)
+    body = pipeline.build(config).to_dict()
+    variables = _buildspec(body)["env"]["variables"]
+    assert variables["SCAN_GATE_MAX"] == "CRITICAL=0,HIGH=2,LOW=10"  # most severe first, MEDIUM not gated
+    assert variables["SCAN_GATE_TIMEOUT"] == "1200"
+    # The build may run the whole scan wait on top of building.
+    assert body["Resources"]["BuildProject"]["Properties"]["TimeoutInMinutes"] == pipeline.BUILD_MINUTES + 20
+
+
+def test_the_gate_argument_is_accepted_by_the_gate_itself():
+    config = _config(scan_allowances={"CRITICAL": 1, "UNTRIAGED": 0})
+    result = subprocess.run(["python3", str(GATE), "--repository", "r", "--tag", "t", "--max", config.pipeline.scan_max,
+                             "--timeout", "0"], capture_output=True, text=True, timeout=30)
+    # --timeout 0 is a usage error reported after --max was parsed: --max itself was accepted.
+    assert result.returncode == 2 and "--timeout" in result.stderr and "bad allowance" not in result.stderr
+
+
+# --- codedeploy: taskdef.json and appspec.yaml -------------------------------------------------
+
+def _release_files(config: EnvironmentConfig, tmp_path: Path) -> Path:
+    spec = _buildspec(pipeline.build(config).to_dict())
+    script = "\n".join([_command(spec, "TASKDEF_JSON"), _command(spec, "APPSPEC_YAML")])
+    result = _run_bash(script, tmp_path, TASK_ROLE_ARN=TASK_ROLE, EXECUTION_ROLE_ARN=EXECUTION_ROLE, HOME="/root")
+    assert result.returncode == 0, result.stderr
+    return tmp_path
+
+
+def test_taskdef_matches_the_service_task_definition(tmp_path):
+    secret = "arn:aws:secretsmanager:eu-west-1:111122223333:secret:shop/db-AbCdEf"
+    config = _config(service_overrides={
+        "container_name": "api", "container_port": 8000, "cpu": 512, "memory": 2048, "cpu_architecture": "ARM64",
+        "environment": {"GREETING": "costs $HOME `whoami` \\n"}, "secrets": {"DB": secret},
+        "container_health_check": "curl -f http://localhost:8000/ || exit 1"})
+    taskdef = json.loads((_release_files(config, tmp_path) / "taskdef.json").read_text())
+    svc = service.build(config).to_dict()["Resources"]["TaskDefinition"]["Properties"]
+    container = taskdef["containerDefinitions"][0]
+    assert taskdef["family"] == svc["Family"] == naming.task_family(config)
+    assert (taskdef["cpu"], taskdef["memory"]) == (svc["Cpu"], svc["Memory"]) == ("512", "2048")
+    assert taskdef["runtimePlatform"] == {"cpuArchitecture": "ARM64", "operatingSystemFamily": "LINUX"}
+    assert (taskdef["networkMode"], taskdef["requiresCompatibilities"]) == ("awsvpc", ["FARGATE"])
+    assert (taskdef["taskRoleArn"], taskdef["executionRoleArn"]) == (TASK_ROLE, EXECUTION_ROLE)
+    assert container["name"] == "api" and container["image"] == "<IMAGE1_NAME>"
+    assert container["portMappings"] == [{"containerPort": 8000, "protocol": "tcp"}]
+    # Shell-special characters of params values reach the task definition unchanged.
+    assert container["environment"] == [{"name": "GREETING", "value": "costs $HOME `whoami` \\n"}]
+    assert container["secrets"] == [{"name": "DB", "valueFrom": secret}]
+    assert container["healthCheck"]["command"] == ["CMD-SHELL", "curl -f http://localhost:8000/ || exit 1"]
+    assert container["logConfiguration"] == {"logDriver": "awslogs", "options": {
+        "awslogs-group": naming.log_group(config), "awslogs-region": "eu-west-1", "awslogs-stream-prefix": "api"}}
+
+
+def test_appspec_matches_the_service_load_balancer_and_hook(tmp_path):
+    config = _config(service_overrides={"container_name": "api", "container_port": 8000})
+    appspec = yaml.safe_load((_release_files(config, tmp_path) / "appspec.yaml").read_text())
+    svc = service.build(config).to_dict()["Resources"]
+    target = appspec["Resources"][0]["TargetService"]
+    assert target["Type"] == "AWS::ECS::Service"
+    assert target["Properties"]["TaskDefinition"] == "<TASK_DEFINITION>"
+    balancer = svc["Service"]["Properties"]["LoadBalancers"][0]
+    assert target["Properties"]["LoadBalancerInfo"] == {"ContainerName": balancer["ContainerName"],
+                                                         "ContainerPort": balancer["ContainerPort"]}
+    assert appspec["Hooks"] == [{"AfterAllowTestTraffic": svc["ValidationHookFunction"]["Properties"]["FunctionName"]}]
+
+
+def test_taskdef_refuses_a_value_it_cannot_resolve(monkeypatch):
+    monkeypatch.setattr(pipeline_artifacts, "TASKDEF_PROPERTIES", pipeline_artifacts.TASKDEF_PROPERTIES - {"Tags"})
+    with pytest.raises(ValueError, match="does not carry the task definition properties \\['Tags'\\]"):
+        pipeline_artifacts.taskdef_json(_config())
+
+
+# --- pipeline structure per engine -------------------------------------------------------------
+
+def _stages(body: dict) -> list[tuple[str, list[tuple[str, str]]]]:
+    return [(s["Name"], [(a["ActionTypeId"]["Category"], a["ActionTypeId"]["Provider"]) for a in s["Actions"]])
+            for s in body["Resources"]["Pipeline"]["Properties"]["Stages"]]
+
+
+def _action(body: dict, name: str) -> dict:
+    for stage in body["Resources"]["Pipeline"]["Properties"]["Stages"]:
+        for action in stage["Actions"]:
+            if action["Name"] == name:
+                return action
+    raise KeyError(name)
+
+
+def test_source_and_build_stages():
+    body = pipeline.build(_config(branch="release/1.x")).to_dict()
+    source = _action(body, "GitHub")
+    assert source["Configuration"]["FullRepositoryId"] == "acme/shop"
+    assert source["Configuration"]["BranchName"] == "release/1.x"
+    assert source["Configuration"]["ConnectionArn"] == {"Ref": "GitHubConnection"}
+    assert source["OutputArtifacts"] == [{"Name": "SourceOutput"}]
+    build = _action(body, "ImageAndScanGate")
+    assert build["InputArtifacts"] == [{"Name": "SourceOutput"}] and build["OutputArtifacts"] == [{"Name": "BuildOutput"}]
+    assert json.loads(build["Configuration"]["EnvironmentVariables"]) == [
+        {"name": "COMMIT_ID", "type": "PLAINTEXT", "value": "#{SourceVariables.CommitId}"}]
+    trigger = body["Resources"]["Pipeline"]["Properties"]["Triggers"][0]
+    assert trigger["GitConfiguration"]["Push"] == [{"Branches": {"Includes": ["release/1.x"]}}]
+    project = body["Resources"]["BuildProject"]["Properties"]
+    assert project["Environment"]["PrivilegedMode"] is True
+    assert project["Environment"]["Type"] == "LINUX_CONTAINER"
+
+
+def test_codedeploy_engine_deploys_with_codedeploy_to_ecs():
+    body = pipeline.build(_config()).to_dict()
+    assert _stages(body) == [("Source", [("Source", "CodeStarSourceConnection")]),
+                             ("Build", [("Build", "CodeBuild")]), ("Deploy", [("Deploy", "CodeDeployToECS")])]
+    deploy = _action(body, "Deploy")
+    assert deploy["InputArtifacts"] == [{"Name": "BuildOutput"}]
+    assert deploy["Configuration"] == {
+        "ApplicationName": {"Ref": "CodeDeployApplicationName"}, "DeploymentGroupName": {"Ref": "DeploymentGroupName"},
+        "TaskDefinitionTemplateArtifact": "BuildOutput", "TaskDefinitionTemplatePath": "taskdef.json",
+        "AppSpecTemplateArtifact": "BuildOutput", "AppSpecTemplatePath": "appspec.yaml",
+        "Image1ArtifactName": "BuildOutput", "Image1ContainerName": {"Ref": "ContainerName"}}
+
+
+def test_manual_approval_is_a_stage_before_deploy_and_defaults_on_for_prod():
+    body = pipeline.build(_config(engine="ecs", manual_approval=True)).to_dict()
+    assert [name for name, _ in _stages(body)] == ["Source", "Build", "Approve", "Deploy"]
+    assert _stages(body)[2][1] == [("Approval", "Manual")]
+    assert [n for n, _ in _stages(template("prod", "pipeline"))] == ["Source", "Build", "Approve", "Deploy"]
+    assert [n for n, _ in _stages(template("dev", "pipeline"))] == ["Source", "Build", "Deploy"]
+
+
+def test_ecs_engine_deploys_image_definitions():
+    body = pipeline.build(_config(engine="ecs")).to_dict()
+    deploy = _action(body, "Deploy")
+    assert (deploy["ActionTypeId"]["Provider"], deploy["Configuration"]) == ("ECS", {
+        "ClusterName": {"Ref": "ClusterName"}, "ServiceName": {"Ref": "ServiceName"},
+        "FileName": "imagedefinitions.json"})
+    variables = body["Resources"]["BuildProject"]["Properties"]["Environment"]["EnvironmentVariables"]
+    assert {"Name": "CONTAINER_NAME", "Type": "PLAINTEXT", "Value": {"Ref": "ContainerName"}} in variables
+
+
+def test_ecs_image_definitions_file_is_valid_json(tmp_path):
+    spec = _buildspec(pipeline.build(_config(engine="ecs")).to_dict())
+    result = _run_bash(_command(spec, "imagedefinitions.json"), tmp_path, CONTAINER_NAME="web",
+                       IMAGE_URI="111122223333.dkr.ecr.eu-west-1.amazonaws.com/shop-test@sha256:" + "a" * 64)
+    assert result.returncode == 0, result.stderr
+    assert json.loads((tmp_path / "imagedefinitions.json").read_text()) == [
+        {"name": "web", "imageUri": "111122223333.dkr.ecr.eu-west-1.amazonaws.com/shop-test@sha256:" + "a" * 64}]
+
+
+@pytest.mark.parametrize("approval", [True, False])
+def test_cloudformation_engine_creates_then_executes_an_image_only_change_set(approval):
+    body = pipeline.build(_config(engine="cloudformation", manual_approval=approval)).to_dict()
+    deploy = [a for s in body["Resources"]["Pipeline"]["Properties"]["Stages"] if s["Name"] == "Deploy"
+              for a in s["Actions"]]
+    expected = ["CreateChangeSet"] + (["Approve"] if approval else []) + ["ExecuteChangeSet"]
+    assert [a["Name"] for a in sorted(deploy, key=lambda a: a["RunOrder"])] == expected
+    assert "Approve" not in [n for n, _ in _stages(body)]  # the approval sits between the two actions
+    create = _action(body, "CreateChangeSet")["Configuration"]
+    assert create["ActionMode"] == "CHANGE_SET_REPLACE"
+    assert create["StackName"] == {"Ref": "ServiceStackName"}
+    assert create["TemplatePath"] == "BuildOutput::service-template.json"
+    assert create["TemplateConfiguration"] == "BuildOutput::service-configuration.json"
+    assert json.loads(create["ParameterOverrides"]) == {"ImageUri": "#{BuildVariables.IMAGE_URI}"}
+    assert create["RoleArn"] == {"Fn::GetAtt": ["CloudFormationDeployRole", "Arn"]}
+    assert set(create["Capabilities"].split(",")) >= {"CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"}
+    execute = _action(body, "ExecuteChangeSet")["Configuration"]
+    assert execute == {"ActionMode": "CHANGE_SET_EXECUTE", "StackName": {"Ref": "ServiceStackName"},
+                       "ChangeSetName": create["ChangeSetName"]}
+    assert "IMAGE_URI" in _buildspec(body)["env"]["exported-variables"]
+
+
+def test_cloudformation_engine_reads_the_deployed_template_and_keeps_other_parameters(tmp_path):
+    spec = _buildspec(pipeline.build(_config(engine="cloudformation")).to_dict())
+    assert "--template-stage Original" in _command(spec, "get-template")
+    (tmp_path / "stack.json").write_text(json.dumps({
+        "Parameters": [{"ParameterKey": "VpcId", "ParameterValue": "vpc-1"},
+                       {"ParameterKey": "ImageUri", "ParameterValue": "old@sha256:1"}],
+        "Tags": [{"Key": "Project", "Value": "shop"}]}))
+    script = _command(spec, "CONFIGURATION_PY").replace("/tmp/service-stack.json", str(tmp_path / "stack.json"))
+    result = _run_bash(script, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert json.loads((tmp_path / "service-configuration.json").read_text()) == {
+        "Parameters": {"VpcId": "vpc-1"}, "Tags": {"Project": "shop"}}
+
+
+def test_cloudformation_deploy_role_can_run_a_blue_green_update():
+    body = pipeline.build(_config(engine="cloudformation")).to_dict()
+    actions = {a for name, s in _statements(body) if name == "CloudFormationDeployRole"
+               for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])}
+    assert {"codedeploy:CreateCloudFormationDeployment", "codedeploy:GetDeploymentGroup",
+            "ecs:RegisterTaskDefinition", "ecs:CreateTaskSet", "iam:PassRole"} <= actions
+    passes = [s for name, s in _statements(body) if name == "CloudFormationDeployRole" and s["Action"] == ["iam:PassRole"]]
+    services = {s["Condition"]["StringEquals"]["iam:PassedToService"] for s in passes}
+    assert services == {"ecs-tasks.amazonaws.com", "codedeploy.amazonaws.com"}
+
+
+# --- repository, bucket, notifications --------------------------------------------------------
+
+def test_repository_settings():
+    body = pipeline.build(_config(images_to_keep=7, untagged_image_days=2)).to_dict()
+    resource = body["Resources"]["Repository"]
+    props = resource["Properties"]
+    assert (resource["DeletionPolicy"], resource["UpdateReplacePolicy"]) == ("Retain", "Retain")
+    assert props["ImageScanningConfiguration"] == {"ScanOnPush": True}
+    assert props["ImageTagMutability"] == "IMMUTABLE"
+    assert props["EncryptionConfiguration"] == {"EncryptionType": "KMS"}
+    assert props["RepositoryName"] == naming.repository(_config())
+    rules = json.loads(props["LifecyclePolicy"]["LifecyclePolicyText"])["rules"]
+    assert [(r["selection"]["tagStatus"], r["selection"]["countType"], r["selection"]["countNumber"])
+            for r in rules] == [("untagged", "sinceImagePushed", 2), ("any", "imageCountMoreThan", 7)]
+
+
+def test_artifact_bucket_settings():
+    body = pipeline.build(_config(artifact_retention_days=9)).to_dict()
+    props = body["Resources"]["ArtifactBucket"]["Properties"]
+    assert props["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert set(props["PublicAccessBlockConfiguration"].values()) == {True}
+    assert len(props["PublicAccessBlockConfiguration"]) == 4
+    rule = props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
+    assert rule["ServerSideEncryptionByDefault"] == {"SSEAlgorithm": "aws:kms"}
+    assert props["LifecycleConfiguration"]["Rules"][0]["ExpirationInDays"] == 9
+    deny = body["Resources"]["ArtifactBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"][0]
+    assert (deny["Effect"], deny["Condition"]) == ("Deny", {"Bool": {"aws:SecureTransport": "false"}})
+
+
+def test_failure_notifications():
+    assert "FailureNotificationRule" not in template("dev", "pipeline")["Resources"]
+    prod = template("prod", "pipeline")["Resources"]
+    rule = prod["FailureNotificationRule"]["Properties"]
+    assert rule["EventTypeIds"] == ["codepipeline-pipeline-pipeline-execution-failed"]
+    assert rule["Targets"] == [{"TargetType": "SNS", "TargetAddress": {"Ref": "FailureTopic"}}]
+    assert prod["FailureTopic"]["Properties"]["Subscription"][0]["Protocol"] == "email"
+    topic = "arn:aws:sns:eu-west-1:111122223333:alerts"
+    body = pipeline.build(_config(notification_topic_arn=topic)).to_dict()["Resources"]
+    assert "FailureTopic" not in body
+    assert body["FailureNotificationRule"]["Properties"]["Targets"][0]["TargetAddress"] == topic
+
+
+def test_existing_connection_is_used_with_its_own_service_prefix():
+    arn = "arn:aws:codeconnections:eu-west-1:111122223333:connection/00000000-0000-0000-0000-000000000000"
+    body = pipeline.build(_config(connection=arn)).to_dict()
+    assert "GitHubConnection" not in body["Resources"]
+    assert _action(body, "GitHub")["Configuration"]["ConnectionArn"] == arn
+    uses = [s for name, s in _statements(body) if name == "PipelineRole" and s["Resource"] == [arn]]
+    assert [s["Action"] for s in uses] == [["codeconnections:UseConnection"]]
+
+
+def test_outputs():
+    outputs = template("dev", "pipeline")["Outputs"]
+    assert {"PipelineName", "PipelineConsoleUrl", "RepositoryUri", "ArtifactBucketName"} <= set(outputs)
+    assert "codepipeline/pipelines/${Pipeline}/view" in outputs["PipelineConsoleUrl"]["Value"]["Fn::Sub"]
+
+
+# --- IAM -----------------------------------------------------------------------------------------
+
+RESOURCE_STAR_ALLOWED = {"ecr:GetAuthorizationToken", "ecs:RegisterTaskDefinition", "ecs:DescribeTaskDefinition",
+                         "ecs:DeregisterTaskDefinition", "ecs:ListTasks"}
+
+
+@pytest.mark.parametrize("env", sorted(ENGINE_OF_SAMPLE))
+def test_iam_has_no_wildcard_actions_and_star_only_where_unavoidable(env):
+    body = template(env, "pipeline")
+    for name, statement in _statements(body):
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        for action in actions:
+            assert "*" not in action, f"{name}: wildcard action {action}"
+        if "*" in statement["Resource"]:
+            assert set(actions) <= RESOURCE_STAR_ALLOWED, f"{name}: {actions} on *"
+        if "iam:PassRole" in actions:
+            assert "iam:PassedToService" in statement["Condition"]["StringEquals"], name
+
+
+@pytest.mark.parametrize("env", ["dev", "preview"])
+def test_pipeline_passes_only_the_task_roles_to_ecs(env):
+    body = template(env, "pipeline")
+    passes = [s for name, s in _statements(body) if "iam:PassRole" in s["Action"]]
+    assert passes == [{"Action": ["iam:PassRole"], "Effect": "Allow",
+                       "Resource": [{"Ref": "TaskRoleArn"}, {"Ref": "TaskExecutionRoleArn"}],
+                       "Condition": {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}}]
+
+
+def test_build_role_pushes_only_to_its_repository():
+    body = template("dev", "pipeline")
+    pushes = [s for name, s in _statements(body) if name == "BuildRole" and "ecr:PutImage" in s["Action"]]
+    assert len(pushes) == 1 and pushes[0]["Resource"] == [{"Fn::GetAtt": ["Repository", "Arn"]}]
+    assert "ecr:DescribeImageScanFindings" in pushes[0]["Action"]
+
+
+# --- wiring through the manifest ---------------------------------------------------------------
+
+@pytest.mark.parametrize("env", sorted(ENGINE_OF_SAMPLE))
+def test_manifest_wires_the_pipeline_to_the_service_stack(env):
+    manifest = json.loads((OUT / env / "stacks.json").read_text())
+    entries = {s["name"]: s for s in manifest["stacks"]}
+    entry = entries["pipeline"]
+    service_outputs = set(template(env, "service").get("Outputs", {}))
+    for key, source in entry["parameters_from_outputs"].items():
+        assert source["stack"] == "service" and source["output"] in service_outputs, key
+    declared = set(template(env, "pipeline")["Parameters"])
+    assert declared == set(entry["parameters"]) | set(entry["parameters_from_outputs"])
+    if ENGINE_OF_SAMPLE[env] == "cloudformation":
+        assert entry["parameters"]["ServiceStackName"] == entries["service"]["stack_name"]
+        assert entry["depends_on"] == []
+    else:
+        assert entry["depends_on"] == ["service"]
+
+
+def test_templates_stay_under_the_template_body_limit():
+    for env in environments():
+        assert len((OUT / env / "pipeline.json").read_bytes()) < 51_200, env
+
+
+def test_names_fit_at_the_longest_prefix():
+    config = EnvironmentConfig.model_validate({
+        "project": "a" * 13, "environment": "b" * 10, "region": "eu-west-1",
+        "network": {"vpc_cidr": "10.0.0.0/16", "subnet_prefix_length": 20},
+        "pipeline": {"github_owner": "acme", "github_repository": "shop"}})
+    assert len(config.prefix) == 24
+    for kind, name in naming.all_names(config).items():
+        assert len(name) <= naming.LIMITS[kind], (kind, name)
+    assert re.fullmatch(r"[A-Za-z0-9-]+", naming.connection(config))
