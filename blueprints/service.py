@@ -34,7 +34,7 @@ def build(config: EnvironmentConfig) -> CfnTemplate:
     engine = engine_for(config)
     t = CfnTemplate(
         f"Service for {config.prefix}: ECS Fargate behind an {svc.scheme.upper()} load balancer, blue/green "
-        f"deployments by {svc.deployment_engine} ({svc.deployment_config}) with a validation hook.")
+        f"deployments by {svc.deployment_engine} with a validation hook.")
     _parameters(t, config, engine)
     _cluster(t, config)
     _roles(t, config)

@@ -96,8 +96,10 @@ def test_cloudformation_ecs_side_is_an_external_service_with_a_blue_task_set(env
     assert list(_of_type({"Resources": resources}, "AWS::ECS::Service")) == ["Service"]
     svc = resources["Service"]["Properties"]
     assert svc["DeploymentController"] == {"Type": "EXTERNAL"}
-    # Task definition, network and load balancer belong to task sets with this controller.
-    assert not {"TaskDefinition", "LoadBalancers", "NetworkConfiguration", "LaunchType"} & set(svc)
+    # Task definition, network and load balancer belong to task sets with this controller; ECS
+    # rejects a health check grace period on a service without load balancers of its own.
+    assert not {"TaskDefinition", "LoadBalancers", "NetworkConfiguration", "LaunchType",
+                "HealthCheckGracePeriodSeconds"} & set(svc)
     task_set = resources["BlueTaskSet"]["Properties"]
     assert task_set["TaskDefinition"] == {"Ref": "TaskDefinition"}
     assert task_set["Service"] == {"Ref": "Service"} and task_set["LaunchType"] == "FARGATE"
@@ -235,6 +237,12 @@ def test_ecs_roles_are_least_privilege(env):
 
 
 # --- shared parts stay shared ------------------------------------------------------------------
+
+@pytest.mark.parametrize("engine", ["codedeploy", "ecs"])
+def test_load_balanced_services_keep_the_health_check_grace_period(engine):
+    svc = _build(deployment_engine=engine, health_check_grace_period_seconds=90)["Resources"]["Service"]["Properties"]
+    assert svc["LoadBalancers"] and svc["HealthCheckGracePeriodSeconds"] == 90
+
 
 def test_engines_share_network_load_balancer_alarms_and_hook():
     bodies = {engine: _build(deployment_engine=engine) for engine in ("codedeploy", "cloudformation", "ecs")}

@@ -19,9 +19,16 @@ def service(config: EnvironmentConfig, shared: SharedResources, **engine_propert
     """The ECS service (logical ID ``shared.service``) with what every engine sets; the engine adds
     its deployment controller and whatever that controller lets the service itself carry."""
     svc = config.service
+    # ECS accepts a health check grace period only on a service that has load balancers itself
+    # ("only valid if your service is configured to use a load balancer"); with the EXTERNAL
+    # controller they belong to the task sets, and CreateService fails if it is set:
+    # https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_CreateService.html
+    # https://github.com/aws-cloudformation/cfn-lint/issues/3612
+    grace = ({"HealthCheckGracePeriodSeconds": svc.health_check_grace_period_seconds}
+             if "LoadBalancers" in engine_properties else {})
     return ecs.Service(
         shared.service, ServiceName=naming.service(config), Cluster=Ref(shared.cluster),
-        DesiredCount=svc.desired_count, HealthCheckGracePeriodSeconds=svc.health_check_grace_period_seconds,
+        DesiredCount=svc.desired_count, **grace,
         PropagateTags="SERVICE", EnableECSManagedTags=True, Tags=Tags(Name=naming.service(config)),
         **engine_properties,
     )

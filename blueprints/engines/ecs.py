@@ -16,7 +16,7 @@ https://docs.aws.amazon.com/AmazonECS/latest/developerguide/blue-green-permissio
 from __future__ import annotations
 
 from awacs import awslambda, elasticloadbalancing as awselb
-from awacs.aws import Allow, Condition, PolicyDocument, Principal, Statement, StringEquals
+from awacs.aws import Allow, PolicyDocument, Principal, Statement
 from awacs.sts import AssumeRole
 from troposphere import GetAtt, Ref, ecs, iam
 from troposphere import elasticloadbalancingv2 as elb
@@ -60,9 +60,12 @@ def _listener_rules(t, shared: SharedResources) -> None:
 
 
 def _assume_by_ecs() -> PolicyDocument:
+    # The trust policy AWS documents for the ECS infrastructure role has no aws:SourceAccount
+    # condition, and nothing says ECS sends that key when it assumes the role; a condition on an
+    # absent key would deny the assume-role and fail every deployment, so none is set:
+    # https://docs.aws.amazon.com/AmazonECS/latest/developerguide/AmazonECSInfrastructureRolePolicyForLoadBalancers.html
     return PolicyDocument(Version="2012-10-17", Statement=[Statement(
-        Effect=Allow, Principal=Principal("Service", "ecs.amazonaws.com"), Action=[AssumeRole],
-        Condition=Condition(StringEquals({"aws:SourceAccount": Ref("AWS::AccountId")})))])
+        Effect=Allow, Principal=Principal("Service", "ecs.amazonaws.com"), Action=[AssumeRole])])
 
 
 def _load_balancer_role(t, config: EnvironmentConfig, shared: SharedResources) -> None:
