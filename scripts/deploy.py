@@ -1,0 +1,135 @@
+#!/usr/bin/env python3
+"""Deploy out/<env>/ through CloudFormation change sets.
+
+    python scripts/deploy.py COMMAND --env ENV [--stack NAME]... [--yes] [--region R] [--profile P]
+
+Commands: plan, apply, status, outputs, diff, destroy, demo (local emulator only).
+Exit codes: 0 success or nothing to do; 1 a deployment or change set failed; 2 bad usage or bad
+input; 3 `plan --detailed-exitcode` (or `diff --detailed-exitcode`) found changes;
+130 interrupted (Ctrl-C stops waiting, never the deployment).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from deployer import FAILED, INTERRUPTED, OK, USAGE, UserError  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+COMMANDS = ("plan", "apply", "status", "outputs", "diff", "destroy", "demo")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # bad usage is exit 2, as argparse does, with one clear line
+        self.print_usage(sys.stderr)
+        self.exit(USAGE, f"deploy.py: error: {message}\n")
+
+
+def parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="deploy.py", description=__doc__.split("\n\n")[0],
+                formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n\n", 2)[2])
+    p.add_argument("command", choices=COMMANDS)
+    p.add_argument("--env", required=True, help="environment: a folder of out/")
+    p.add_argument("--stack", action="append", default=[], help="only this stack (short name; repeatable)")
+    p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    p.add_argument("--region", help="override the manifest's region for every stack")
+    p.add_argument("--profile", help="AWS profile to use")
+    p.add_argument("--keep", action="store_true", help="plan: keep the change sets for review in the console")
+    p.add_argument("--allow-replacement", action="store_true",
+                   help="apply: allow change sets that replace or remove stateful resources")
+    p.add_argument("--detailed-exitcode", action="store_true", help="plan/diff: exit 3 when there are changes")
+    p.add_argument("--s3-bucket", help="bucket for templates over 51,200 bytes (default: one per account and region)")
+    p.add_argument("--wait-timeout", type=float, default=3600.0, help="seconds to wait for a stack (default 3600)")
+    p.add_argument("--out", default=str(ROOT / "out"), help=argparse.SUPPRESS)
+    local = p.add_mutually_exclusive_group()
+    local.add_argument("--local", action="store_true",
+                       help="start a local AWS emulator (moto) on 127.0.0.1 and deploy there, not to AWS")
+    local.add_argument("--local-endpoint", metavar="URL",
+                       help="use an emulator (moto) already running at http://127.0.0.1:PORT")
+    return p
+
+
+def _context(args, endpoint: str | None):
+    from deployer import emulator, manifest
+    from deployer.aws import Aws
+    from deployer.changesets import Options
+    from deployer.context import Context
+    from deployer.waiting import Waiter
+
+    loaded = manifest.load(Path(args.out), args.env, args.stack, args.region)
+    aws = Aws(profile=None if endpoint else args.profile, endpoint_url=endpoint,
+              credentials=emulator.FAKE_CREDENTIALS if endpoint else None)
+    options = Options(emulator=bool(endpoint), bucket=args.s3_bucket, keep=args.keep,
+                      allow_replacement=args.allow_replacement)
+    return Context(loaded, aws, options, Waiter(timeout=args.wait_timeout), yes=args.yes,
+                   detailed_exitcode=args.detailed_exitcode)
+
+
+def _run(args, endpoint: str | None) -> int:
+    from deployer import commands, inspect_cmds
+    from deployer.render import say
+
+    ctx = _context(args, endpoint)
+    if args.command == "demo":
+        say("-- demo: apply (fresh create) --")
+        code = commands.apply(ctx)
+        if code != OK:
+            return code
+        say("-- demo: outputs --")
+        inspect_cmds.outputs(ctx)
+        say("-- demo: apply again (expect: up to date) --")
+        return commands.apply(_context(args, endpoint))
+    handler = {"plan": commands.plan, "apply": commands.apply, "status": inspect_cmds.status,
+               "outputs": inspect_cmds.outputs, "diff": inspect_cmds.diff, "destroy": inspect_cmds.destroy}
+    return handler[args.command](ctx)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    from deployer import emulator
+    from deployer.waiting import Interrupted
+
+    server = None
+    try:
+        if args.command == "demo" and not args.local_endpoint:
+            args.local, args.yes = True, True
+        endpoint = emulator.check_url(args.local_endpoint) if args.local_endpoint else None
+        if args.local:
+            # Validate the manifest before paying for the emulator's start.
+            from deployer import manifest
+            manifest.load(Path(args.out), args.env, args.stack, args.region)
+            server = emulator.LocalServer()
+            endpoint = server.url
+        if endpoint:
+            note = emulator.version_note()
+            print(f"LOCAL EMULATOR: deploying to moto at {endpoint}, not to AWS. It creates some resources for real "
+                  "and only pretends others; nothing reaches an AWS account." + (f"\n{note}" if note else ""))
+        return _run(args, endpoint)
+    except UserError as exc:
+        print(f"deploy.py: error: {exc}", file=sys.stderr)
+        return USAGE
+    except (Interrupted, KeyboardInterrupt) as exc:
+        running = exc.args[0] if isinstance(exc, Interrupted) and exc.args else []
+        stacks = "".join(f" --stack {n}" for n in running)
+        print(f"\nStopped waiting. Nothing was cancelled: operations already started continue in CloudFormation"
+              f"{' (' + ', '.join(running) + ')' if running else ''}. Watch them with: "
+              f"python scripts/deploy.py status --env {args.env}{stacks}", file=sys.stderr)
+        return INTERRUPTED
+    except Exception as exc:  # noqa: BLE001 - AWS/network errors: one clear line, not a traceback
+        from botocore.exceptions import BotoCoreError, ClientError
+        from botocore.parsers import ResponseParserError
+        if isinstance(exc, (ClientError, BotoCoreError, ResponseParserError)):
+            print(f"deploy.py: AWS error: {exc}", file=sys.stderr)
+            return FAILED
+        raise
+    finally:
+        if server:
+            server.stop()
+            print("LOCAL EMULATOR stopped; everything deployed to it is gone.")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

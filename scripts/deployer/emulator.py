@@ -1,0 +1,235 @@
+"""EMULATOR SUPPORT, used only with --local / --local-endpoint: moto 5.2.5 on 127.0.0.1.
+
+moto is not CloudFormation. Each workaround below closes one gap of moto 5.2.5 (pinned in
+setup.cfg); tests/test_deploy_emulator.py has, per workaround, a test that shows moto's raw
+behaviour still needs it. None of this code runs against AWS.
+"""
+from __future__ import annotations
+
+import ast
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from importlib import metadata
+from pathlib import Path
+from urllib.parse import urlparse
+
+from . import UserError
+
+MOTO_VERSION = "5.2.5"
+HOST = "127.0.0.1"
+# The emulator accepts any credentials; fixed fake ones guarantee real ones are never sent to it.
+FAKE_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "aws_session_token": "testing"}
+# moto's UpdateStack/CreateChangeSet error for an identical re-submit (AWS instead returns a FAILED change set).
+NO_UPDATES = "No updates are to be performed"
+# Gap 11: moto 5.2.5 has no UpdateTerminationProtection (it answers HTTP 500).
+NO_TERMINATION_PROTECTION = "moto does not implement UpdateTerminationProtection"
+
+
+def version_note() -> str | None:
+    try:
+        installed = metadata.version("moto")
+    except metadata.PackageNotFoundError:
+        return None
+    if installed != MOTO_VERSION:
+        return f"note: emulator support was written for moto {MOTO_VERSION}; moto {installed} is installed"
+    return None
+
+
+def check_url(url: str) -> str:
+    parsed = urlparse(url)
+    if parsed.scheme != "http" or parsed.hostname != HOST or not parsed.port:
+        raise UserError(f"--local-endpoint {url!r}: must be http://{HOST}:PORT (the emulator runs on this machine only)")
+    return url.rstrip("/")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
+class LocalServer:
+    """A moto server started by this script on 127.0.0.1 and a free port, stopped on exit."""
+
+    def __init__(self):
+        self.port = _free_port()
+        self.url = f"http://{HOST}:{self.port}"
+        exe = Path(sys.executable).parent / "moto_server"
+        command = [str(exe)] if exe.exists() else [sys.executable, "-m", "moto.server"]
+        self.process = subprocess.Popen(
+            [*command, "-H", HOST, "-p", str(self.port)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(f"{self.url}/moto-api/", timeout=1).close()
+                return
+            except (urllib.error.URLError, ConnectionError, OSError):
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    self.stop()
+                    raise UserError("--local: the moto server did not start (is moto[server] installed?)") from None
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+def _pin_get_azs(node, region: str):
+    # Gap 1: moto resolves {"Fn::GetAZs": {"Ref": "AWS::Region"}} to names like
+    # "{'Ref': 'AWS::Region'}a", and subnet creation fails. Give it the region as a literal.
+    if isinstance(node, dict):
+        if set(node) == {"Fn::GetAZs"} and node["Fn::GetAZs"] in ({"Ref": "AWS::Region"}, ""):
+            return {"Fn::GetAZs": region}
+        return {k: _pin_get_azs(v, region) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_pin_get_azs(v, region) for v in node]
+    return node
+
+
+# Gap 7: moto 5.2.5 has no CloudFormation model for these types: it skips them, and an
+# Fn::GetAtt on one fails the whole stack ("Fn::GetAtt references undefined resource").
+UNMODELLED_TYPES = frozenset({
+    "AWS::CloudWatch::Alarm", "AWS::CodeDeploy::Application", "AWS::CodeDeploy::DeploymentGroup",
+    "AWS::CodeBuild::Project", "AWS::CodePipeline::Pipeline", "AWS::ECS::TaskSet", "AWS::ECS::PrimaryTaskSet",
+})
+
+
+def unmodelled(template: dict) -> list[str]:
+    return sorted(k for k, v in template.get("Resources", {}).items() if v.get("Type") in UNMODELLED_TYPES)
+
+
+# Gap 10: moto 5.2.5 cannot resolve these attributes: a target group's name (FakeTargetGroup has
+# no get_cfn_attribute; one such Output makes DescribeStacks drop every Output) and a subnet's zone
+# (left as unresolved text). Both equal a property of the resource, which is used instead.
+NAME_ATTRIBUTES = {("AWS::ElasticLoadBalancingV2::TargetGroup", "TargetGroupName"): "Name",
+                   ("AWS::EC2::Subnet", "AvailabilityZone"): "AvailabilityZone"}
+
+
+def _placeholders(node, resources: dict, skipped: set[str]):
+    """References the emulator cannot resolve, replaced by a visible placeholder or a literal.
+    A Ref to an unmodelled resource resolves to nothing in moto (and its Output disappears)."""
+    if isinstance(node, dict):
+        if set(node) == {"Ref"} and node["Ref"] in skipped:
+            return f"emulator-not-modelled:{node['Ref']}"
+        if set(node) == {"Fn::GetAtt"} and isinstance(node["Fn::GetAtt"], list):
+            name, attribute = node["Fn::GetAtt"][0], node["Fn::GetAtt"][1]
+            if name in skipped:
+                return f"emulator-not-modelled:{name}.{attribute}"
+            resource = resources.get(name, {})
+            prop = NAME_ATTRIBUTES.get((resource.get("Type"), attribute))
+            if prop and prop in resource.get("Properties", {}):
+                return _placeholders(resource["Properties"][prop], resources, skipped)
+        if set(node) == {"Fn::Sub"} and isinstance(node["Fn::Sub"], str):
+            text = node["Fn::Sub"]
+            for name in skipped:
+                text = re.sub(r"\$\{" + name + r"(\.[A-Za-z.]+)?\}", f"emulator-not-modelled:{name}\\1", text)
+            return {"Fn::Sub": text}
+        return {k: _placeholders(v, resources, skipped) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_placeholders(v, resources, skipped) for v in node]
+    return node
+
+
+def _references(node, names: set[str], found: set[str]) -> set[str]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "Ref" and value in names:
+                found.add(value)
+            elif key == "Fn::GetAtt" and isinstance(value, list) and value[0] in names:
+                found.add(value[0])
+            elif key == "Fn::Sub":
+                text = value if isinstance(value, str) else value[0]
+                found.update(n for n in re.findall(r"\$\{([A-Za-z0-9]+)[.}]", text) if n in names)
+            _references(value, names, found)
+    elif isinstance(node, list):
+        for value in node:
+            _references(value, names, found)
+    return found
+
+
+def _dependency_order(resources: dict) -> dict:
+    """Gap 8: moto's ExecuteChangeSet creates new resources in template order, ignoring DependsOn
+    (its CreateStack honours it). Reorder Resources so that everything comes after what it needs."""
+    names = set(resources)
+    needs = {}
+    for name, res in resources.items():
+        depends = res.get("DependsOn", [])
+        needs[name] = set([depends] if isinstance(depends, str) else depends) | _references(res, names, set())
+        needs[name].discard(name)
+    ordered: dict = {}
+
+    def visit(name: str, path: tuple = ()) -> None:
+        if name in ordered or name in path:
+            return
+        for dependency in sorted(needs[name]):
+            visit(dependency, (*path, name))
+        ordered[name] = resources[name]
+
+    for name in resources:
+        visit(name)
+    return ordered
+
+
+def template_for_emulator(template: dict, region: str) -> str:
+    adapted = _pin_get_azs(template, region)
+    adapted["Resources"] = _dependency_order(adapted.get("Resources", {}))
+    adapted = _placeholders(adapted, adapted.get("Resources", {}), set(unmodelled(template)))
+    return json.dumps(adapted, indent=1)
+
+
+def refresh_outputs(cfn, stack_id: str, capabilities: list[str]) -> None:
+    """Gap 2: after ExecuteChangeSet moto keeps the Outputs of the stack's previous template
+    (none after a create). A no-op UpdateStack with the same template makes it recompute them;
+    as a side effect moto then reports UPDATE_COMPLETE."""
+    try:
+        cfn.update_stack(StackName=stack_id, UsePreviousTemplate=True, Capabilities=capabilities)
+    except Exception as exc:  # noqa: BLE001 - a refresh that fails leaves the outputs as moto had them
+        if NO_UPDATES not in str(exc):
+            raise
+
+
+def is_no_updates(exc: Exception) -> bool:
+    """Gap 3: an identical re-submit makes moto's CreateChangeSet fail with this error."""
+    return NO_UPDATES in str(exc)
+
+
+def execute_failure(exc: Exception) -> str:
+    """Gap 4: a failing resource makes moto's ExecuteChangeSet itself fail; the stack stays in
+    REVIEW_IN_PROGRESS (no rollback, no per-resource events). Its message is the only reason."""
+    return str(exc).split(": ", 1)[-1]
+
+
+def forget_review_stack(cfn, stack: dict) -> None:
+    """Gap 5: for a stack left in REVIEW_IN_PROGRESS, moto's CREATE change set makes a second stack
+    of the same name instead of reusing it. Delete the empty stack first."""
+    cfn.delete_stack(StackName=stack["StackId"])
+
+
+def normalise_stack(stack: dict | None) -> dict | None:
+    """Gap 9: moto reports a CommaDelimitedList parameter as a Python list, "['a', 'b']", where
+    CloudFormation returns the string it was given, "a,b"."""
+    if not stack:
+        return stack
+    for parameter in stack.get("Parameters", []):
+        value = parameter.get("ParameterValue", "")
+        if value.startswith("[") and value.endswith("]"):
+            try:
+                items = ast.literal_eval(value)
+            except (ValueError, SyntaxError):
+                continue
+            if isinstance(items, list):
+                parameter["ParameterValue"] = ",".join(str(i) for i in items)
+    return stack

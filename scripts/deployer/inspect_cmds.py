@@ -1,0 +1,156 @@
+"""status, outputs, diff and destroy: reading deployed stacks, and deleting them in reverse order."""
+from __future__ import annotations
+
+import json
+
+from botocore.exceptions import ClientError
+
+from . import CHANGES, FAILED, OK
+from .aws import describe_stack, error_message
+from .context import Context
+from . import emulator
+from .emulator import template_for_emulator
+from .render import MASK, canonical, event_line, outputs_lines, say, unified
+from .waiting import latest_event_id, wait_for_stack
+
+
+def status(ctx: Context) -> int:
+    for entry in ctx.manifest.selected:
+        cfn = ctx.aws.cfn(entry.region)
+        stack = describe_stack(cfn, entry.stack_name)
+        if not stack:
+            say(f"{entry.stack_name} ({entry.region}): not deployed")
+            continue
+        busy = " (operation in progress)" if stack["StackStatus"].endswith("_IN_PROGRESS") else ""
+        if stack["StackStatus"] == "REVIEW_IN_PROGRESS":
+            busy = " (a change set was created but never executed)"
+        reason = f" - {stack['StackStatusReason']}" if stack.get("StackStatusReason") else ""
+        say(f"{entry.stack_name} ({entry.region}): {stack['StackStatus']}{busy}{reason}")
+        events = cfn.describe_stack_events(StackName=stack["StackId"]).get("StackEvents", [])
+        if events:
+            say("  last event:" + event_line(entry.name, events[0])[1:])
+    return OK
+
+
+def outputs(ctx: Context) -> int:
+    for entry in ctx.manifest.selected:
+        stack = describe_stack(ctx.aws.cfn(entry.region), entry.stack_name)
+        say(f"== {entry.stack_name} ==", *(outputs_lines(stack) if stack else ["  not deployed"]), "")
+    return OK
+
+
+def _wanted_parameters(ctx: Context, entry, deployed: dict[str, str]) -> dict[str, str]:
+    wanted = {k: v for k, v in entry.parameters.items() if k not in entry.kept_on_update}
+    for key in entry.kept_on_update:
+        if key in deployed:
+            wanted[key] = deployed[key]
+    for key, ref in entry.parameters_from_outputs.items():
+        found = ctx.planner.outputs_of(ref["stack"]) or {}
+        wanted[key] = found.get(ref["output"], f"(known after apply: {ref['stack']}.{ref['output']})")
+    for key in entry.no_echo():
+        if key in wanted:
+            wanted[key] = MASK
+    return wanted
+
+
+def diff(ctx: Context) -> int:
+    differs = False
+    for entry in ctx.manifest.selected:
+        cfn = ctx.aws.cfn(entry.region)
+        stack = describe_stack(cfn, entry.stack_name)
+        if not stack or stack["StackStatus"] == "REVIEW_IN_PROGRESS":
+            say(f"== {entry.stack_name}: not deployed (everything in out/{ctx.env}/{entry.template_path.name} is new) ==")
+            differs = True
+            continue
+        deployed_body = cfn.get_template(StackName=stack["StackId"], TemplateStage="Original")["TemplateBody"]
+        local = entry.template
+        if ctx.options.emulator:
+            # Compare with what was sent to the emulator, so its workaround is not reported as a change.
+            local = json.loads(template_for_emulator(entry.template, entry.region))
+        lines = unified(canonical(deployed_body), canonical(local), f"deployed/{entry.stack_name}",
+                        f"out/{ctx.env}/{entry.template_path.name}")
+        if ctx.options.emulator:
+            stack = emulator.normalise_stack(stack)
+        deployed = {p["ParameterKey"]: p.get("ParameterValue", "") for p in stack.get("Parameters", [])}
+        wanted = _wanted_parameters(ctx, entry, deployed)
+        lines += unified([f"{k}={v}" for k, v in sorted(deployed.items())], [f"{k}={v}" for k, v in sorted(wanted.items())],
+                         f"deployed/{entry.stack_name}/parameters", f"out/{ctx.env}/{entry.name}/parameters")
+        if lines:
+            differs = True
+            say(f"== {entry.stack_name}: differs ==", *lines, "")
+        else:
+            say(f"== {entry.stack_name}: no differences ==")
+    return CHANGES if differs and ctx.detailed_exitcode else OK
+
+
+def destroy(ctx: Context) -> int:
+    selected = {e.name for e in ctx.manifest.selected}
+    present = []
+    for entry in reversed(ctx.manifest.selected):
+        stack = describe_stack(ctx.aws.cfn(entry.region), entry.stack_name)
+        if stack:
+            present.append((entry, stack))
+        else:
+            say(f"{entry.stack_name}: not deployed, nothing to delete")
+    for entry, stack in present:
+        if stack.get("EnableTerminationProtection"):
+            say(f"Refused: {entry.stack_name} has termination protection. Turn it off first: "
+                f"aws cloudformation update-termination-protection --no-enable-termination-protection "
+                f"--stack-name {entry.stack_name} --region {entry.region}")
+            return FAILED
+        for other in ctx.manifest.stacks:
+            if entry.name in other.depends_on and other.name not in selected:
+                if describe_stack(ctx.aws.cfn(other.region), other.stack_name):
+                    say(f"Refused: {other.stack_name} is deployed and uses outputs of {entry.stack_name}; "
+                        f"destroy it first (or add --stack {other.name}).")
+                    return FAILED
+    if not present:
+        return OK
+    say("Will delete, in this order:")
+    for entry, stack in present:
+        say(f"  {entry.stack_name} ({stack['StackStatus']})")
+        for kept in _retained(ctx, entry, stack):
+            say(f"    kept after deletion (DeletionPolicy): {kept}")
+    if not ctx.confirm(f"Delete {len(present)} stack(s) of {ctx.env}?"):
+        say("Nothing deleted.")
+        return OK
+    for entry, stack in present:
+        if not _delete(ctx, entry, stack):
+            return FAILED
+    return OK
+
+
+def _retained(ctx: Context, entry, stack: dict) -> list[str]:
+    try:
+        body = ctx.aws.cfn(entry.region).get_template(StackName=stack["StackId"])["TemplateBody"]
+        template = json.loads(body) if isinstance(body, str) else body
+    except (ClientError, ValueError):
+        template = entry.template
+    return sorted(f"{lid} ({res.get('Type')})" for lid, res in template.get("Resources", {}).items()
+                  if res.get("DeletionPolicy") in ("Retain", "RetainExceptOnCreate", "Snapshot"))
+
+
+def _delete(ctx: Context, entry, stack: dict) -> bool:
+    cfn = ctx.aws.cfn(entry.region)
+    marker = latest_event_id(cfn, stack["StackId"])
+    try:
+        cfn.delete_stack(StackName=stack["StackId"])
+    except ClientError as exc:
+        # Emulator gap 6: moto 5.2.5 deletes synchronously; when it cannot delete a resource (for
+        # example a VPC whose dependants it did not delete) it answers with that error, yet has
+        # already dropped the stack. AWS would report DELETE_FAILED through the stack instead.
+        if ctx.options.emulator and not describe_stack(cfn, entry.stack_name):
+            say(f"== {entry.stack_name}: deleted, but the emulator left resources behind: {error_message(exc)} ==")
+            return True
+        say(f"== {entry.stack_name}: FAILED ==", f"  DeleteStack failed: {error_message(exc)}")
+        return False
+    final, events = wait_for_stack(cfn, stack["StackId"], marker, ctx.waiter, lambda e: say(event_line(entry.name, e)))
+    if final["StackStatus"] != "DELETE_COMPLETE":
+        say(f"== {entry.stack_name}: FAILED ==")
+        for e in events:
+            if e["ResourceStatus"].endswith("_FAILED"):
+                say(f"    - {e['LogicalResourceId']} ({e.get('ResourceType')}): {e.get('ResourceStatusReason')}")
+        say(f"  final status: {final['StackStatus']}")
+        return False
+    say(f"== {entry.stack_name}: DELETE_COMPLETE ==")
+    return True
