@@ -74,6 +74,71 @@ def bench_lint(runs: int) -> dict:
     return {"lint_cold": cold, "lint_warm": warm}
 
 
+def _reset(endpoint: str) -> None:
+    import urllib.request
+
+    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"), timeout=10).close()
+
+
+def _cli_deploy_script(folder: Path) -> str:
+    """`aws cloudformation deploy` of every stack of the manifest in order, passing outputs on
+    (describe-stacks per upstream value), as a team with only the AWS CLI would script it."""
+    manifest = json.loads((folder / "stacks.json").read_text())
+    names = {s["name"]: s["stack_name"] for s in manifest["stacks"]}
+    lines = ["set -euo pipefail"]
+    for stack in manifest["stacks"]:
+        overrides = [_dquote(f"{k}={v}") for k, v in stack["parameters"].items()]
+        for key, wired in stack["parameters_from_outputs"].items():
+            query = f"Stacks[0].Outputs[?OutputKey=='{wired['output']}'].OutputValue"
+            lines.append(f"{key}=$(aws cloudformation describe-stacks --stack-name {names[wired['stack']]} "
+                         f"--query \"{query}\" --output text)")
+            overrides.append(f'"{key}=${key}"')
+        tags = " ".join(f"{k}={v}" for k, v in stack["tags"].items())
+        params = f" --parameter-overrides {' '.join(overrides)}" if overrides else ""
+        lines.append(f"aws cloudformation deploy --stack-name {stack['stack_name']} "
+                     f"--template-file {folder / stack['template']}{params} "
+                     f"--capabilities {' '.join(stack['capabilities'])} --tags {tags} --no-fail-on-empty-changeset")
+    return "\n".join(lines)
+
+
+def _dquote(text: str) -> str:
+    return '"' + "".join("\\" + c if c in '\\"$`' else c for c in text) + '"'
+
+
+def bench_deploy(runs: int, tmp: Path, env: str = "dev") -> dict:
+    """deploy.py apply of a whole environment on the local endpoint (fresh, then up to date), and
+    the AWS CLI's `aws cloudformation deploy` of the same templates and values on the same endpoint."""
+    sys.path[:0] = [str(ROOT), str(ROOT / "scripts")]
+    from deployer import emulator, waiting
+    from tests.moto_server_patches import in_process_server, outputs_after_change_set
+
+    # The AWS CLI gets the templates as deploy.py --local sends them (moto 5.2.5 cannot run the
+    # originals: scripts/deployer/emulator.py), so both paths ask the emulator for the same work.
+    adapted = tmp / "adapted"
+    shutil.copytree(ROOT / "out" / env, adapted)
+    region = json.loads((adapted / "stacks.json").read_text())["region"]
+    for path in adapted.glob("*.json"):
+        if path.name != "stacks.json" and not path.name.endswith(".parameters.json"):
+            path.write_text(emulator.template_for_emulator(json.loads(path.read_text()), region))
+    script = _cli_deploy_script(adapted)
+    results = {}
+    with outputs_after_change_set(), in_process_server() as endpoint:
+        apply = [PY, "scripts/deploy.py", "apply", "--env", env, "--yes", "--local-endpoint", endpoint]
+        results["apply_fresh"] = timed(apply, runs, before=lambda: _reset(endpoint))
+        results["apply_up_to_date"] = timed(apply, runs)
+        cli_env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        cli_env.update(PATH=f"{Path(PY).parent}{os.pathsep}{os.environ['PATH']}", AWS_ENDPOINT_URL=endpoint,
+                       AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION=region,
+                       AWS_CONFIG_FILE="/dev/null", AWS_SHARED_CREDENTIALS_FILE="/dev/null")
+        results["aws_cli_fresh"] = timed(["bash", "-c", script], runs, env=cli_env, before=lambda: _reset(endpoint))
+    results["apply_ratio_to_aws_cli"] = results["apply_fresh"]["median"] / results["aws_cli_fresh"]["median"]
+    results["notice_delay"] = {
+        f"{minutes} min": {"deploy.py": waiting.worst_notice_delay(minutes * 60), "aws cli": 30.0}
+        for minutes in (1, 5, 15)
+    }
+    return results
+
+
 def _row(name: str, figure: dict, target: str = "") -> str:
     return (f"| {name} | {figure['median'] * 1000:.0f} ms | {figure['min'] * 1000:.0f}–{figure['max'] * 1000:.0f} ms "
             f"| {target} |")
@@ -94,8 +159,20 @@ def table(results: dict) -> str:
     lines.append(_row("lint all templates, cold (--no-cache)", lint["lint_cold"]))
     lines.append(_row("lint all templates, warm (nothing changed)", lint["lint_warm"],
                       f"< 0.5 s: {'met' if lint['lint_warm']['median'] < 0.5 else 'MISSED'}"))
-    for extra in results.get("extra_rows", []):
-        lines.append(extra)
+    deploy = results.get("deploy")
+    if deploy:
+        lines.append(_row("deploy.py apply dev, fresh create (local endpoint)", deploy["apply_fresh"],
+                          f"< 3 s and faster than the AWS CLI: "
+                          f"{'met' if deploy['apply_fresh']['median'] < 3 and deploy['apply_ratio_to_aws_cli'] < 1 else 'MISSED'}"))
+        lines.append(_row("aws cloudformation deploy, same stacks (local endpoint)", deploy["aws_cli_fresh"],
+                          f"deploy.py takes {deploy['apply_ratio_to_aws_cli']:.2f}× its time"))
+        lines.append(_row("deploy.py apply dev, up to date", deploy["apply_up_to_date"],
+                          f"< 1.5 s: {'met' if deploy['apply_up_to_date']['median'] < 1.5 else 'MISSED'}"))
+        for length, delays in deploy["notice_delay"].items():
+            ok = delays["deploy.py"] <= 5
+            lines.append(f"| worst delay noticing a settled stack, {length} operation | "
+                         f"{delays['deploy.py']:.2f} s (AWS CLI: {delays['aws cli']:.0f} s) | computed from "
+                         f"the polling schedule | ≤ 5 s: {'met' if ok else 'MISSED'} |")
     return "\n".join(lines)
 
 
@@ -106,7 +183,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     tmp = Path(tempfile.mkdtemp(prefix="bench-"))
     try:
-        results = {"generation": bench_generation(args.runs, tmp), "lint": bench_lint(args.runs)}
+        results = {"generation": bench_generation(args.runs, tmp), "lint": bench_lint(args.runs),
+                   "deploy": bench_deploy(args.runs, tmp)}
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     results["machine"] = {"cpus": os.cpu_count(), "python": sys.version.split()[0]}
