@@ -6,10 +6,10 @@ routes, an S3 gateway endpoint and VPC flow logs.
 from __future__ import annotations
 
 from awacs import logs as awslogs
-from awacs.aws import Allow, Condition, PolicyDocument, Principal, Statement, StringEquals
-from awacs.sts import AssumeRole
+from awacs.aws import Allow, Statement
 from troposphere import AWSHelperFn, GetAtt, GetAZs, Join, Ref, Select, Sub, Tags, ec2, iam, logs
 
+from . import roles
 from .config import EnvironmentConfig
 from .config.network import LOG_RETENTION_DAYS
 from .template import CfnTemplate, checkov_skip
@@ -144,19 +144,13 @@ def _flow_logs(t: CfnTemplate, config: EnvironmentConfig) -> None:
     t.add_resource(iam.Role(
         "FlowLogRole",
         Description=f"Lets VPC Flow Logs write to the {config.prefix} flow-log group, and nothing else.",
-        AssumeRolePolicyDocument=PolicyDocument(Version="2012-10-17", Statement=[Statement(
-            Effect=Allow, Principal=Principal("Service", "vpc-flow-logs.amazonaws.com"), Action=[AssumeRole],
-            # Confused-deputy guard: only flow logs of this account may assume the role.
-            Condition=Condition(StringEquals({"aws:SourceAccount": Ref("AWS::AccountId")})),
-        )]),
-        Policies=[iam.Policy(PolicyName="write-flow-log-group", PolicyDocument=PolicyDocument(
-            Version="2012-10-17",
-            Statement=[Statement(
-                Effect=Allow,
-                Action=[awslogs.CreateLogStream, awslogs.PutLogEvents, awslogs.DescribeLogStreams],
-                Resource=[GetAtt("FlowLogGroup", "Arn")],
-            )],
-        ))],
+        # Confused-deputy guard: only flow logs of this account may assume the role.
+        AssumeRolePolicyDocument=roles.trust("vpc-flow-logs.amazonaws.com"),
+        Policies=[roles.inline_policy("write-flow-log-group", [Statement(
+            Effect=Allow,
+            Action=[awslogs.CreateLogStream, awslogs.PutLogEvents, awslogs.DescribeLogStreams],
+            Resource=[GetAtt("FlowLogGroup", "Arn")],
+        )])],
     ))
     t.add_resource(ec2.FlowLog(
         "VpcFlowLog", ResourceType="VPC", ResourceId=Ref("Vpc"), TrafficType="ALL",

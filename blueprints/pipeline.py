@@ -14,11 +14,10 @@ import math
 from awacs import codebuild as awscodebuild, codestar_connections, codeconnections, ecr as awsecr
 from awacs import logs as awslogs, s3 as awss3, sns as awssns
 from awacs.aws import Allow, Bool, Condition, Deny, PolicyDocument, Principal, Statement, StringEquals
-from awacs.sts import AssumeRole
 from troposphere import GetAtt, Ref, Sub, Tags, codebuild, codepipeline, codestarconnections
 from troposphere import codestarnotifications, ecr, iam, logs, s3, sns
 
-from . import naming, pipeline_artifacts, pipeline_deploy
+from . import naming, pipeline_artifacts, pipeline_deploy, roles
 from .config import EnvironmentConfig
 from .pipeline_deploy import ARN, BUILD_NAMESPACE, BUILD_OUTPUT
 from .template import CfnTemplate, checkov_skip
@@ -117,12 +116,6 @@ def _artifact_bucket(t: CfnTemplate, config: EnvironmentConfig) -> None:
     ))
 
 
-def _assume(service: str) -> PolicyDocument:
-    return PolicyDocument(Version="2012-10-17", Statement=[Statement(
-        Effect=Allow, Principal=Principal("Service", service), Action=[AssumeRole],
-        Condition=Condition(StringEquals({"aws:SourceAccount": Ref("AWS::AccountId")})))])
-
-
 def _artifact_statements() -> list[Statement]:
     return [Statement(Effect=Allow, Action=[awss3.GetObject, awss3.GetObjectVersion, awss3.PutObject],
                       Resource=[Sub("${ArtifactBucket.Arn}/*")]),
@@ -155,9 +148,8 @@ def _build_project(t: CfnTemplate, config: EnvironmentConfig, deploy) -> None:
     ]
     t.add_resource(iam.Role(
         "BuildRole", Description=f"Image build of {config.prefix}: push to its repository, read the scan, logs.",
-        AssumeRolePolicyDocument=_assume("codebuild.amazonaws.com"),
-        Policies=[iam.Policy(PolicyName="build-push-scan",
-                             PolicyDocument=PolicyDocument(Version="2012-10-17", Statement=statements))],
+        AssumeRolePolicyDocument=roles.trust("codebuild.amazonaws.com"),
+        Policies=[roles.inline_policy("build-push-scan", statements)],
         Metadata=checkov_skip(("CKV_AWS_111", "Only ecr:GetAuthorizationToken uses \"*\": it has no resource "
                                               "scope."),
                               ("CKV_AWS_356", "Only ecr:GetAuthorizationToken uses \"*\": it has no resource "
@@ -203,9 +195,8 @@ def _pipeline_role(t: CfnTemplate, config: EnvironmentConfig, deploy, connection
     t.add_resource(iam.Role(
         "PipelineRole", Description=f"Release pipeline of {config.prefix}: its connection, build, bucket and "
                                     f"{config.service.deployment_engine} deployment only.",
-        AssumeRolePolicyDocument=_assume("codepipeline.amazonaws.com"),
-        Policies=[iam.Policy(PolicyName="release",
-                             PolicyDocument=PolicyDocument(Version="2012-10-17", Statement=statements))],
+        AssumeRolePolicyDocument=roles.trust("codepipeline.amazonaws.com"),
+        Policies=[roles.inline_policy("release", statements)],
         Metadata=checkov_skip(("CKV_AWS_111", "\"*\" only for ECS task-definition actions that have no resource "
                                               "scope; iam:PassRole is limited to the task roles and ECS.")),
     ))

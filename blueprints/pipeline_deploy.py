@@ -19,12 +19,11 @@ from __future__ import annotations
 
 import json
 
-from awacs import cloudformation as awscfn, codedeploy as awscodedeploy, ecs as awsecs, iam as awsiam
-from awacs.aws import Allow, ArnEquals, Condition, PolicyDocument, Principal, Statement, StringEquals
-from awacs.sts import AssumeRole
+from awacs import cloudformation as awscfn, codedeploy as awscodedeploy, ecs as awsecs
+from awacs.aws import Allow, ArnEquals, Condition, Statement
 from troposphere import GetAtt, Ref, Sub, codebuild, codepipeline, iam
 
-from . import naming
+from . import naming, roles
 from .config import EnvironmentConfig
 from .pipeline_artifacts import IMAGE_PARAMETER, ROLE_VARIABLES
 
@@ -51,8 +50,7 @@ def approval_action(run_order: int = 1):
 
 def _pass_task_roles(resources) -> Statement:
     """Registering a task definition passes its roles to ECS tasks: exactly these, only to ECS."""
-    return Statement(Effect=Allow, Action=[awsiam.PassRole], Resource=resources,
-                     Condition=Condition(StringEquals({"iam:PassedToService": "ecs-tasks.amazonaws.com"})))
+    return roles.pass_role(resources, "ecs-tasks.amazonaws.com")
 
 
 def _task_definition_statements(config: EnvironmentConfig) -> list[Statement]:
@@ -67,6 +65,19 @@ def _task_definition_statements(config: EnvironmentConfig) -> list[Statement]:
     ]
 
 
+# Service-stack outputs that both engines releasing through ECS task definitions need: the
+# container that receives the image and the roles a new task definition revision runs with.
+TASK_OUTPUTS = {"ContainerName": "ContainerName", "TaskRoleArn": "TaskRoleArn",
+                "TaskExecutionRoleArn": "TaskExecutionRoleArn"}
+
+
+def _task_parameters(t) -> None:
+    t.param("ContainerName", "Container that receives the new image (service stack output).", SERVICE_GROUP)
+    t.param("TaskRoleArn", "Role of the service's tasks (service stack output).", SERVICE_GROUP)
+    t.param("TaskExecutionRoleArn", "Role ECS starts the service's tasks with (service stack output).",
+            SERVICE_GROUP)
+
+
 def _service_arns(config: EnvironmentConfig) -> tuple[Sub, Sub]:
     cluster, service = naming.cluster(config), naming.service(config)
     return (Sub(ARN % ("ecs", f"service/{cluster}/{service}")),
@@ -78,8 +89,7 @@ def _service_arns(config: EnvironmentConfig) -> tuple[Sub, Sub]:
 class CodeDeploy:
     outputs = {"CodeDeployApplicationName": "CodeDeployApplicationName",
                "DeploymentGroupName": "DeploymentGroupName", "DeploymentConfigName": "DeploymentConfigName",
-               "ContainerName": "ContainerName", "TaskRoleArn": "TaskRoleArn",
-               "TaskExecutionRoleArn": "TaskExecutionRoleArn"}
+               **TASK_OUTPUTS}
 
     @staticmethod
     def parameters(t) -> None:
@@ -88,10 +98,7 @@ class CodeDeploy:
         t.param("DeploymentGroupName", "CodeDeploy deployment group of the service (service stack output).",
                 SERVICE_GROUP)
         t.param("DeploymentConfigName", "Traffic shift of each release (service stack output).", SERVICE_GROUP)
-        t.param("ContainerName", "Container that receives the new image (service stack output).", SERVICE_GROUP)
-        t.param("TaskRoleArn", "Role of the service's tasks (service stack output).", SERVICE_GROUP)
-        t.param("TaskExecutionRoleArn", "Role ECS starts the service's tasks with (service stack output).",
-                SERVICE_GROUP)
+        _task_parameters(t)
 
     @staticmethod
     def build_variables() -> list:
@@ -135,17 +142,13 @@ class CodeDeploy:
 # --- ecs --------------------------------------------------------------------------------------
 
 class Ecs:
-    outputs = {"ClusterName": "ClusterName", "ServiceName": "ServiceName", "ContainerName": "ContainerName",
-               "TaskRoleArn": "TaskRoleArn", "TaskExecutionRoleArn": "TaskExecutionRoleArn"}
+    outputs = {"ClusterName": "ClusterName", "ServiceName": "ServiceName", **TASK_OUTPUTS}
 
     @staticmethod
     def parameters(t) -> None:
         t.param("ClusterName", "ECS cluster of the service (service stack output).", SERVICE_GROUP)
         t.param("ServiceName", "ECS service released by the pipeline (service stack output).", SERVICE_GROUP)
-        t.param("ContainerName", "Container that receives the new image (service stack output).", SERVICE_GROUP)
-        t.param("TaskRoleArn", "Role of the service's tasks (service stack output).", SERVICE_GROUP)
-        t.param("TaskExecutionRoleArn", "Role ECS starts the service's tasks with (service stack output).",
-                SERVICE_GROUP)
+        _task_parameters(t)
 
     @staticmethod
     def build_variables() -> list:
@@ -237,8 +240,7 @@ class CloudFormation:
             # A change set of a template with a transform is also authorised on the transform.
             Statement(Effect=Allow, Action=[awscfn.CreateChangeSet], Resource=[Sub(
                 "arn:${AWS::Partition}:cloudformation:${AWS::Region}:aws:transform/CodeDeployBlueGreen")]),
-            Statement(Effect=Allow, Action=[awsiam.PassRole], Resource=[GetAtt("CloudFormationDeployRole", "Arn")],
-                      Condition=Condition(StringEquals({"iam:PassedToService": "cloudformation.amazonaws.com"}))),
+            roles.pass_role([GetAtt("CloudFormationDeployRole", "Arn")], "cloudformation.amazonaws.com"),
         ]
 
 
@@ -271,18 +273,13 @@ def _deploy_role(t, config: EnvironmentConfig) -> None:
         _pass_task_roles([Sub(role_arn % naming.stack_role_pattern(config, logical_id))
                           for logical_id in ROLE_VARIABLES]),
         # The green deployment runs as the hook's ServiceRole (a role name in Hooks).
-        Statement(Effect=Allow, Action=[awsiam.PassRole],
-                  Resource=[Sub(role_arn % naming.bluegreen_hook_role(config))],
-                  Condition=Condition(StringEquals({"iam:PassedToService": "codedeploy.amazonaws.com"}))),
+        roles.pass_role([Sub(role_arn % naming.bluegreen_hook_role(config))], "codedeploy.amazonaws.com"),
     ]
     t.add_resource(iam.Role(
         "CloudFormationDeployRole",
         Description=f"CloudFormation releases a new image of {config.prefix}'s service stack (image change only).",
-        AssumeRolePolicyDocument=PolicyDocument(Version="2012-10-17", Statement=[Statement(
-            Effect=Allow, Principal=Principal("Service", "cloudformation.amazonaws.com"), Action=[AssumeRole],
-            Condition=Condition(StringEquals({"aws:SourceAccount": Ref("AWS::AccountId")})))]),
-        Policies=[iam.Policy(PolicyName="release-image",
-                             PolicyDocument=PolicyDocument(Version="2012-10-17", Statement=statements))],
+        AssumeRolePolicyDocument=roles.trust("cloudformation.amazonaws.com"),
+        Policies=[roles.inline_policy("release-image", statements)],
     ))
 
 

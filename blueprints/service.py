@@ -12,11 +12,10 @@ from pathlib import Path
 
 from awacs import ecr, logs as awslogs, secretsmanager, ssm
 from awacs import ec2 as awsec2
-from awacs.aws import Allow, Condition, PolicyDocument, Principal, Statement, StringEquals
-from awacs.sts import AssumeRole
+from awacs.aws import Allow, Statement
 from troposphere import GetAtt, Ref, Sub, Tags, applicationautoscaling as scaling, awslambda, ecs, iam, logs
 
-from . import naming, service_load_balancer as lb
+from . import naming, roles, service_load_balancer as lb
 from .config import EnvironmentConfig
 from .engines import SharedResources, engine_for
 from .template import CfnTemplate, checkov_skip
@@ -84,14 +83,6 @@ def _cluster(t: CfnTemplate, config: EnvironmentConfig) -> None:
     ))
 
 
-def _assume(service: str) -> PolicyDocument:
-    return PolicyDocument(Version="2012-10-17", Statement=[Statement(
-        Effect=Allow, Principal=Principal("Service", service), Action=[AssumeRole],
-        # Confused-deputy guard: only this account's use of the service may assume the role.
-        Condition=Condition(StringEquals({"aws:SourceAccount": Ref("AWS::AccountId")})),
-    )])
-
-
 def _secret_resources(arns: list[str]) -> list[str]:
     """IAM resources of the named secrets: a JSON key/version suffix is not part of the secret's
     ARN, and an ARN given without its random 6-character suffix matches only with ``-??????``."""
@@ -125,13 +116,12 @@ def _roles(t: CfnTemplate, config: EnvironmentConfig) -> None:
     t.add_resource(iam.Role(
         "TaskExecutionRole",
         Description=f"ECS agent of {config.prefix}: pull the image, write the log group, read the named secrets.",
-        AssumeRolePolicyDocument=_assume("ecs-tasks.amazonaws.com"),
-        Policies=[iam.Policy(PolicyName="pull-log-secrets",
-                             PolicyDocument=PolicyDocument(Version="2012-10-17", Statement=statements))],
+        AssumeRolePolicyDocument=roles.trust("ecs-tasks.amazonaws.com"),
+        Policies=[roles.inline_policy("pull-log-secrets", statements)],
     ))
     t.add_resource(iam.Role(
         "TaskRole", Description=f"Application of {config.prefix}; no permissions until the application needs some.",
-        AssumeRolePolicyDocument=_assume("ecs-tasks.amazonaws.com"),
+        AssumeRolePolicyDocument=roles.trust("ecs-tasks.amazonaws.com"),
     ))
 
 
@@ -183,9 +173,8 @@ def _hook(t: CfnTemplate, config: EnvironmentConfig, engine) -> None:
     ]
     t.add_resource(iam.Role(
         "ValidationHookRole", Description=f"Validation hook of {config.prefix}: report the result, write its logs.",
-        AssumeRolePolicyDocument=_assume("lambda.amazonaws.com"),
-        Policies=[iam.Policy(PolicyName="report-and-log",
-                             PolicyDocument=PolicyDocument(Version="2012-10-17", Statement=statements))],
+        AssumeRolePolicyDocument=roles.trust("lambda.amazonaws.com"),
+        Policies=[roles.inline_policy("report-and-log", statements)],
         Metadata=checkov_skip(("CKV_AWS_111", "Only the VPC network-interface actions Lambda needs, which have no "
                                           "narrower resource."),
                           ("CKV_AWS_290", "Only the VPC network-interface actions Lambda needs, which have no "

@@ -107,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="lint.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("files", nargs="+", type=Path, help="template files (other JSON in out/ is skipped)")
     parser.add_argument("--no-cache", action="store_true", help="check every template even if it passed before")
+    parser.add_argument("--cache-dir", type=Path, default=CACHE, help="where passes are remembered (default .cache/lint)")
     args = parser.parse_args(argv)
 
     missing = [str(p) for p in args.files if not p.is_file()]
@@ -117,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     use_cache = not (args.no_cache or os.environ.get("LINT_NO_CACHE"))
     fingerprint = toolchain_fingerprint()
     keys = {p: cache_key(p, fingerprint) for p in templates}
-    todo = [p for p in templates if not (use_cache and (CACHE / keys[p]).exists())]
+    todo = [p for p in templates if not (use_cache and (args.cache_dir / keys[p]).exists())]
 
     findings: list[str] = []
     for path in todo:
@@ -126,11 +127,12 @@ def main(argv: list[str] | None = None) -> int:
         findings += run_checkov(todo)
     for line in findings:
         print(line)
-    if use_cache:
-        CACHE.mkdir(parents=True, exist_ok=True)
+    # Only a clean run is remembered: a finding whose file the tools name in their own way
+    # must never let its template be skipped next time.
+    if use_cache and not findings:
+        args.cache_dir.mkdir(parents=True, exist_ok=True)
         for path in todo:
-            if not any(line.startswith(str(path)) or str(path.resolve()) in line for line in findings):
-                (CACHE / keys[path]).write_text(f"{path}\n")
+            (args.cache_dir / keys[path]).write_text(f"{path}\n")
     cached = len(templates) - len(todo)
     print(f"lint: {len(templates)} template(s), {len(todo)} checked, {cached} unchanged since they passed, "
           f"{len(findings)} finding(s)", file=sys.stderr)

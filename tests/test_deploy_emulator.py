@@ -152,3 +152,19 @@ def test_gap11_update_termination_protection_is_not_implemented(moto):
     cf.execute_change_set(ChangeSetName=made["Id"])
     with pytest.raises(Exception, match="500|Internal Server Error"):
         cf.update_termination_protection(StackName="tp", EnableTerminationProtection=True)
+
+
+def test_gap12_service_without_task_definition_breaks_the_change_set(moto):
+    """An EXTERNAL-controller service (engine cloudformation) has no TaskDefinition: moto fails."""
+    cf = client(moto)
+    template = {"Resources": {
+        "Cluster": {"Type": "AWS::ECS::Cluster", "Properties": {}},
+        "Task": {"Type": "AWS::ECS::TaskDefinition", "Properties": {"Family": "f", "ContainerDefinitions": [
+            {"Name": "web", "Image": "nginx", "Memory": 512}]}},
+        "Service": {"Type": "AWS::ECS::Service", "Properties": {
+            "Cluster": {"Ref": "Cluster"}, "DeploymentController": {"Type": "EXTERNAL"}, "DesiredCount": 1}}}}
+    made = _create(cf, "external", template)
+    with pytest.raises(Exception, match="500|Internal Server Error|TaskDefinition"):
+        cf.execute_change_set(ChangeSetName=made["Id"])
+    fixed = json.loads(emulator.template_for_emulator(template, "eu-west-1"))
+    assert fixed["Resources"]["Service"]["Properties"]["TaskDefinition"] == {"Ref": "Task"}

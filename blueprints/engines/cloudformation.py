@@ -20,12 +20,11 @@ service, and literal values inside Hooks (hence the deterministic role and funct
 """
 from __future__ import annotations
 
-from awacs import awslambda, codedeploy as awscodedeploy
-from awacs.aws import Allow, Condition, PolicyDocument, Principal, Statement, StringEquals
-from awacs.sts import AssumeRole
+from awacs import codedeploy as awscodedeploy
+from awacs.aws import Allow, Statement
 from troposphere import GetAtt, Ref, Sub, ecs, iam
 
-from .. import naming
+from .. import naming, roles
 from ..config import EnvironmentConfig
 from . import SharedResources, common
 from .common import ARN
@@ -98,12 +97,8 @@ def _service_role(t, config: EnvironmentConfig, shared: SharedResources) -> None
     t.add_resource(iam.Role(
         SERVICE_ROLE, RoleName=naming.bluegreen_hook_role(config),
         Description=f"CodeDeploy runs the blue/green hook of {config.prefix}: invoke its validation function only.",
-        AssumeRolePolicyDocument=PolicyDocument(Version="2012-10-17", Statement=[Statement(
-            Effect=Allow, Principal=Principal("Service", "codedeploy.amazonaws.com"), Action=[AssumeRole],
-            Condition=Condition(StringEquals({"aws:SourceAccount": Ref("AWS::AccountId")})))]),
-        Policies=[iam.Policy(PolicyName="invoke-validation-hook", PolicyDocument=PolicyDocument(
-            Version="2012-10-17", Statement=[Statement(Effect=Allow, Action=[awslambda.InvokeFunction],
-                                                       Resource=[GetAtt(shared.hook_function, "Arn")])]))],
+        AssumeRolePolicyDocument=roles.trust("codedeploy.amazonaws.com"),
+        Policies=[roles.inline_policy("invoke-validation-hook", [common.invoke_hook(shared)])],
     ))
 
 

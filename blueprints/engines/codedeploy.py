@@ -7,13 +7,12 @@ shifts production traffic by the deployment configuration, and rolls back on fai
 """
 from __future__ import annotations
 
-from awacs import cloudwatch as awscw, ecs as awsecs, elasticloadbalancing as awselb, iam as awsiam
-from awacs import awslambda, codedeploy as awscodedeploy
-from awacs.aws import Allow, Condition, PolicyDocument, Principal, Statement, StringEquals
-from awacs.sts import AssumeRole
+from awacs import cloudwatch as awscw, ecs as awsecs, elasticloadbalancing as awselb
+from awacs import codedeploy as awscodedeploy
+from awacs.aws import Allow, Statement
 from troposphere import GetAtt, Ref, Sub, codedeploy, ecs, iam
 
-from .. import naming
+from .. import naming, roles
 from ..config import EnvironmentConfig
 from ..config.service import PREDEFINED_DEPLOYMENTS
 from . import SharedResources, common
@@ -79,21 +78,16 @@ def _service_role(t, config: EnvironmentConfig, shared: SharedResources) -> None
             _ARN % ("elasticloadbalancing", "listener-rule/${LoadBalancer.LoadBalancerFullName}/*"))]),
         Statement(Effect=Allow, Action=[awscw.DescribeAlarms],
                   Resource=[GetAtt(alarm, "Arn") for alarm in shared.alarms]),
-        Statement(Effect=Allow, Action=[awslambda.InvokeFunction],
-                  Resource=[GetAtt(shared.hook_function, "Arn")]),
+        common.invoke_hook(shared),
         # New task sets run with the task definition's roles.
-        Statement(Effect=Allow, Action=[awsiam.PassRole],
-                  Resource=[GetAtt(shared.task_execution_role, "Arn"), GetAtt(shared.task_role, "Arn")],
-                  Condition=Condition(StringEquals({"iam:PassedToService": "ecs-tasks.amazonaws.com"}))),
+        roles.pass_role([GetAtt(shared.task_execution_role, "Arn"), GetAtt(shared.task_role, "Arn")],
+                        "ecs-tasks.amazonaws.com"),
     ]
     t.add_resource(iam.Role(
         "CodeDeployServiceRole",
         Description=f"CodeDeploy blue/green deployments of {config.prefix} only (not AWSCodeDeployRoleForECS).",
-        AssumeRolePolicyDocument=PolicyDocument(Version="2012-10-17", Statement=[Statement(
-            Effect=Allow, Principal=Principal("Service", "codedeploy.amazonaws.com"), Action=[AssumeRole],
-            Condition=Condition(StringEquals({"aws:SourceAccount": Ref("AWS::AccountId")})))]),
-        Policies=[iam.Policy(PolicyName="ecs-blue-green",
-                             PolicyDocument=PolicyDocument(Version="2012-10-17", Statement=statements))],
+        AssumeRolePolicyDocument=roles.trust("codedeploy.amazonaws.com"),
+        Policies=[roles.inline_policy("ecs-blue-green", statements)],
     ))
 
 

@@ -1,11 +1,14 @@
 """Pieces of the ECS service that every engine builds the same way, so that no engine copies
 another: the service's common properties, the Fargate network placement, the load balancer
-entry of the blue target group, and ARNs of this account and region."""
+entry of the blue target group, the permission to invoke the validation hook, and ARNs of this
+account and region."""
 from __future__ import annotations
 
 from typing import Any
 
-from troposphere import Ref, Tags, ecs
+from awacs import awslambda
+from awacs.aws import Allow, Statement
+from troposphere import GetAtt, Ref, Tags, ecs
 
 from .. import naming
 from ..config import EnvironmentConfig
@@ -45,3 +48,8 @@ def blue_load_balancer(config: EnvironmentConfig, shared: SharedResources, **ext
     """The container registered in the blue target group (where production traffic starts)."""
     return ecs.LoadBalancer(ContainerName=naming.container(config), ContainerPort=config.service.container_port,
                             TargetGroupArn=Ref(shared.blue_target_group), **extra)
+
+
+def invoke_hook(shared: SharedResources) -> Statement:
+    """What the deployment needs of the validation hook: invoking this stack's function, no other."""
+    return Statement(Effect=Allow, Action=[awslambda.InvokeFunction], Resource=[GetAtt(shared.hook_function, "Arn")])

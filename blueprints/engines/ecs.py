@@ -15,13 +15,12 @@ https://docs.aws.amazon.com/AmazonECS/latest/developerguide/blue-green-permissio
 """
 from __future__ import annotations
 
-from awacs import awslambda, elasticloadbalancing as awselb
-from awacs.aws import Allow, PolicyDocument, Principal, Statement
-from awacs.sts import AssumeRole
+from awacs import elasticloadbalancing as awselb
+from awacs.aws import Allow, PolicyDocument, Statement
 from troposphere import GetAtt, Ref, ecs, iam
 from troposphere import elasticloadbalancingv2 as elb
 
-from .. import naming
+from .. import naming, roles
 from ..config import EnvironmentConfig
 from . import SharedResources, common
 
@@ -64,8 +63,7 @@ def _assume_by_ecs() -> PolicyDocument:
     # condition, and nothing says ECS sends that key when it assumes the role; a condition on an
     # absent key would deny the assume-role and fail every deployment, so none is set:
     # https://docs.aws.amazon.com/AmazonECS/latest/developerguide/AmazonECSInfrastructureRolePolicyForLoadBalancers.html
-    return PolicyDocument(Version="2012-10-17", Statement=[Statement(
-        Effect=Allow, Principal=Principal("Service", "ecs.amazonaws.com"), Action=[AssumeRole])])
+    return roles.trust("ecs.amazonaws.com", source_account=False)
 
 
 def _load_balancer_role(t, config: EnvironmentConfig, shared: SharedResources) -> None:
@@ -87,8 +85,7 @@ def _load_balancer_role(t, config: EnvironmentConfig, shared: SharedResources) -
         LOAD_BALANCER_ROLE,
         Description=f"ECS blue/green of {config.prefix}: move its listener rules between its target groups.",
         AssumeRolePolicyDocument=_assume_by_ecs(),
-        Policies=[iam.Policy(PolicyName="switch-listener-rules",
-                             PolicyDocument=PolicyDocument(Version="2012-10-17", Statement=statements))],
+        Policies=[roles.inline_policy("switch-listener-rules", statements)],
     ))
 
 
@@ -98,9 +95,7 @@ def _hook_invoke_role(t, config: EnvironmentConfig, shared: SharedResources) -> 
     t.add_resource(iam.Role(
         HOOK_INVOKE_ROLE, Description=f"ECS blue/green of {config.prefix}: invoke its validation hook.",
         AssumeRolePolicyDocument=_assume_by_ecs(),
-        Policies=[iam.Policy(PolicyName="invoke-validation-hook", PolicyDocument=PolicyDocument(
-            Version="2012-10-17", Statement=[Statement(Effect=Allow, Action=[awslambda.InvokeFunction],
-                                                       Resource=[GetAtt(shared.hook_function, "Arn")])]))],
+        Policies=[roles.inline_policy("invoke-validation-hook", [common.invoke_hook(shared)])],
     ))
 
 

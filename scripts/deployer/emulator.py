@@ -183,8 +183,20 @@ def _dependency_order(resources: dict) -> dict:
     return ordered
 
 
+def _external_service_task_definition(resources: dict) -> None:
+    """Gap 12: moto 5.2.5 cannot create an AWS::ECS::Service without TaskDefinition (KeyError, HTTP 500),
+    which is how an EXTERNAL-controller service looks (its tasks come from task sets). moto ignores
+    deployment controllers anyway, so the emulator's copy names the template's task definition."""
+    task_definitions = [k for k, v in resources.items() if v.get("Type") == "AWS::ECS::TaskDefinition"]
+    for resource in resources.values():
+        properties = resource.get("Properties", {})
+        if resource.get("Type") == "AWS::ECS::Service" and "TaskDefinition" not in properties and task_definitions:
+            properties["TaskDefinition"] = {"Ref": task_definitions[0]}
+
+
 def template_for_emulator(template: dict, region: str) -> str:
     adapted = _pin_get_azs(template, region)
+    _external_service_task_definition(adapted.get("Resources", {}))
     adapted["Resources"] = _dependency_order(adapted.get("Resources", {}))
     adapted = _placeholders(adapted, adapted.get("Resources", {}), set(unmodelled(template)))
     return json.dumps(adapted, indent=1)
