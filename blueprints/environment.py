@@ -10,19 +10,9 @@ from typing import Any
 
 from . import network, pipeline, pipeline_deploy, service
 from .config import EnvironmentConfig
-from .template import CfnTemplate, render
+from .template import CfnTemplate, capabilities, render
 
 MANIFEST = "stacks.json"
-# IAM resource types and the property that gives them a custom name (needs CAPABILITY_NAMED_IAM).
-_IAM_NAME_PROPERTIES = {
-    "AWS::IAM::Role": "RoleName",
-    "AWS::IAM::ManagedPolicy": "ManagedPolicyName",
-    "AWS::IAM::InstanceProfile": "InstanceProfileName",
-    "AWS::IAM::User": "UserName",
-    "AWS::IAM::Group": "GroupName",
-}
-
-
 @dataclass(frozen=True)
 class Output:
     """A parameter value that comes from an output of an earlier stack of the same environment."""
@@ -45,42 +35,27 @@ class Stack:
 
 def stacks(config: EnvironmentConfig) -> list[Stack]:
     """The stacks of one environment, in deploy order."""
+    service_template = service.build(config)
     return [
         Stack(network.STACK, network.build(config)),
-        Stack(service.STACK, service.build(config), parameters={
+        Stack(service.STACK, service_template, parameters={
             "VpcId": Output(network.STACK, "VpcId"),
             "VpcCidr": Output(network.STACK, "VpcCidr"),
             "PublicSubnetIds": Output(network.STACK, "PublicSubnetIds"),
             "PrivateSubnetIds": Output(network.STACK, "PrivateSubnetIds"),
         }, kept_on_update=("ImageUri",)),
-    ] + _pipeline_stacks(config)
+    ] + _pipeline_stacks(config, service_template)
 
 
-def _pipeline_stacks(config: EnvironmentConfig) -> list[Stack]:
+def _pipeline_stacks(config: EnvironmentConfig, service_template: CfnTemplate) -> list[Stack]:
     """The release pipeline, when params has a ``pipeline:`` section; its service-stack values come
     from the service stack's outputs, or are deterministic names where that template has none."""
     if config.pipeline is None:
         return []
     sources = pipeline_deploy.parameter_sources(config)
-    return [Stack(pipeline.STACK, pipeline.build(config), parameters={
+    return [Stack(pipeline.STACK, pipeline.build(config, service_template), parameters={
         key: Output(service.STACK, value) if kind == "output" else value for key, (kind, value) in sources.items()
     })]
-
-
-def capabilities(body: dict[str, Any]) -> list[str]:
-    """The capabilities CloudFormation will demand for this template, worked out from its contents."""
-    needed = set()
-    for resource in body.get("Resources", {}).values():
-        kind = resource.get("Type", "")
-        if kind.startswith("AWS::IAM::"):
-            needed.add("CAPABILITY_IAM")
-            if _IAM_NAME_PROPERTIES.get(kind) in resource.get("Properties", {}):
-                needed.add("CAPABILITY_NAMED_IAM")
-        if kind in ("AWS::CloudFormation::Stack", "AWS::Serverless::Application"):
-            needed.add("CAPABILITY_AUTO_EXPAND")
-    if body.get("Transform"):
-        needed.add("CAPABILITY_AUTO_EXPAND")
-    return sorted(needed)
 
 
 def _static_values(stack: Stack, body: dict[str, Any]) -> dict[str, str]:

@@ -37,7 +37,9 @@ def approval_on(config: EnvironmentConfig) -> bool:
     return config.protected if chosen is None else chosen
 
 
-def build(config: EnvironmentConfig) -> CfnTemplate:
+def build(config: EnvironmentConfig, service_template: CfnTemplate) -> CfnTemplate:
+    """The pipeline that releases the service stack ``service_template`` (the same object that is
+    written to out/<env>/service.json: its task definition becomes the release's taskdef.json)."""
     p, engine = config.pipeline, config.service.deployment_engine
     t = CfnTemplate(
         f"Release pipeline of {config.prefix}: GitHub {p.full_repository_id}@{p.branch} -> Docker build -> ECR "
@@ -49,8 +51,8 @@ def build(config: EnvironmentConfig) -> CfnTemplate:
     connection = _connection(t, config)
     _repository(t, config)
     _artifact_bucket(t, config)
-    _build_project(t, config, deploy)
-    _pipeline(t, config, deploy, connection)
+    _build_project(t, config, deploy, service_template)
+    _pipeline(t, config, deploy, connection, service_template)
     _notifications(t, config)
     _outputs(t, config)
     return t
@@ -123,7 +125,7 @@ def _artifact_statements() -> list[Statement]:
                       Resource=[GetAtt("ArtifactBucket", "Arn")])]
 
 
-def _build_project(t: CfnTemplate, config: EnvironmentConfig, deploy) -> None:
+def _build_project(t: CfnTemplate, config: EnvironmentConfig, deploy, service_template: CfnTemplate) -> None:
     p = config.pipeline
     t.add_resource(logs.LogGroup(
         "BuildLogGroup", LogGroupName=f"/aws/codebuild/{naming.build_project(config)}",
@@ -160,7 +162,7 @@ def _build_project(t: CfnTemplate, config: EnvironmentConfig, deploy) -> None:
         "BuildProject", Name=naming.build_project(config),
         Description=f"Builds {p.full_repository_id}, pushes it to ECR and gates on the image scan.",
         ServiceRole=GetAtt("BuildRole", "Arn"),
-        Source=codebuild.Source(Type="CODEPIPELINE", BuildSpec=pipeline_artifacts.buildspec(config)),
+        Source=codebuild.Source(Type="CODEPIPELINE", BuildSpec=pipeline_artifacts.buildspec(config, service_template)),
         Artifacts=codebuild.Artifacts(Type="CODEPIPELINE"),
         Environment=codebuild.Environment(
             Type=environment_type, Image=image, ComputeType=p.compute_type,
@@ -202,7 +204,7 @@ def _pipeline_role(t: CfnTemplate, config: EnvironmentConfig, deploy, connection
     ))
 
 
-def _pipeline(t: CfnTemplate, config: EnvironmentConfig, deploy, connection) -> None:
+def _pipeline(t: CfnTemplate, config: EnvironmentConfig, deploy, connection, service_template: CfnTemplate) -> None:
     p = config.pipeline
     _pipeline_role(t, config, deploy, connection)
     source = pipeline_deploy._action("GitHub", "Source", "CodeStarSourceConnection", {
@@ -219,7 +221,8 @@ def _pipeline(t: CfnTemplate, config: EnvironmentConfig, deploy, connection) -> 
               codepipeline.Stages(Name="Build", Actions=[image])]
     if approval and config.service.deployment_engine != "cloudformation":
         stages.append(codepipeline.Stages(Name="Approve", Actions=[pipeline_deploy.approval_action()]))
-    stages.append(codepipeline.Stages(Name="Deploy", Actions=deploy.deploy_actions(t, config, approval)))
+    stages.append(codepipeline.Stages(
+        Name="Deploy", Actions=deploy.deploy_actions(t, config, approval, service_template)))
     t.add_resource(codepipeline.Pipeline(
         "Pipeline", Name=naming.pipeline(config), PipelineType="V2", ExecutionMode="QUEUED",
         RoleArn=GetAtt("PipelineRole", "Arn"), RestartExecutionOnUpdate=False,

@@ -17,6 +17,7 @@ import jinja2
 
 from . import naming
 from .config import EnvironmentConfig
+from .template import CfnTemplate
 
 TEMPLATES = Path(__file__).parent / "templates"
 SCAN_GATE = Path(__file__).resolve().parent.parent / "scripts" / "scan_gate.py"
@@ -85,22 +86,20 @@ def _api_shape(value: Any, free_form: bool = False) -> Any:
     return {key[0].lower() + key[1:]: _api_shape(v, key in _FREE_FORM) for key, v in value.items()}
 
 
-def task_definition(config: EnvironmentConfig) -> dict[str, Any]:
+def task_definition(config: EnvironmentConfig, service_template: CfnTemplate) -> dict[str, Any]:
     """The service stack's TaskDefinition in the ECS API's shape, with the image placeholder and
     role-ARN tokens (see ``taskdef_json``)."""
-    from . import service  # late: service imports the engines, which may import the pipeline's names
-
-    properties = service.build(config).resources["TaskDefinition"].to_dict()["Properties"]
+    properties = service_template.resources["TaskDefinition"].to_dict()["Properties"]
     extra = set(properties) - TASKDEF_PROPERTIES
     if extra:
         raise ValueError(f"taskdef.json.j2 does not carry the task definition properties {sorted(extra)}")
     return _api_shape(_resolve(properties, config))
 
 
-def taskdef_json(config: EnvironmentConfig) -> str:
+def taskdef_json(config: EnvironmentConfig, service_template: CfnTemplate) -> str:
     """taskdef.json as CodeDeployToECS reads it, with ``__TASK_ROLE_ARN__`` style tokens for the
     role ARNs (``buildspec`` turns them into shell variables)."""
-    text = _render("taskdef.json.j2", td=task_definition(config))
+    text = _render("taskdef.json.j2", td=task_definition(config, service_template))
     json.loads(text)  # always valid JSON
     return text
 
@@ -119,7 +118,7 @@ def _heredoc_body(text: str) -> str:
     return escaped
 
 
-def buildspec(config: EnvironmentConfig) -> str:
+def buildspec(config: EnvironmentConfig, service_template: CfnTemplate) -> str:
     pipeline, engine = config.pipeline, config.service.deployment_engine
     gate = SCAN_GATE.read_text(encoding="utf-8")
     values: dict[str, Any] = dict(
@@ -129,7 +128,7 @@ def buildspec(config: EnvironmentConfig) -> str:
         artifacts=ARTIFACTS[engine],
     )
     if engine == "codedeploy":
-        values["taskdef"] = _heredoc_body(taskdef_json(config).rstrip("\n"))
+        values["taskdef"] = _heredoc_body(taskdef_json(config, service_template).rstrip("\n"))
         values["appspec"] = appspec_yaml(config).rstrip("\n")
     if engine == "cloudformation":
         values["configuration_script"] = _render("service_configuration.py.j2",

@@ -26,6 +26,7 @@ from troposphere import GetAtt, Ref, Sub, codebuild, codepipeline, iam
 from . import naming, roles
 from .config import EnvironmentConfig
 from .pipeline_artifacts import IMAGE_PARAMETER, ROLE_VARIABLES
+from .template import CfnTemplate, capabilities
 
 ARN = "arn:${AWS::Partition}:%s:${AWS::Region}:${AWS::AccountId}:%s"
 BUILD_OUTPUT = "BuildOutput"
@@ -112,7 +113,7 @@ class CodeDeploy:
         return []
 
     @staticmethod
-    def deploy_actions(t, config: EnvironmentConfig, approval: bool) -> list:
+    def deploy_actions(t, config: EnvironmentConfig, approval: bool, service_template: CfnTemplate) -> list:
         deploy = _action("Deploy", "Deploy", "CodeDeployToECS", {
             "ApplicationName": Ref("CodeDeployApplicationName"),
             "DeploymentGroupName": Ref("DeploymentGroupName"),
@@ -160,7 +161,7 @@ class Ecs:
         return []
 
     @staticmethod
-    def deploy_actions(t, config: EnvironmentConfig, approval: bool) -> list:
+    def deploy_actions(t, config: EnvironmentConfig, approval: bool, service_template: CfnTemplate) -> list:
         return [_action("Deploy", "Deploy", "ECS", {
             "ClusterName": Ref("ClusterName"), "ServiceName": Ref("ServiceName"),
             "FileName": "imagedefinitions.json",
@@ -209,10 +210,7 @@ class CloudFormation:
                           Resource=[Sub(ARN % ("cloudformation", "stack/${ServiceStackName}/*"))])]
 
     @staticmethod
-    def deploy_actions(t, config: EnvironmentConfig, approval: bool) -> list:
-        from .environment import capabilities  # late: environment imports this module's stack
-        from . import service
-
+    def deploy_actions(t, config: EnvironmentConfig, approval: bool, service_template: CfnTemplate) -> list:
         _deploy_role(t, config)
         create = _action("CreateChangeSet", "Deploy", "CloudFormation", {
             "ActionMode": "CHANGE_SET_REPLACE", "StackName": Ref("ServiceStackName"), "ChangeSetName": CHANGE_SET,
@@ -220,7 +218,7 @@ class CloudFormation:
             "TemplateConfiguration": f"{BUILD_OUTPUT}::service-configuration.json",
             # The only value a release changes: the digest-pinned image that passed the scan gate.
             "ParameterOverrides": json.dumps({IMAGE_PARAMETER: f"#{{{BUILD_NAMESPACE}.IMAGE_URI}}"}),
-            "Capabilities": ",".join(capabilities(service.build(config).to_dict())),
+            "Capabilities": ",".join(capabilities(service_template.to_dict())),
             "RoleArn": GetAtt("CloudFormationDeployRole", "Arn"),
         }, 1, inputs=(BUILD_OUTPUT,))
         actions = [create]

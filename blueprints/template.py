@@ -51,6 +51,32 @@ class CfnTemplate(Template):
         return body
 
 
+# IAM resource types and the property that gives them a custom name (needs CAPABILITY_NAMED_IAM).
+_IAM_NAME_PROPERTIES = {
+    "AWS::IAM::Role": "RoleName",
+    "AWS::IAM::ManagedPolicy": "ManagedPolicyName",
+    "AWS::IAM::InstanceProfile": "InstanceProfileName",
+    "AWS::IAM::User": "UserName",
+    "AWS::IAM::Group": "GroupName",
+}
+
+
+def capabilities(body: dict[str, Any]) -> list[str]:
+    """The capabilities CloudFormation will demand for this template, worked out from its contents."""
+    needed = set()
+    for resource in body.get("Resources", {}).values():
+        kind = resource.get("Type", "")
+        if kind.startswith("AWS::IAM::"):
+            needed.add("CAPABILITY_IAM")
+            if _IAM_NAME_PROPERTIES.get(kind) in resource.get("Properties", {}):
+                needed.add("CAPABILITY_NAMED_IAM")
+        if kind in ("AWS::CloudFormation::Stack", "AWS::Serverless::Application"):
+            needed.add("CAPABILITY_AUTO_EXPAND")
+    if body.get("Transform"):
+        needed.add("CAPABILITY_AUTO_EXPAND")
+    return sorted(needed)
+
+
 def checkov_skip(*checks: tuple[str, str]) -> dict:
     """Resource Metadata that skips checkov checks, each ``(check id, reason a reviewer accepts)``."""
     return {"checkov": {"skip": [{"id": check_id, "comment": reason} for check_id, reason in checks]}}

@@ -99,7 +99,7 @@ def test_manifest_describes_every_stack_for_deployment():
 
 
 def test_capabilities_follow_template_contents():
-    from blueprints.environment import capabilities
+    from blueprints.template import capabilities
 
     assert capabilities({"Resources": {"B": {"Type": "AWS::S3::Bucket"}}}) == []
     assert capabilities({"Resources": {"R": {"Type": "AWS::IAM::Role", "Properties": {}}}}) == ["CAPABILITY_IAM"]

@@ -32,6 +32,11 @@ def _config(engine="codedeploy", service_overrides=None, **pipeline_overrides) -
         "pipeline": {"github_owner": "acme", "github_repository": "shop", **pipeline_overrides}})
 
 
+def _pipeline(config: EnvironmentConfig):
+    """The pipeline template of ``config``, releasing that config's service stack."""
+    return pipeline.build(config, service.build(config))
+
+
 def _resources(body: dict, kind: str) -> dict:
     return {k: v["Properties"] for k, v in body["Resources"].items() if v["Type"] == kind}
 
@@ -95,7 +100,7 @@ def test_buildspec_is_yaml_with_the_expected_phases_and_gate(env, tmp_path):
 
 def test_buildspec_runs_the_gate_with_configured_allowances_and_timeout():
     config = _config(scan_allowances={"HIGH": 2, "CRITICAL": 0, "LOW": 10}, scan_timeout_seconds=1200)
-    body = pipeline.build(config).to_dict()
+    body = _pipeline(config).to_dict()
     variables = _buildspec(body)["env"]["variables"]
     assert variables["SCAN_GATE_MAX"] == "CRITICAL=0,HIGH=2,LOW=10"  # most severe first, MEDIUM not gated
     assert variables["SCAN_GATE_TIMEOUT"] == "1200"
@@ -114,7 +119,7 @@ def test_the_gate_argument_is_accepted_by_the_gate_itself():
 # --- codedeploy: taskdef.json and appspec.yaml -------------------------------------------------
 
 def _release_files(config: EnvironmentConfig, tmp_path: Path) -> Path:
-    spec = _buildspec(pipeline.build(config).to_dict())
+    spec = _buildspec(_pipeline(config).to_dict())
     script = "\n".join([_command(spec, "TASKDEF_JSON"), _command(spec, "APPSPEC_YAML")])
     result = _run_bash(script, tmp_path, TASK_ROLE_ARN=TASK_ROLE, EXECUTION_ROLE_ARN=EXECUTION_ROLE, HOME="/root")
     assert result.returncode == 0, result.stderr
@@ -161,7 +166,7 @@ def test_appspec_matches_the_service_load_balancer_and_hook(tmp_path):
 def test_taskdef_refuses_a_value_it_cannot_resolve(monkeypatch):
     monkeypatch.setattr(pipeline_artifacts, "TASKDEF_PROPERTIES", pipeline_artifacts.TASKDEF_PROPERTIES - {"Tags"})
     with pytest.raises(ValueError, match="does not carry the task definition properties \\['Tags'\\]"):
-        pipeline_artifacts.taskdef_json(_config())
+        pipeline_artifacts.taskdef_json(_config(), service.build(_config()))
 
 
 # --- pipeline structure per engine -------------------------------------------------------------
@@ -180,7 +185,7 @@ def _action(body: dict, name: str) -> dict:
 
 
 def test_source_and_build_stages():
-    body = pipeline.build(_config(branch="release/1.x")).to_dict()
+    body = _pipeline(_config(branch="release/1.x")).to_dict()
     source = _action(body, "GitHub")
     assert source["Configuration"]["FullRepositoryId"] == "acme/shop"
     assert source["Configuration"]["BranchName"] == "release/1.x"
@@ -198,7 +203,7 @@ def test_source_and_build_stages():
 
 
 def test_codedeploy_engine_deploys_with_codedeploy_to_ecs():
-    body = pipeline.build(_config()).to_dict()
+    body = _pipeline(_config()).to_dict()
     assert _stages(body) == [("Source", [("Source", "CodeStarSourceConnection")]),
                              ("Build", [("Build", "CodeBuild")]), ("Deploy", [("Deploy", "CodeDeployToECS")])]
     deploy = _action(body, "Deploy")
@@ -211,7 +216,7 @@ def test_codedeploy_engine_deploys_with_codedeploy_to_ecs():
 
 
 def test_manual_approval_is_a_stage_before_deploy_and_defaults_on_for_prod():
-    body = pipeline.build(_config(engine="ecs", manual_approval=True)).to_dict()
+    body = _pipeline(_config(engine="ecs", manual_approval=True)).to_dict()
     assert [name for name, _ in _stages(body)] == ["Source", "Build", "Approve", "Deploy"]
     assert _stages(body)[2][1] == [("Approval", "Manual")]
     assert [n for n, _ in _stages(template("prod", "pipeline"))] == ["Source", "Build", "Approve", "Deploy"]
@@ -219,7 +224,7 @@ def test_manual_approval_is_a_stage_before_deploy_and_defaults_on_for_prod():
 
 
 def test_ecs_engine_deploys_image_definitions():
-    body = pipeline.build(_config(engine="ecs")).to_dict()
+    body = _pipeline(_config(engine="ecs")).to_dict()
     deploy = _action(body, "Deploy")
     assert (deploy["ActionTypeId"]["Provider"], deploy["Configuration"]) == ("ECS", {
         "ClusterName": {"Ref": "ClusterName"}, "ServiceName": {"Ref": "ServiceName"},
@@ -229,7 +234,7 @@ def test_ecs_engine_deploys_image_definitions():
 
 
 def test_ecs_image_definitions_file_is_valid_json(tmp_path):
-    spec = _buildspec(pipeline.build(_config(engine="ecs")).to_dict())
+    spec = _buildspec(_pipeline(_config(engine="ecs")).to_dict())
     result = _run_bash(_command(spec, "imagedefinitions.json"), tmp_path, CONTAINER_NAME="web",
                        IMAGE_URI="111122223333.dkr.ecr.eu-west-1.amazonaws.com/shop-test@sha256:" + "a" * 64)
     assert result.returncode == 0, result.stderr
@@ -239,7 +244,7 @@ def test_ecs_image_definitions_file_is_valid_json(tmp_path):
 
 @pytest.mark.parametrize("approval", [True, False])
 def test_cloudformation_engine_creates_then_executes_an_image_only_change_set(approval):
-    body = pipeline.build(_config(engine="cloudformation", manual_approval=approval)).to_dict()
+    body = _pipeline(_config(engine="cloudformation", manual_approval=approval)).to_dict()
     deploy = [a for s in body["Resources"]["Pipeline"]["Properties"]["Stages"] if s["Name"] == "Deploy"
               for a in s["Actions"]]
     expected = ["CreateChangeSet"] + (["Approve"] if approval else []) + ["ExecuteChangeSet"]
@@ -260,7 +265,7 @@ def test_cloudformation_engine_creates_then_executes_an_image_only_change_set(ap
 
 
 def test_cloudformation_engine_reads_the_deployed_template_and_keeps_other_parameters(tmp_path):
-    spec = _buildspec(pipeline.build(_config(engine="cloudformation")).to_dict())
+    spec = _buildspec(_pipeline(_config(engine="cloudformation")).to_dict())
     assert "--template-stage Original" in _command(spec, "get-template")
     (tmp_path / "stack.json").write_text(json.dumps({
         "Parameters": [{"ParameterKey": "VpcId", "ParameterValue": "vpc-1"},
@@ -274,7 +279,7 @@ def test_cloudformation_engine_reads_the_deployed_template_and_keeps_other_param
 
 
 def test_cloudformation_deploy_role_can_run_a_blue_green_update():
-    body = pipeline.build(_config(engine="cloudformation")).to_dict()
+    body = _pipeline(_config(engine="cloudformation")).to_dict()
     actions = {a for name, s in _statements(body) if name == "CloudFormationDeployRole"
                for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])}
     assert {"codedeploy:CreateCloudFormationDeployment", "codedeploy:GetDeploymentGroup",
@@ -287,7 +292,7 @@ def test_cloudformation_deploy_role_can_run_a_blue_green_update():
 # --- repository, bucket, notifications --------------------------------------------------------
 
 def test_repository_settings():
-    body = pipeline.build(_config(images_to_keep=7, untagged_image_days=2)).to_dict()
+    body = _pipeline(_config(images_to_keep=7, untagged_image_days=2)).to_dict()
     resource = body["Resources"]["Repository"]
     props = resource["Properties"]
     assert (resource["DeletionPolicy"], resource["UpdateReplacePolicy"]) == ("Retain", "Retain")
@@ -301,7 +306,7 @@ def test_repository_settings():
 
 
 def test_artifact_bucket_settings():
-    body = pipeline.build(_config(artifact_retention_days=9)).to_dict()
+    body = _pipeline(_config(artifact_retention_days=9)).to_dict()
     props = body["Resources"]["ArtifactBucket"]["Properties"]
     assert props["VersioningConfiguration"] == {"Status": "Enabled"}
     assert set(props["PublicAccessBlockConfiguration"].values()) == {True}
@@ -321,14 +326,14 @@ def test_failure_notifications():
     assert rule["Targets"] == [{"TargetType": "SNS", "TargetAddress": {"Ref": "FailureTopic"}}]
     assert prod["FailureTopic"]["Properties"]["Subscription"][0]["Protocol"] == "email"
     topic = "arn:aws:sns:eu-west-1:111122223333:alerts"
-    body = pipeline.build(_config(notification_topic_arn=topic)).to_dict()["Resources"]
+    body = _pipeline(_config(notification_topic_arn=topic)).to_dict()["Resources"]
     assert "FailureTopic" not in body
     assert body["FailureNotificationRule"]["Properties"]["Targets"][0]["TargetAddress"] == topic
 
 
 def test_existing_connection_is_used_with_its_own_service_prefix():
     arn = "arn:aws:codeconnections:eu-west-1:111122223333:connection/00000000-0000-0000-0000-000000000000"
-    body = pipeline.build(_config(connection=arn)).to_dict()
+    body = _pipeline(_config(connection=arn)).to_dict()
     assert "GitHubConnection" not in body["Resources"]
     assert _action(body, "GitHub")["Configuration"]["ConnectionArn"] == arn
     uses = [s for name, s in _statements(body) if name == "PipelineRole" and s["Resource"] == [arn]]
