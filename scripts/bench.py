@@ -176,10 +176,22 @@ def table(results: dict) -> str:
     return "\n".join(lines)
 
 
+def _update_readme(text: str) -> None:
+    """Replace the table between the bench markers of README.md with this run's."""
+    readme = ROOT / "README.md"
+    content = readme.read_text()
+    begin, end = "<!-- bench:begin -->\n", "\n<!-- bench:end -->"
+    head, _, rest = content.partition(begin)
+    _, _, tail = rest.partition(end)
+    readme.write_text(head + begin + text + end + tail)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench.py", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--runs", type=int, default=7, help="measured runs per figure (default 7)")
+    parser.add_argument("--runs", type=int, default=5, help="measured runs per figure (default 5)")
     parser.add_argument("--json", type=Path, default=ROOT / "bench-results.json", help="where to write results")
+    parser.add_argument("--no-readme", dest="readme", action="store_false",
+                        help="leave README.md's benchmark table alone")
     args = parser.parse_args(argv)
     tmp = Path(tempfile.mkdtemp(prefix="bench-"))
     try:
@@ -190,6 +202,8 @@ def main(argv: list[str] | None = None) -> int:
     results["machine"] = {"cpus": os.cpu_count(), "python": sys.version.split()[0]}
     print(table(results))
     args.json.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+    if args.readme:
+        _update_readme(table(results))
     print(f"\nwrote {args.json.relative_to(ROOT) if args.json.is_relative_to(ROOT) else args.json}")
     return 0
 

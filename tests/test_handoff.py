@@ -79,6 +79,8 @@ def test_following_the_guide_with_the_aws_cli_deploys_dev(tmp_path):
         result = subprocess.run(["bash", "-c", guide()], cwd=workdir, env=_cli_env(endpoint),
                                 capture_output=True, text=True, timeout=300)
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        # Following the guide leaves out/dev exactly as generated (generate.py --check stays clean).
+        assert sorted(p.name for p in (workdir / "out" / "dev").iterdir()) == sorted(p.name for p in (OUT / "dev").iterdir())
         cfn = _cfn(endpoint)
         manifest = json.loads((OUT / "dev" / "stacks.json").read_text())
         deployed = {}
