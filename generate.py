@@ -23,6 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 EXIT_STALE = 1
 EXIT_BAD_INPUT = 2
+MANIFEST = "stacks.json"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -124,7 +125,9 @@ def write(out_dir: Path, built: dict[str, dict[str, str]], everything: bool) -> 
                 changed.append(f"removed {_shown(extra)}")
     if everything:
         for extra in sorted(out_dir.iterdir()):
-            if extra.is_dir() and extra.name not in built:
+            # Only an environment this tool wrote (it has a manifest) is removed, never a folder
+            # --out-dir happened to contain.
+            if extra.is_dir() and extra.name not in built and (extra / MANIFEST).is_file():
                 for item in sorted(extra.iterdir()):
                     if item.is_file():
                         item.unlink()

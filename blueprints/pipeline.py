@@ -71,12 +71,17 @@ def _connection(t: CfnTemplate, config: EnvironmentConfig):
 
 def _repository(t: CfnTemplate, config: EnvironmentConfig) -> None:
     p = config.pipeline
+    # Amazon ECR User Guide, "Lifecycle policy properties in Amazon ECR": rules apply from the lowest
+    # rulePriority up; "untagged" must omit tag lists, "tagged" needs tagPrefixList or tagPatternList
+    # ("*" matches every tag). Not "any": that would count untagged images towards the N kept and
+    # could expire tagged ones to make room for them.
     rules = {"rules": [
         {"rulePriority": 1, "description": f"Expire untagged images after {p.untagged_image_days} days",
          "selection": {"tagStatus": "untagged", "countType": "sinceImagePushed", "countUnit": "days",
                        "countNumber": p.untagged_image_days}, "action": {"type": "expire"}},
-        {"rulePriority": 2, "description": f"Keep the last {p.images_to_keep} images",
-         "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": p.images_to_keep},
+        {"rulePriority": 2, "description": f"Keep the last {p.images_to_keep} tagged images",
+         "selection": {"tagStatus": "tagged", "tagPatternList": ["*"], "countType": "imageCountMoreThan",
+                       "countNumber": p.images_to_keep},
          "action": {"type": "expire"}},
     ]}
     t.add_resource(ecr.Repository(

@@ -23,9 +23,12 @@ TEMPLATES = Path(__file__).parent / "templates"
 SCAN_GATE = Path(__file__).resolve().parent.parent / "scripts" / "scan_gate.py"
 IMAGE_PLACEHOLDER = "<IMAGE1_NAME>"
 IMAGE_PARAMETER = "ImageUri"  # the service stack's image parameter
-# Role ARNs arrive at build time as CodeBuild environment variables (from the service stack's
-# outputs), so taskdef.json is written by an unquoted heredoc that expands exactly these two.
+# Role ARNs and the task family arrive at build time as CodeBuild environment variables (from the
+# pipeline's parameters, which the manifest fills from the service stack's outputs), so
+# taskdef.json is written by an unquoted heredoc that expands exactly these three.
 ROLE_VARIABLES = {"TaskRole": "TASK_ROLE_ARN", "TaskExecutionRole": "EXECUTION_ROLE_ARN"}
+FAMILY_VARIABLE = "TASK_FAMILY"
+BUILD_VARIABLES = (*ROLE_VARIABLES.values(), FAMILY_VARIABLE)
 # Properties of the service's TaskDefinition that taskdef.json.j2 carries; anything else fails
 # generation instead of silently going missing from releases.
 TASKDEF_PROPERTIES = {"Family", "RequiresCompatibilities", "NetworkMode", "Cpu", "Memory", "RuntimePlatform",
@@ -88,17 +91,24 @@ def _api_shape(value: Any, free_form: bool = False) -> Any:
 
 def task_definition(config: EnvironmentConfig, service_template: CfnTemplate) -> dict[str, Any]:
     """The service stack's TaskDefinition in the ECS API's shape, with the image placeholder and
-    role-ARN tokens (see ``taskdef_json``)."""
+    the role-ARN and family tokens (see ``taskdef_json``)."""
     properties = service_template.resources["TaskDefinition"].to_dict()["Properties"]
     extra = set(properties) - TASKDEF_PROPERTIES
     if extra:
         raise ValueError(f"taskdef.json.j2 does not carry the task definition properties {sorted(extra)}")
-    return _api_shape(_resolve(properties, config))
+    shaped = _api_shape(_resolve(properties, config))
+    # The family the release registers a revision of is the service stack's (its
+    # TaskDefinitionFamily output), not a name the pipeline derives itself.
+    # The Name tag repeats the family (blueprints/service.py), so it follows the same value.
+    shaped["family"] = _token(FAMILY_VARIABLE)
+    shaped["tags"] = [{**tag, "value": shaped["family"]} if tag.get("value") == properties["Family"] else tag
+                      for tag in shaped.get("tags", [])]
+    return shaped
 
 
 def taskdef_json(config: EnvironmentConfig, service_template: CfnTemplate) -> str:
     """taskdef.json as CodeDeployToECS reads it, with ``__TASK_ROLE_ARN__`` style tokens for the
-    role ARNs (``buildspec`` turns them into shell variables)."""
+    role ARNs and the family (``buildspec`` turns them into shell variables)."""
     text = _render("taskdef.json.j2", td=task_definition(config, service_template))
     json.loads(text)  # always valid JSON
     return text
@@ -113,7 +123,7 @@ def _heredoc_body(text: str) -> str:
     """Text for an unquoted heredoc: escape what the shell would expand, then let the role tokens
     expand as variables."""
     escaped = text.replace("\\", "\\\\").replace("$", "\\$").replace("`", "\\`")
-    for variable in ROLE_VARIABLES.values():
+    for variable in BUILD_VARIABLES:
         escaped = escaped.replace(_token(variable), "${" + variable + "}")
     return escaped
 

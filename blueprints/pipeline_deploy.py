@@ -12,8 +12,11 @@
   regenerates a template, and a release cannot carry infrastructure changes (which the transform
   forbids in an update that starts a green deployment anyway); those go through deploy.py.
 
-Values from the service stack arrive as parameters: from its Outputs through the manifest, or,
-for the cloudformation engine whose template may have no Outputs, as deterministic names.
+Values from the service stack (names of its cluster, service, task family, container, CodeDeploy
+application and group, and its task roles) arrive as parameters: from its Outputs through the
+manifest, or, for the cloudformation engine whose template may have no Outputs, as the deterministic
+names of blueprints/naming.py, also written into the manifest. The pipeline template itself names
+none of them.
 """
 from __future__ import annotations
 
@@ -21,11 +24,11 @@ import json
 
 from awacs import cloudformation as awscfn, codedeploy as awscodedeploy, ecs as awsecs
 from awacs.aws import Allow, ArnEquals, Condition, Statement
-from troposphere import GetAtt, Ref, Sub, codebuild, codepipeline, iam
+from troposphere import Ref, Sub, codebuild, codepipeline
 
 from . import naming, roles
 from .config import EnvironmentConfig
-from .pipeline_artifacts import IMAGE_PARAMETER, ROLE_VARIABLES
+from .pipeline_artifacts import FAMILY_VARIABLE, IMAGE_PARAMETER, ROLE_VARIABLES
 from .template import CfnTemplate, capabilities
 
 ARN = "arn:${AWS::Partition}:%s:${AWS::Region}:${AWS::AccountId}:%s"
@@ -54,35 +57,39 @@ def _pass_task_roles(resources) -> Statement:
     return roles.pass_role(resources, "ecs-tasks.amazonaws.com")
 
 
-def _task_definition_statements(config: EnvironmentConfig) -> list[Statement]:
-    family = naming.task_family(config)
+def _task_definition_statements() -> list[Statement]:
     return [
         # RegisterTaskDefinition and DescribeTaskDefinition have no resource-level permissions.
         Statement(Effect=Allow, Action=[awsecs.RegisterTaskDefinition, awsecs.DescribeTaskDefinition],
                   Resource=["*"]),
         # The task definition carries tags: registering it tags the new revision of this family.
         Statement(Effect=Allow, Action=[awsecs.TagResource],
-                  Resource=[Sub(ARN % ("ecs", f"task-definition/{family}:*"))]),
+                  Resource=[Sub(ARN % ("ecs", "task-definition/${TaskDefinitionFamily}:*"))]),
     ]
 
 
 # Service-stack outputs that both engines releasing through ECS task definitions need: the
-# container that receives the image and the roles a new task definition revision runs with.
-TASK_OUTPUTS = {"ContainerName": "ContainerName", "TaskRoleArn": "TaskRoleArn",
-                "TaskExecutionRoleArn": "TaskExecutionRoleArn"}
+# container that receives the image, the family new revisions belong to and the roles they run with.
+TASK_OUTPUTS = {"ContainerName": "ContainerName", "TaskDefinitionFamily": "TaskDefinitionFamily",
+                "TaskRoleArn": "TaskRoleArn", "TaskExecutionRoleArn": "TaskExecutionRoleArn"}
+
+
+def _family_parameter(t) -> None:
+    t.param("TaskDefinitionFamily", "Task definition family of the service; releases register new revisions "
+                                    "of it (service stack output, or its deterministic name).", SERVICE_GROUP)
 
 
 def _task_parameters(t) -> None:
     t.param("ContainerName", "Container that receives the new image (service stack output).", SERVICE_GROUP)
+    _family_parameter(t)
     t.param("TaskRoleArn", "Role of the service's tasks (service stack output).", SERVICE_GROUP)
     t.param("TaskExecutionRoleArn", "Role ECS starts the service's tasks with (service stack output).",
             SERVICE_GROUP)
 
 
-def _service_arns(config: EnvironmentConfig) -> tuple[Sub, Sub]:
-    cluster, service = naming.cluster(config), naming.service(config)
-    return (Sub(ARN % ("ecs", f"service/{cluster}/{service}")),
-            Sub(ARN % ("ecs", f"task-set/{cluster}/{service}/*")))
+def _service_arns() -> tuple[Sub, Sub]:
+    return (Sub(ARN % ("ecs", "service/${ClusterName}/${ServiceName}")),
+            Sub(ARN % ("ecs", "task-set/${ClusterName}/${ServiceName}/*")))
 
 
 # --- codedeploy -------------------------------------------------------------------------------
@@ -106,7 +113,10 @@ class CodeDeploy:
         return [codebuild.EnvironmentVariable(Name=ROLE_VARIABLES["TaskRole"], Type="PLAINTEXT",
                                               Value=Ref("TaskRoleArn")),
                 codebuild.EnvironmentVariable(Name=ROLE_VARIABLES["TaskExecutionRole"], Type="PLAINTEXT",
-                                              Value=Ref("TaskExecutionRoleArn"))]
+                                              Value=Ref("TaskExecutionRoleArn")),
+                # taskdef.json's family (pipeline_artifacts.FAMILY_VARIABLE).
+                codebuild.EnvironmentVariable(Name=FAMILY_VARIABLE, Type="PLAINTEXT",
+                                              Value=Ref("TaskDefinitionFamily"))]
 
     @staticmethod
     def build_statements(config: EnvironmentConfig) -> list[Statement]:
@@ -135,7 +145,7 @@ class CodeDeploy:
                       Resource=[Sub(ARN % ("codedeploy", "application:${CodeDeployApplicationName}"))]),
             Statement(Effect=Allow, Action=[awscodedeploy.GetDeploymentConfig],
                       Resource=[Sub(ARN % ("codedeploy", "deploymentconfig:${DeploymentConfigName}"))]),
-            *_task_definition_statements(config),
+            *_task_definition_statements(),
             _pass_task_roles([Ref("TaskRoleArn"), Ref("TaskExecutionRoleArn")]),
         ]
 
@@ -180,7 +190,7 @@ class Ecs:
             # limited to this cluster by its condition key.
             Statement(Effect=Allow, Action=[awsecs.ListTasks], Resource=["*"],
                       Condition=Condition(ArnEquals({"ecs:cluster": cluster_arn}))),
-            *_task_definition_statements(config),
+            *_task_definition_statements(),
             _pass_task_roles([Ref("TaskRoleArn"), Ref("TaskExecutionRoleArn")]),
         ]
 
@@ -192,12 +202,19 @@ class CloudFormation:
 
     @staticmethod
     def static_values(config: EnvironmentConfig) -> dict[str, str]:
-        return {"ServiceStackName": naming.stack(config, "service")}
+        # The names the service stack gives its stack, cluster, service and task family
+        # (blueprints/service.py and engines/common.py use the same naming functions).
+        return {"ServiceStackName": naming.stack(config, "service"), "ClusterName": naming.cluster(config),
+                "ServiceName": naming.service(config), "TaskDefinitionFamily": naming.task_family(config)}
 
     @staticmethod
     def parameters(t) -> None:
         t.param("ServiceStackName", "Service stack the Deploy stage changes (its template has no Outputs, so "
                                     "the name is the deterministic one from the manifest).", SERVICE_GROUP)
+        t.param("ClusterName", "ECS cluster of the service (deterministic name from the manifest).", SERVICE_GROUP)
+        t.param("ServiceName", "ECS service a release deploys to (deterministic name from the manifest).",
+                SERVICE_GROUP)
+        _family_parameter(t)
 
     @staticmethod
     def build_variables() -> list:
@@ -211,7 +228,13 @@ class CloudFormation:
 
     @staticmethod
     def deploy_actions(t, config: EnvironmentConfig, approval: bool, service_template: CfnTemplate) -> list:
-        _deploy_role(t, config)
+        # No RoleArn on either action, on purpose. CloudFormation keeps the role an operation passes
+        # and uses it for every later operation on the stack that passes none ("If you don't specify
+        # a value, CloudFormation uses the role that was previously associated with the stack",
+        # CreateChangeSet RoleARN, CloudFormation API Reference). A narrow release role passed here
+        # would then run every infrastructure update scripts/deploy.py makes (it passes no role)
+        # and fail them. Without it CloudFormation acts with the pipeline role's credentials, which
+        # carry the release's least-privilege statements (pipeline_statements).
         create = _action("CreateChangeSet", "Deploy", "CloudFormation", {
             "ActionMode": "CHANGE_SET_REPLACE", "StackName": Ref("ServiceStackName"), "ChangeSetName": CHANGE_SET,
             "TemplatePath": f"{BUILD_OUTPUT}::service-template.json",
@@ -219,7 +242,6 @@ class CloudFormation:
             # The only value a release changes: the digest-pinned image that passed the scan gate.
             "ParameterOverrides": json.dumps({IMAGE_PARAMETER: f"#{{{BUILD_NAMESPACE}.IMAGE_URI}}"}),
             "Capabilities": ",".join(capabilities(service_template.to_dict())),
-            "RoleArn": GetAtt("CloudFormationDeployRole", "Arn"),
         }, 1, inputs=(BUILD_OUTPUT,))
         actions = [create]
         if approval:
@@ -238,17 +260,18 @@ class CloudFormation:
             # A change set of a template with a transform is also authorised on the transform.
             Statement(Effect=Allow, Action=[awscfn.CreateChangeSet], Resource=[Sub(
                 "arn:${AWS::Partition}:cloudformation:${AWS::Region}:aws:transform/CodeDeployBlueGreen")]),
-            roles.pass_role([GetAtt("CloudFormationDeployRole", "Arn")], "cloudformation.amazonaws.com"),
+            *_release_statements(config),
         ]
 
 
-def _deploy_role(t, config: EnvironmentConfig) -> None:
-    """The role CloudFormation uses for a release of the service stack: an image change replaces the
-    task definition and starts a green deployment, nothing else (other changes go through deploy.py,
+def _release_statements(config: EnvironmentConfig) -> list[Statement]:
+    """What CloudFormation does, with the pipeline role's credentials (no RoleArn: see
+    ``CloudFormation.deploy_actions``), when a release changes the image: replace the task
+    definition and run the green deployment, nothing else (other changes go through deploy.py,
     whose caller has the rights for them)."""
-    service_arn, task_sets = _service_arns(config)
+    service_arn, task_sets = _service_arns()
     role_arn = "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/%s"
-    statements = [
+    return [
         # Whoever updates a stack with the AWS::CodeDeployBlueGreen transform needs codedeploy:Get*
         # and CreateCloudFormationDeployment (AWS CloudFormation User Guide, "blue-green" page); Get*
         # is spelled out here. The transform names the CodeDeploy application and deployment group
@@ -259,7 +282,7 @@ def _deploy_role(t, config: EnvironmentConfig) -> None:
                                         awscodedeploy.GetDeploymentInstance, awscodedeploy.GetDeploymentTarget,
                                         awscodedeploy.GetOnPremisesInstance],
                   Resource=[Sub(ARN % ("codedeploy", "*"))]),
-        *_task_definition_statements(config),
+        *_task_definition_statements(),
         # DeregisterTaskDefinition (the replaced revision) has no resource-level permissions either.
         Statement(Effect=Allow, Action=[awsecs.DeregisterTaskDefinition], Resource=["*"]),
         Statement(Effect=Allow, Action=[awsecs.DescribeServices, awsecs.CreateTaskSet, awsecs.DeleteTaskSet,
@@ -273,12 +296,6 @@ def _deploy_role(t, config: EnvironmentConfig) -> None:
         # The green deployment runs as the hook's ServiceRole (a role name in Hooks).
         roles.pass_role([Sub(role_arn % naming.bluegreen_hook_role(config))], "codedeploy.amazonaws.com"),
     ]
-    t.add_resource(iam.Role(
-        "CloudFormationDeployRole",
-        Description=f"CloudFormation releases a new image of {config.prefix}'s service stack (image change only).",
-        AssumeRolePolicyDocument=roles.trust("cloudformation.amazonaws.com"),
-        Policies=[roles.inline_policy("release-image", statements)],
-    ))
 
 
 ENGINES = {"codedeploy": CodeDeploy, "ecs": Ecs, "cloudformation": CloudFormation}

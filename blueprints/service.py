@@ -84,12 +84,14 @@ def _cluster(t: CfnTemplate, config: EnvironmentConfig) -> None:
 
 
 def _secret_resources(arns: list[str]) -> list[str]:
-    """IAM resources of the named secrets: a JSON key/version suffix is not part of the secret's
-    ARN, and an ARN given without its random 6-character suffix matches only with ``-??????``."""
+    """IAM resources of the named secrets. A JSON key/version suffix is not part of the secret's ARN.
+    A complete ARN ends with a random "-" plus 6 characters, a partial one (the secret's name) does
+    not, and the two cannot be told apart ("app-config" looks complete), so both the ARN as given
+    and the ARN plus ``-??????`` are granted: one of them is the secret."""
     resources = []
     for arn in arns:
         base = ":".join(arn.split(":")[:7])
-        resources += [base] if base[-7:-6] == "-" else [base, base + "-??????"]
+        resources += [base, base + "-??????"]
     return sorted(set(resources))
 
 

@@ -114,6 +114,12 @@ def main(argv: list[str] | None = None) -> int:
     except (Interrupted, KeyboardInterrupt) as exc:
         running = exc.args[0] if isinstance(exc, Interrupted) and exc.args else []
         stacks = "".join(f" --stack {n}" for n in running)
+        if server:  # stopped below in `finally`: nothing goes on, and there is nothing left to watch
+            print("\nStopped. The local emulator started by --local is being stopped, and every stack deployed to it "
+                  "goes with it: nothing continues and there is nothing to watch with `status`. For a session "
+                  "spanning several commands, start moto yourself (moto_server -H 127.0.0.1 -p PORT) and pass "
+                  "--local-endpoint http://127.0.0.1:PORT to each command.", file=sys.stderr)
+            return INTERRUPTED
         print(f"\nStopped waiting. Nothing was cancelled: operations already started continue in CloudFormation"
               f"{' (' + ', '.join(running) + ')' if running else ''}. Watch them with: "
               f"python scripts/deploy.py status --env {args.env}{stacks}", file=sys.stderr)

@@ -18,10 +18,14 @@ def _deployed(endpoint, stack_name):
 
 
 def _two_stacks(tmp_path, retention="7", log_name="/t/base"):
+    # base's output is its parameter, not a Ref to its log group: moto loses that Ref once the log
+    # group is modified (gap 13 in tests/test_deploy_emulator.py)
+    base = log_group_template(log_name, outputs=False)
+    base["Outputs"] = {"Days": {"Value": {"Ref": "Retention"}}}
     return write_env(tmp_path / "out", [
-        {"name": "base", "template": log_group_template(log_name), "parameters": {"Retention": retention}},
+        {"name": "base", "template": base, "parameters": {"Retention": retention}},
         {"name": "app", "template": log_group_template("/t/app"),
-         "parameters_from_outputs": {"Retention": {"stack": "base", "output": "LogGroupName"}}},
+         "parameters_from_outputs": {"Retention": {"stack": "base", "output": "Days"}}},
     ])
 
 
@@ -79,9 +83,11 @@ def test_parameter_change_is_shown_in_the_plan_then_applied(moto, capsys, tmp_pa
     assert code == 3
     assert "~ Retention: 7 -> 14" in out
     code, out, _ = run_deploy(capsys, moto, "apply", "--env", "test", "--yes", "--out", str(out_dir))
-    assert code == 0
+    assert code == 0, out
     params = _deployed(moto, "t-test-base")["Parameters"]
     assert params == [{"ParameterKey": "Retention", "ParameterValue": "14"}]
+    # app's Retention comes from base's output, which just changed: app followed in the same apply
+    assert _deployed(moto, "t-test-app")["Parameters"] == [{"ParameterKey": "Retention", "ParameterValue": "14"}]
 
 
 def test_failing_template_exits_1_with_the_reason_and_cleanup_command(moto, capsys, tmp_path):
@@ -217,3 +223,48 @@ def test_local_flag_starts_and_stops_its_own_emulator(tmp_path):
     assert "LOCAL EMULATOR: deploying to moto at http://127.0.0.1:" in done.stdout
     assert "t-test-one: CREATE_COMPLETE" in done.stdout and "LOCAL EMULATOR stopped" in done.stdout
     shutil.rmtree(out_dir)
+
+
+def test_apply_replans_a_dependant_when_its_upstream_outputs_change(moto, capsys, tmp_path):
+    """A dependant planned as up to date must be planned again when its upstream's outputs change
+    during the same apply, not left on the old values."""
+    out_dir = tmp_path / "out"
+    shutil.copytree(ROOT / "out" / "preview", out_dir / "preview")
+    assert run_deploy(capsys, moto, "apply", "--env", "preview", "--yes", "--out", str(out_dir))[0] == 0
+    network_path = out_dir / "preview" / "network.json"
+    network = json.loads(network_path.read_text())
+    network["Outputs"]["VpcCidr"]["Value"] = "10.99.0.0/16"
+    network["Resources"]["HarmlessLogGroup"] = {"Type": "AWS::Logs::LogGroup",
+                                                "Properties": {"LogGroupName": "/t/harmless", "RetentionInDays": 7}}
+    network_path.write_text(json.dumps(network, indent=2))
+    code, out, _ = run_deploy(capsys, moto, "apply", "--env", "preview", "--yes", "--out", str(out_dir))
+    assert code == 0, out
+    service = next(e for e in json.loads((out_dir / "preview" / "stacks.json").read_text())["stacks"]
+                   if e["name"] == "service")["stack_name"]
+    replanned = out[out.index(f"== {service}: upstream outputs changed"):]
+    assert "~ VpcCidr: 10.50.0.0/16 -> 10.99.0.0/16" in replanned
+    assert f"== {service}: executing" in replanned
+    params = {p["ParameterKey"]: p["ParameterValue"] for p in _deployed(moto, service)["Parameters"]}
+    assert params["VpcCidr"] == "10.99.0.0/16"
+    code, out, _ = run_deploy(capsys, moto, "plan", "--env", "preview", "--out", str(out_dir), "--detailed-exitcode")
+    assert code == 0, out
+    assert f"== {service} (eu-west-1): up to date ==" in out and "VpcCidr" not in out
+
+
+
+def test_ctrl_c_under_local_says_the_emulator_and_its_stacks_are_gone(capsys, tmp_path, monkeypatch):
+    import deploy
+    from deployer import commands
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(commands, "wait_for_stack", interrupted)
+    out_dir = write_env(tmp_path / "out", [{"name": "one", "template": log_group_template("/t/one"),
+                                            "parameters": {"Retention": "7"}}])
+    code = deploy.main(["apply", "--env", "test", "--yes", "--local", "--out", str(out_dir)])
+    captured = capsys.readouterr()
+    assert code == 130
+    assert "LOCAL EMULATOR stopped" in captured.out
+    assert "Nothing was cancelled" not in captured.err and "status --env" not in captured.err
+    assert "every stack deployed to it goes with it" in captured.err
+    assert "--local-endpoint http://127.0.0.1:PORT" in captured.err

@@ -168,3 +168,21 @@ def test_gap12_service_without_task_definition_breaks_the_change_set(moto):
         cf.execute_change_set(ChangeSetName=made["Id"])
     fixed = json.loads(emulator.template_for_emulator(template, "eu-west-1"))
     assert fixed["Resources"]["Service"]["Properties"]["TaskDefinition"] == {"Ref": "Task"}
+
+
+
+def test_gap13_a_modified_log_group_loses_its_ref_and_the_stack_its_outputs(moto):
+    """No workaround: moto 5.2.5 has no CloudFormation update for AWS::Logs::LogGroup, so after a change
+    set modifies one, a Ref to it resolves to nothing and DescribeStacks drops every Output. A
+    dependant wired to such a stack then finds its outputs missing (the deploy tests avoid it)."""
+    cf = client(moto)
+    made = _create(cf, "modified", log_group_template("/g/modified"), [{"ParameterKey": "Retention", "ParameterValue": "7"}])
+    cf.execute_change_set(ChangeSetName=made["Id"])
+    emulator.refresh_outputs(cf, made["StackId"], [])
+    assert cf.describe_stacks(StackName="modified")["Stacks"][0]["Outputs"][0]["OutputValue"] == "/g/modified"
+    changed = cf.create_change_set(StackName="modified", ChangeSetName="c14", ChangeSetType="UPDATE",
+                                   TemplateBody=json.dumps(log_group_template("/g/modified")),
+                                   Parameters=[{"ParameterKey": "Retention", "ParameterValue": "14"}])
+    cf.execute_change_set(ChangeSetName=changed["Id"])
+    emulator.refresh_outputs(cf, made["StackId"], [])
+    assert "Outputs" not in cf.describe_stacks(StackName="modified")["Stacks"][0]

@@ -109,3 +109,12 @@ def test_capabilities_follow_template_contents():
     manifest = json.loads((OUT / "dev" / "stacks.json").read_text())
     network = next(s for s in manifest["stacks"] if s["name"] == "network")
     assert network["capabilities"] == ["CAPABILITY_IAM"]
+
+
+def test_writing_leaves_folders_it_did_not_generate(tmp_path):
+    """--out-dir pointed at a folder with other content: only generated environments are touched."""
+    out = tmp_path / "out"
+    (out / "notes").mkdir(parents=True)
+    (out / "notes" / "todo.txt").write_text("keep me\n")
+    assert generate("--out-dir", str(out)).returncode == 0
+    assert (out / "notes" / "todo.txt").read_text() == "keep me\n"

@@ -52,6 +52,9 @@ BAD_INPUTS = {
                            "but 2 zones need 4 (use a prefix length of at least 18)"),
     "project-name": (_set(("project",), "Web_App"), "project: 'Web_App' is not a project name"),
     "project-too-long": (_set(("project",), "a-very-long-project-name"), "project: 'a-very-long-project-name' is not a project name"),
+    "zones-of-another-region": (_set(("network", "availability_zones"), ["us-east-1a", "us-east-1b"]),
+                                "network.availability_zones: ['us-east-1a', 'us-east-1b'] has 'us-east-1a', "
+                                "'us-east-1b', not in region 'eu-west-1'"),
     "region": (_set(("region",), "europe"), "region: 'europe' is not an AWS region name such as eu-west-1"),
     "environment-mismatch": (_set(("environment",), "stage"), "environment: 'stage' must match the file name ('dev')"),
     "tag-key-reserved-prefix": (_set(("tags",), {"aws:owner": "x"}), "tags: has tag key 'aws:owner': the aws: prefix is reserved"),
@@ -119,3 +122,15 @@ def test_unknown_environment_is_bad_usage(tmp_path):
     result = generate("--env", "nosuchenv", "--out-dir", str(tmp_path / "out"))
     assert result.returncode == 2
     assert "--env: unknown environment 'nosuchenv' (available: " in result.stderr
+
+
+def test_name_prefix_too_long_names_the_project_key(tmp_path):
+    params = copy_params(tmp_path)
+    text = (params / "dev.yaml").read_text().replace("project: webapp", "project: twenty-char-project1")
+    (params / "production.yaml").write_text(text.replace("environment: dev", "environment: production"))
+    (params / "dev.yaml").unlink()
+    result = generate("--params-dir", str(params), "--out-dir", str(tmp_path / "out"))
+    assert result.returncode == 2
+    assert ("production.yaml: project: 'twenty-char-project1' with environment 'production' makes the name "
+            "prefix 'twenty-char-project1-production' (31 characters); at most 24 are allowed") in result.stderr
+    assert not (tmp_path / "out").exists()

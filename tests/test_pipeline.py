@@ -12,13 +12,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from blueprints import naming, pipeline, pipeline_artifacts, service
+from blueprints import environment, naming, pipeline, pipeline_artifacts, service
 from blueprints.config import EnvironmentConfig
 from tests.helpers import OUT, ROOT, environments, template
 
 GATE = ROOT / "scripts" / "scan_gate.py"
 TASK_ROLE = "arn:aws:iam::111122223333:role/shop-test-service-TaskRole-ABC"
 EXECUTION_ROLE = "arn:aws:iam::111122223333:role/shop-test-service-TaskExecutionRole-DEF"
+FAMILY = "family-from-the-service-output"  # not naming.task_family: the value must come from the parameter
 ENGINE_OF_SAMPLE = {"dev": "codedeploy", "prod": "codedeploy", "preview": "ecs", "staging": "cloudformation"}
 
 
@@ -121,7 +122,8 @@ def test_the_gate_argument_is_accepted_by_the_gate_itself():
 def _release_files(config: EnvironmentConfig, tmp_path: Path) -> Path:
     spec = _buildspec(_pipeline(config).to_dict())
     script = "\n".join([_command(spec, "TASKDEF_JSON"), _command(spec, "APPSPEC_YAML")])
-    result = _run_bash(script, tmp_path, TASK_ROLE_ARN=TASK_ROLE, EXECUTION_ROLE_ARN=EXECUTION_ROLE, HOME="/root")
+    result = _run_bash(script, tmp_path, TASK_ROLE_ARN=TASK_ROLE, EXECUTION_ROLE_ARN=EXECUTION_ROLE,
+                       TASK_FAMILY=FAMILY, HOME="/root")
     assert result.returncode == 0, result.stderr
     return tmp_path
 
@@ -135,7 +137,14 @@ def test_taskdef_matches_the_service_task_definition(tmp_path):
     taskdef = json.loads((_release_files(config, tmp_path) / "taskdef.json").read_text())
     svc = service.build(config).to_dict()["Resources"]["TaskDefinition"]["Properties"]
     container = taskdef["containerDefinitions"][0]
-    assert taskdef["family"] == svc["Family"] == naming.task_family(config)
+    # The family is the build's TASK_FAMILY, which the pipeline sets from its TaskDefinitionFamily
+    # parameter (the service stack's output of the same name, through the manifest).
+    assert taskdef["family"] == FAMILY
+    assert {"key": "Name", "value": FAMILY} in taskdef["tags"]
+    variables = _pipeline(config).to_dict()["Resources"]["BuildProject"]["Properties"]["Environment"][
+        "EnvironmentVariables"]
+    assert {"Name": "TASK_FAMILY", "Type": "PLAINTEXT", "Value": {"Ref": "TaskDefinitionFamily"}} in variables
+    assert service.build(config).to_dict()["Outputs"]["TaskDefinitionFamily"]["Value"] == svc["Family"]
     assert (taskdef["cpu"], taskdef["memory"]) == (svc["Cpu"], svc["Memory"]) == ("512", "2048")
     assert taskdef["runtimePlatform"] == {"cpuArchitecture": "ARM64", "operatingSystemFamily": "LINUX"}
     assert (taskdef["networkMode"], taskdef["requiresCompatibilities"]) == ("awsvpc", ["FARGATE"])
@@ -256,9 +265,11 @@ def test_cloudformation_engine_creates_then_executes_an_image_only_change_set(ap
     assert create["TemplatePath"] == "BuildOutput::service-template.json"
     assert create["TemplateConfiguration"] == "BuildOutput::service-configuration.json"
     assert json.loads(create["ParameterOverrides"]) == {"ImageUri": "#{BuildVariables.IMAGE_URI}"}
-    assert create["RoleArn"] == {"Fn::GetAtt": ["CloudFormationDeployRole", "Arn"]}
+    # No role on either action: CloudFormation would keep it for every later update of the stack.
+    assert "RoleArn" not in create
     assert set(create["Capabilities"].split(",")) >= {"CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"}
     execute = _action(body, "ExecuteChangeSet")["Configuration"]
+    assert "RoleArn" not in execute
     assert execute == {"ActionMode": "CHANGE_SET_EXECUTE", "StackName": {"Ref": "ServiceStackName"},
                        "ChangeSetName": create["ChangeSetName"]}
     assert "IMAGE_URI" in _buildspec(body)["env"]["exported-variables"]
@@ -278,15 +289,28 @@ def test_cloudformation_engine_reads_the_deployed_template_and_keeps_other_param
         "Parameters": {"VpcId": "vpc-1"}, "Tags": {"Project": "shop"}}
 
 
-def test_cloudformation_deploy_role_can_run_a_blue_green_update():
+def test_cloudformation_release_runs_as_the_pipeline_role_and_leaves_no_role_on_the_stack():
+    """CloudFormation uses the role an operation passes for every later operation that passes none
+    (CreateChangeSet RoleARN): a release role would take over deploy.py's infrastructure updates.
+    So no role for CloudFormation exists or is passed; the pipeline role can run the image update."""
     body = _pipeline(_config(engine="cloudformation")).to_dict()
-    actions = {a for name, s in _statements(body) if name == "CloudFormationDeployRole"
+    roles_ = {name for name, props in body["Resources"].items() if props["Type"] == "AWS::IAM::Role"}
+    assert roles_ == {"BuildRole", "PipelineRole"}
+    assert "cloudformation.amazonaws.com" not in json.dumps(body)
+    actions = {a for name, s in _statements(body) if name == "PipelineRole"
                for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])}
-    assert {"codedeploy:CreateCloudFormationDeployment", "codedeploy:GetDeploymentGroup",
-            "ecs:RegisterTaskDefinition", "ecs:CreateTaskSet", "iam:PassRole"} <= actions
-    passes = [s for name, s in _statements(body) if name == "CloudFormationDeployRole" and s["Action"] == ["iam:PassRole"]]
+    assert {"cloudformation:CreateChangeSet", "cloudformation:ExecuteChangeSet",
+            "codedeploy:CreateCloudFormationDeployment", "codedeploy:GetDeploymentGroup",
+            "ecs:RegisterTaskDefinition", "ecs:DeregisterTaskDefinition", "ecs:CreateTaskSet",
+            "ecs:UpdateServicePrimaryTaskSet", "iam:PassRole"} <= actions
+    passes = [s for name, s in _statements(body) if name == "PipelineRole" and s["Action"] == ["iam:PassRole"]]
     services = {s["Condition"]["StringEquals"]["iam:PassedToService"] for s in passes}
     assert services == {"ecs-tasks.amazonaws.com", "codedeploy.amazonaws.com"}
+    # Still scoped to this service's task sets and this family, through the pipeline's parameters.
+    task_sets = next(s for name, s in _statements(body) if "ecs:CreateTaskSet" in s["Action"])
+    assert task_sets["Resource"] == [
+        {"Fn::Sub": pipeline.ARN % ("ecs", "service/${ClusterName}/${ServiceName}")},
+        {"Fn::Sub": pipeline.ARN % ("ecs", "task-set/${ClusterName}/${ServiceName}/*")}]
 
 
 # --- repository, bucket, notifications --------------------------------------------------------
@@ -301,8 +325,14 @@ def test_repository_settings():
     assert props["EncryptionConfiguration"] == {"EncryptionType": "KMS"}
     assert props["RepositoryName"] == naming.repository(_config())
     rules = json.loads(props["LifecyclePolicy"]["LifecyclePolicyText"])["rules"]
-    assert [(r["selection"]["tagStatus"], r["selection"]["countType"], r["selection"]["countNumber"])
-            for r in rules] == [("untagged", "sinceImagePushed", 2), ("any", "imageCountMoreThan", 7)]
+    assert [(r["rulePriority"], r["selection"]["tagStatus"], r["selection"]["countType"],
+             r["selection"]["countNumber"]) for r in rules] == [
+        (1, "untagged", "sinceImagePushed", 2), (2, "tagged", "imageCountMoreThan", 7)]
+    # Untagged images are only expired by age; the count keeps N *tagged* images ("*": every tag;
+    # ECR requires a tag list with "tagged" and forbids one with "untagged").
+    assert "tagPatternList" not in rules[0]["selection"] and "tagPrefixList" not in rules[0]["selection"]
+    assert rules[1]["selection"]["tagPatternList"] == ["*"]
+    assert all(r["action"] == {"type": "expire"} for r in rules)
 
 
 def test_artifact_bucket_settings():
@@ -398,6 +428,36 @@ def test_manifest_wires_the_pipeline_to_the_service_stack(env):
         assert entry["depends_on"] == []
     else:
         assert entry["depends_on"] == ["service"]
+
+
+@pytest.mark.parametrize("engine", ["codedeploy", "ecs", "cloudformation"])
+def test_service_stack_names_arrive_as_parameters_not_literals(engine):
+    """Cluster, service and task family are the service stack's: the pipeline template uses its
+    parameters (filled from the service outputs, or the manifest's values), never its own copy."""
+    config = _config(engine=engine)
+    body = _pipeline(config).to_dict()
+    text = json.dumps(body)
+    cluster, svc, family = naming.cluster(config), naming.service(config), naming.task_family(config)
+    assert family not in text
+    assert f"service/{cluster}/" not in text and f"task-set/{cluster}/" not in text
+    assert f"cluster/{cluster}" not in text
+    for key in ("TaskDefinitionFamily",) + (("ClusterName", "ServiceName") if engine != "codedeploy" else ()):
+        parameter = body["Parameters"][key]
+        assert parameter["Description"]
+        assert f'{{"Ref": "{key}"}}' in text or "${" + key + "}" in text, f"{key} is not used"
+        groups = body["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"]
+        assert key in next(g["Parameters"] for g in groups if g["Label"]["default"] == "Service stack")
+    tagging = next(s for name, s in _statements(body) if s["Action"] == ["ecs:TagResource"])
+    assert tagging["Resource"] == [{"Fn::Sub": pipeline.ARN % ("ecs", "task-definition/${TaskDefinitionFamily}:*")}]
+    # ...and the manifest fills them with the service stack's own names.
+    wired = next(s for s in environment.stacks(config) if s.name == "pipeline").parameters
+    if engine == "cloudformation":
+        assert (wired["ClusterName"], wired["ServiceName"], wired["TaskDefinitionFamily"]) == (cluster, svc, family)
+    else:
+        assert wired["TaskDefinitionFamily"] == environment.Output("service", "TaskDefinitionFamily")
+        if engine == "ecs":
+            assert wired["ClusterName"] == environment.Output("service", "ClusterName")
+            assert wired["ServiceName"] == environment.Output("service", "ServiceName")
 
 
 def test_templates_stay_under_the_template_body_limit():

@@ -158,6 +158,11 @@ def test_secrets_reach_the_container_and_only_they_are_readable():
     # Given without its random suffix, the secret matches in IAM only with "-??????".
     assert by_action["secretsmanager:GetSecretValue"] == [SECRET, SECRET + "-??????"]
     assert by_action["ssm:GetParameters"] == [PARAMETER]
+    # A name whose last part looks like the random suffix ("app-config") is still granted with it.
+    hyphenated = "arn:aws:secretsmanager:eu-west-1:111122223333:secret:app-config"
+    body = _build(secrets={"CONFIG": hyphenated})
+    by_action = {s["Action"][0]: s["Resource"] for n, s in _statements(body) if n == "TaskExecutionRole"}
+    assert by_action["secretsmanager:GetSecretValue"] == [hyphenated, hyphenated + "-??????"]
     plain = _build()
     actions = {s["Action"][0] for n, s in _statements(plain) if n == "TaskExecutionRole"}
     assert "secretsmanager:GetSecretValue" not in actions and "ssm:GetParameters" not in actions
@@ -260,3 +265,21 @@ def test_parameters_outputs_and_wiring(env):
     assert stack["parameters_from_outputs"]["PrivateSubnetIds"] == {"stack": "network", "output": "PrivateSubnetIds"}
     assert stack["depends_on"] == ["network"]
     assert stack["capabilities"] == ["CAPABILITY_IAM"]
+
+
+def test_health_check_settings_reach_both_target_groups_and_the_service():
+    body = _build(health_check_path="/healthz", health_check_interval_seconds=20, health_check_timeout_seconds=7,
+                  healthy_threshold=4, unhealthy_threshold=5, health_check_matcher="200-299",
+                  deregistration_delay_seconds=45, health_check_grace_period_seconds=90)
+    groups = _resources(body, "AWS::ElasticLoadBalancingV2::TargetGroup")
+    assert set(groups) == {"BlueTargetGroup", "GreenTargetGroup"}
+    for group in groups.values():
+        assert (group["HealthCheckPath"], group["HealthCheckIntervalSeconds"], group["HealthCheckTimeoutSeconds"],
+                group["HealthyThresholdCount"], group["UnhealthyThresholdCount"], group["Matcher"]) == (
+            "/healthz", 20, 7, 4, 5, {"HttpCode": "200-299"})
+        assert group["TargetType"] == "ip"
+        attributes = {a["Key"]: a["Value"] for a in group["TargetGroupAttributes"]}
+        assert attributes["deregistration_delay.timeout_seconds"] == "45"
+    assert body["Resources"]["Service"]["Properties"]["HealthCheckGracePeriodSeconds"] == 90
+    cluster = body["Resources"]["Cluster"]["Properties"]
+    assert {"Name": "containerInsights", "Value": "enabled"} in cluster["ClusterSettings"]

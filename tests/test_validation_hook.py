@@ -153,6 +153,14 @@ def test_codedeploy_reports_failed_on_a_non_matching_status(server):
     stubber.assert_no_pending_responses()
 
 
+def test_codedeploy_reports_failed_on_a_timeout(server):
+    client, stubber = _codedeploy("Failed")
+    environ = _environ(server.server_address[1], ["/slow"])
+    environ["TIMEOUT_SECONDS"] = "0.2"
+    assert _handle(environ, _FakeEc2(["127.0.0.1"]), client) == {"status": "Failed"}
+    stubber.assert_no_pending_responses()
+
+
 def test_codedeploy_reports_failed_on_connection_refused():
     client, stubber = _codedeploy("Failed")
     assert _handle(_environ(_closed_port()), _FakeEc2(["127.0.0.1"]), client) == {"status": "Failed"}

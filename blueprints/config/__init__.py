@@ -11,7 +11,7 @@ from typing import Optional
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from .base import ParamsError, StrictModel, check_tags, format_validation_error, read_yaml
+from .base import KeyProblem, ParamsError, StrictModel, check_tags, format_validation_error, read_yaml
 from .network import NetworkConfig
 from .pipeline import ARM_COMPUTE_TYPES, PipelineConfig
 from .service import ServiceConfig
@@ -77,10 +77,22 @@ class EnvironmentConfig(StrictModel):
     @model_validator(mode="after")
     def _prefix_length(self) -> "EnvironmentConfig":
         if len(self.prefix) > PREFIX_MAX:
-            raise ValueError(
-                f"project and environment make the name prefix {self.prefix!r} ({len(self.prefix)} characters); "
-                f"at most {PREFIX_MAX} are allowed so that every derived AWS name fits its limit"
-            )
+            raise KeyProblem(
+                "project", self.project,
+                f"with environment {self.environment!r} makes the name prefix {self.prefix!r} "
+                f"({len(self.prefix)} characters); at most {PREFIX_MAX} are allowed so that every derived "
+                "AWS name fits its limit (load balancer and target group names: 32)")
+        return self
+
+    @model_validator(mode="after")
+    def _zones_in_region(self) -> "EnvironmentConfig":
+        zones = self.network.availability_zones
+        if isinstance(zones, list):
+            foreign = [z for z in zones if not (z.startswith(self.region) and len(z) == len(self.region) + 1)]
+            if foreign:
+                raise KeyProblem("network.availability_zones", zones,
+                                 f"has {', '.join(map(repr, foreign))}, not in region {self.region!r} "
+                                 f"(zones there are named {self.region}a, {self.region}b, ...)")
         return self
 
     @model_validator(mode="after")
@@ -121,6 +133,8 @@ def load_environment(path: Path, shown: str | None = None) -> EnvironmentConfig:
         config = EnvironmentConfig.model_validate(data)
     except ValidationError as exc:
         raise format_validation_error(shown, EnvironmentConfig, exc) from None
+    except KeyProblem as exc:
+        raise ParamsError([f"{shown}: {exc.path}: {exc.value!r} {exc.message}"]) from None
     if config.environment != path.stem:
         raise ParamsError(
             [f"{shown}: environment: {config.environment!r} must match the file name ({path.stem!r})"]

@@ -22,6 +22,16 @@ class ParamsError(Exception):
         self.problems = problems
 
 
+class KeyProblem(Exception):
+    """Raised by a check across keys to name the exact key it is about: a ValueError from a model
+    validator would be reported at the enclosing section. Not a ValueError on purpose, so pydantic
+    lets it through to ``load_environment``, which formats it like every other problem."""
+
+    def __init__(self, path: str, value: Any, message: str):
+        super().__init__(f"{path}: {value!r} {message}")
+        self.path, self.value, self.message = path, value, message
+
+
 class StrictModel(BaseModel):
     """Base of every config object: unknown keys are errors, values are immutable."""
 

@@ -1,8 +1,11 @@
 """Project cfn-lint rules for the Hooks section read by the AWS::CodeDeployBlueGreen transform.
 
-E9101: the hook's documented structure, keys, required keys, enums and ranges.
+E9101: the hook's documented structure, keys, required keys, enums and ranges, accepting
+       AWS's own template example (which omits ServiceRole and TestTrafficRoute).
 E9102: every logical ID the hook names exists with the right resource type (and the green
        ones do not), and the ECS service uses the EXTERNAL deployment controller.
+W9105: a hook without ServiceRole or without TestTrafficRoute (a warning: the reference
+       marks both required, but AWS's own example omits them).
 
 Facts and sources: _bluegreen.py (AWS CloudFormation User Guide, blue/green hook syntax).
 """
@@ -49,9 +52,10 @@ APPLICATION = _obj({
     "ECSAttributes": _obj({
         "TaskDefinitions": PAIR,
         "TaskSets": PAIR,
-        # The hook syntax page marks TestTrafficRoute as required (the example omits it).
+        # The hook syntax page marks TestTrafficRoute as required, but AWS's own template example
+        # omits it; its absence is the warning W9105, not a structural error.
         "TrafficRouting": _obj({"ProdTrafficRoute": ROUTE, "TestTrafficRoute": ROUTE, "TargetGroups": PAIR},
-                               ("ProdTrafficRoute", "TestTrafficRoute", "TargetGroups")),
+                               ("ProdTrafficRoute", "TargetGroups")),
     }, ("TaskDefinitions", "TaskSets", "TrafficRouting")),
 }, ("Target", "ECSAttributes"))
 PROPERTIES = _obj({
@@ -59,10 +63,10 @@ PROPERTIES = _obj({
                                   "TimeBasedCanary": STEPS, "TimeBasedLinear": STEPS}, ("Type",)),
     "AdditionalOptions": _obj({"TerminationWaitTimeInMinutes": _int(0, bg.MAX_TERMINATION_WAIT)}),
     "LifecycleEventHooks": _obj({event: STRING for event in bg.LIFECYCLE_EVENTS}),
-    # Documented as required, although AWS's own template example omits it.
+    # Documented as required, although AWS's own template example omits it: W9105 warns, E9101 does not.
     "ServiceRole": STRING,
     "Applications": {"one": APPLICATION},  # only a single ECS service can be the deployment target
-}, ("ServiceRole", "Applications"))
+}, ("Applications",))
 HOOK = _obj({"Type": _enum(bg.HOOK_TYPE), "Properties": PROPERTIES}, ("Type", "Properties"))
 
 
@@ -150,8 +154,9 @@ class BlueGreenHookStructure(CloudFormationLintRule):
     id = "E9101"
     shortdesc = "AWS::CodeDeploy::BlueGreen hook structure"
     description = ("Validate the Hooks section used by the AWS::CodeDeployBlueGreen transform: one hook of type "
-                   "AWS::CodeDeploy::BlueGreen, its documented keys (unknown keys are errors), required keys, "
-                   "traffic-routing type and matching block, ranges and list shapes")
+                   "AWS::CodeDeploy::BlueGreen, its documented keys (unknown keys are errors), required keys "
+                   "(those AWS's own example has; ServiceRole and TestTrafficRoute are W9105), traffic-routing "
+                   "type and matching block, ranges and list shapes")
     source_url = "https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/blue-green-hook-syntax.html"
     tags = ["hooks", "blue-green", "project"]
 
@@ -223,7 +228,7 @@ class BlueGreenHookReferences(CloudFormationLintRule):
         for keys, expected, role in REFERENCES:
             logical_id = bg.field(application, *keys)
             if not isinstance(logical_id, str) or not logical_id:
-                continue  # missing or malformed: E9101 reports it
+                continue  # missing or malformed: E9101 reports it (a missing test route: W9105)
             path = base + keys
             found = bg.resource_type(template, logical_id)
             exists = logical_id in bg.resources(template)
@@ -245,4 +250,42 @@ class BlueGreenHookReferences(CloudFormationLintRule):
                 matches.append(RuleMatch(list(path), f"Resources/{service}: the ECS service targeted by the "
                                          f"blue/green hook must use DeploymentController Type EXTERNAL, "
                                          f"not {controller!r}"))
+        return matches
+
+
+class BlueGreenHookRecommendedKeys(CloudFormationLintRule):
+    """ServiceRole and TestTrafficRoute: required by the reference, omitted by AWS's own example."""
+
+    id = "W9105"
+    shortdesc = "AWS::CodeDeploy::BlueGreen hook without ServiceRole or TestTrafficRoute"
+    description = ("Warn when an AWS::CodeDeploy::BlueGreen hook has no ServiceRole or an application has no "
+                   "TestTrafficRoute: the hook syntax reference marks both as required (AWS's template example "
+                   "omits them, so E9101 accepts their absence), and without a test route the "
+                   "AfterAllowTestTraffic validation hook has no test listener to test the green version through")
+    source_url = "https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/blue-green-hook-syntax.html"
+    tags = ["hooks", "blue-green", "project"]
+
+    def match(self, cfn):
+        template = cfn.template
+        if not isinstance(template, dict) or "Hooks" not in template:
+            return []
+        matches = []
+        for hook_id, hook in bg.bluegreen_hooks(template):
+            properties = hook.get("Properties")
+            if not isinstance(properties, dict):
+                continue  # E9101 reports it
+            path = ("Hooks", hook_id, "Properties")
+            if "ServiceRole" not in properties:
+                matches.append(RuleMatch(list(path), f"{bg.where(path)}: no ServiceRole; the hook reference "
+                                         "marks it required (name the IAM role CodeDeploy uses for the "
+                                         "deployment)"))
+            applications = properties.get("Applications")
+            for index, application in enumerate(applications if isinstance(applications, list) else []):
+                routing_path = path + ("Applications", index, "ECSAttributes", "TrafficRouting")
+                routing = bg.field(application, "ECSAttributes", "TrafficRouting")
+                if isinstance(routing, dict) and "TestTrafficRoute" not in routing:
+                    matches.append(RuleMatch(list(routing_path), f"{bg.where(routing_path)}: no "
+                                             "TestTrafficRoute; the hook reference marks it required, and "
+                                             "without a test listener the AfterAllowTestTraffic validation "
+                                             "hook has nothing to test"))
         return matches

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from botocore.exceptions import ClientError
 
-from . import emulator
+from . import bluegreen, emulator
 from .aws import Aws, describe_stack, error_message
 from .manifest import Manifest, StackEntry
 from .render import dangerous
@@ -57,6 +57,10 @@ class Plan:
     @property
     def refused(self) -> list[dict]:
         return [c for c in (self.change_set or {}).get("Changes", []) if dangerous(c)]
+
+    @property
+    def green_conflict(self) -> bluegreen.Conflict | None:
+        return bluegreen.conflict(self.entry.template, (self.change_set or {}).get("Changes", []))
 
     def has_changes(self) -> bool:
         return self.state in ("changes", "deferred")
@@ -110,6 +114,22 @@ class Planner:
                 plan.api_parameters.append({"ParameterKey": key, "ParameterValue": outputs[ref["output"]]})
                 plan.shown_parameters[key] = outputs[ref["output"]]
         plan.waiting_on = sorted(set(plan.waiting_on))
+
+    def stale(self, plan: Plan) -> bool:
+        """Whether the parameters resolved from upstream outputs now differ from those the plan was made with."""
+        fresh = Plan(entry=plan.entry, kind=plan.kind, stack=plan.stack)
+        self._parameters(fresh)
+        return bool(fresh.waiting_on) or fresh.api_parameters != plan.api_parameters
+
+    def replan(self, old: Plan, say) -> Plan:
+        """Plan again (after an upstream apply). The old change set is deleted; an empty stack it
+        made is kept for the new CREATE change set, and deleted with it if that is discarded."""
+        if old.change_set:
+            self.aws.cfn(old.entry.region).delete_change_set(ChangeSetName=old.change_set["ChangeSetId"])
+            old.change_set = None
+        new = self.plan(old.entry, say)
+        new.created_stack = new.created_stack or (old.created_stack and new.kind == "CREATE")
+        return new
 
     def _settle_busy(self, cfn, stack: dict, say) -> dict:
         """Never race another operation: wait for it to finish, then look again."""

@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from botocore.exceptions import ClientError
 
-from . import CHANGES, FAILED, OK, USAGE, emulator
+from . import CHANGES, FAILED, OK, USAGE, bluegreen, emulator
 from .aws import error_message
 from .changesets import Plan
 from .context import Context
@@ -37,6 +37,8 @@ def plan_lines(plan: Plan, discarded: bool = True) -> list[str]:
         rc = change["ResourceChange"]
         verb = "removes" if rc["Action"] == "Remove" else f"replaces (Replacement: {rc.get('Replacement')})"
         lines.append(f"  !! this change set {verb} stateful {rc['ResourceType']} {rc['LogicalResourceId']}")
+    if plan.state == "changes" and plan.green_conflict:
+        lines += plan.green_conflict.lines()
     if plan.state == "changes" and plan.emulated_skips:
         lines.append(f"  emulator: moto does not model {', '.join(plan.emulated_skips)}; they are accepted but not created")
     if plan.change_set and not plan.refused:
@@ -77,23 +79,52 @@ def _refusals(ctx: Context, plans: list[Plan]) -> list[str]:
     return [p.entry.stack_name for p in plans if p.refused]
 
 
+def _refusal_lines(ctx: Context, plans: list[Plan]) -> list[str]:
+    """Why these change sets must not be executed (empty: they may be)."""
+    lines = []
+    refused = _refusals(ctx, plans)
+    if refused:
+        lines.append(f"Refused: {', '.join(refused)} would replace or remove stateful resources (marked !!). "
+                     "Review them, then re-run with --allow-replacement if that is intended.")
+    for p in plans:
+        found = p.green_conflict if p.state == "changes" else None
+        if found:
+            lines.append(bluegreen.refusal(p.entry.stack_name, found))
+    return lines
+
+
+def _with_watched_dependants(plans: list[Plan], todo: list[Plan]) -> list[Plan]:
+    """todo, plus the up-to-date stacks downstream of it (in manifest order): their parameters come
+    from outputs that the apply may change, so they are checked again when their upstream is done."""
+    changing = {p.entry.name for p in todo}
+    run = []
+    for p in plans:
+        if p.entry.name not in changing and p.state == "up to date" and changing & set(p.entry.depends_on):
+            changing.add(p.entry.name)
+        if p.entry.name in changing:
+            run.append(p)
+    return run
+
+
 def apply(ctx: Context) -> int:
     plans = _plan_all(ctx)
     for p in plans:
         say(*plan_lines(p, discarded=True), "")
     failed = [p for p in plans if p.state == "failed"]
-    refused = _refusals(ctx, plans)
+    refused = _refusal_lines(ctx, plans)
     if failed or refused:
         for p in plans:
             ctx.planner.discard(p, force=bool(refused) and not failed)
-        if refused:
-            say(f"Refused: {', '.join(refused)} would replace or remove stateful resources (marked !!). "
-                "Review them, then re-run with --allow-replacement if that is intended.")
+        say(*refused)
         return FAILED
     todo = [p for p in plans if p.has_changes()]
     if not todo:
         say("Nothing to apply: every stack is up to date.")
         return OK
+    run = _with_watched_dependants(plans, todo)
+    watched = [p.entry.stack_name for p in run if p not in todo]
+    if watched:
+        say(f"Up to date now, planned again if their upstream outputs change: {', '.join(watched)}")
     try:
         if not ctx.confirm(f"Apply changes to {len(todo)} stack(s) of {ctx.env}?"):
             say("Not applied.")
@@ -104,7 +135,7 @@ def apply(ctx: Context) -> int:
         for p in todo:
             ctx.planner.discard(p)
         raise
-    return _execute_all(ctx, todo)
+    return _execute_all(ctx, run)
 
 
 class _Run:
@@ -122,6 +153,7 @@ class _Run:
     def stack(self, plan: Plan) -> None:
         name = plan.entry.name
         try:
+            upstream_ran = False
             for upstream in plan.entry.depends_on:
                 if upstream in self.done:
                     while not self.done[upstream].wait(0.05):
@@ -131,18 +163,13 @@ class _Run:
                         say(f"== {plan.entry.stack_name}: not applied, because {upstream} did not deploy ==")
                         return self.finish(name, False)
                     self.ctx.planner.forget_outputs(upstream)
-            if plan.state == "deferred":
-                plan = self.ctx.planner.plan(plan.entry, say)
-                say(*plan_lines(plan), "")
-                if plan.state == "deferred":
-                    say(f"  {plan.entry.stack_name}: upstream outputs still missing: {', '.join(plan.waiting_on)}")
-                    return self.finish(name, False)
-                if _refusals(self.ctx, [plan]):
-                    self.ctx.planner.discard(plan, force=True)
-                    say(f"Refused: {plan.entry.stack_name} would replace or remove stateful resources; see --allow-replacement.")
-                    return self.finish(name, False)
-                if plan.state != "changes":
-                    return self.finish(name, plan.state == "up to date")
+                    upstream_ran = True
+            if plan.state == "deferred" or (upstream_ran and self.ctx.planner.stale(plan)):
+                plan = self._replan(plan)
+                if plan is None:
+                    return None
+            if plan.state != "changes":
+                return self.finish(name, plan.state == "up to date")
             self.finish(name, self.execute(plan))
         except Interrupted:
             self.finish(name, False)
@@ -153,6 +180,29 @@ class _Run:
         except Exception:
             self.finish(name, False)
             raise
+
+    def _replan(self, old: Plan) -> Plan | None:
+        """A new change set, built with the upstream outputs as they are now, shown and judged again
+        before it may run; None when the stack is finished (not applicable, refused, or up to date)."""
+        name = old.entry.name
+        if old.state != "deferred":
+            say(f"== {old.entry.stack_name}: upstream outputs changed; planning again (the old change set is deleted) ==")
+        plan = self.ctx.planner.replan(old, say)
+        say(*plan_lines(plan), "")
+        if plan.state == "deferred":
+            say(f"  {plan.entry.stack_name}: upstream outputs still missing: {', '.join(plan.waiting_on)}")
+            self.finish(name, False)
+            return None
+        refused = _refusal_lines(self.ctx, [plan])
+        if refused:
+            self.ctx.planner.discard(plan, force=True)
+            say(*refused)
+            self.finish(name, False)
+            return None
+        if plan.state != "changes":
+            self.finish(name, plan.state == "up to date")
+            return None
+        return plan
 
     def execute(self, plan: Plan) -> bool:
         entry, ctx = plan.entry, self.ctx
