@@ -62,7 +62,7 @@ def _context(args, endpoint: str | None):
     loaded = manifest.load(Path(args.out), args.env, args.stack, args.region)
     aws = Aws(profile=None if endpoint else args.profile, endpoint_url=endpoint,
               credentials=emulator.FAKE_CREDENTIALS if endpoint else None)
-    options = Options(emulator=bool(endpoint), bucket=args.s3_bucket, keep=args.keep,
+    options = Options(emulator=bool(endpoint), ephemeral=bool(args.local), bucket=args.s3_bucket, keep=args.keep,
                       allow_replacement=args.allow_replacement)
     return Context(loaded, aws, options, Waiter(timeout=args.wait_timeout), yes=args.yes,
                    detailed_exitcode=args.detailed_exitcode)

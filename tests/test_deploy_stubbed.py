@@ -223,3 +223,15 @@ def test_waiter_is_shared_between_threads():
     threading.Timer(0.05, waiter.stop.set).start()
     with pytest.raises(waiting.Interrupted):
         waiter.pause(30)
+
+
+def test_wait_timeout_advice_depends_on_whether_the_stacks_outlive_the_command():
+    from types import SimpleNamespace
+
+    from deployer.changesets import Options
+    from deployer.context import Context
+
+    lasting = SimpleNamespace(options=Options(), env="dev")
+    assert Context.watch_command(lasting, ["network"]) == "python scripts/deploy.py status --env dev --stack network"
+    local = SimpleNamespace(options=Options(emulator=True, ephemeral=True), env="dev")
+    assert Context.watch_command(local, ["network"]).startswith("nothing: the emulator started by --local stops")

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests import deploy_helpers  # noqa: F401  (puts scripts/ on sys.path)
-from tests.helpers import OUT, ROOT
+from tests.helpers import OUT, ROOT, tree_digest
 from tests.moto_server_patches import in_process_server, outputs_after_change_set
 
 from deployer import emulator  # noqa: E402
@@ -61,26 +61,35 @@ def test_guide_matches_the_dev_manifest():
     tags = " ".join(f"Key={k},Value={v}" for k, v in manifest["stacks"][0]["tags"].items())
     for stack in manifest["stacks"]:
         line = next(line for line in text.splitlines() if line.startswith(f"release {stack['stack_name']} "))
-        assert line.split()[2:4] == [stack["template"], stack["parameters_file"]
-                                     if not stack["parameters_from_outputs"] else line.split()[3]]
-        assert line.split()[4:] == stack["capabilities"]
+        template, parameters, *capabilities = line.split()[2:]
+        assert template == stack["template"] and capabilities == stack["capabilities"]
+        if not stack["parameters_from_outputs"]:
+            # Static values only: the generated parameter file, as it stands.
+            assert parameters == stack["parameters_file"]
+            continue
+        # Upstream outputs too: a heredoc in a temporary folder with every value the stack takes.
+        assert parameters == f'"$work/{stack["name"]}.json"'
+        heredoc = text.split(f'cat > "$work/{stack["name"]}.json" <<JSON\n', 1)[1].split("\nJSON", 1)[0]
+        keys = [entry.split('"')[3] for entry in heredoc.splitlines() if '"ParameterKey"' in entry]
+        assert sorted(keys) == sorted([*stack["parameters"], *stack["parameters_from_outputs"]])
         for key, wired in stack["parameters_from_outputs"].items():
             upstream = next(s["stack_name"] for s in manifest["stacks"] if s["name"] == wired["stack"])
-            assert f'"ParameterKey": "{key}", "ParameterValue": "$(output {upstream} {wired["output"]})"' in text
+            assert f'"ParameterKey": "{key}", "ParameterValue": "$(output {upstream} {wired["output"]})"' in heredoc
         for key, value in stack["parameters"].items():
-            assert stack["parameters_from_outputs"] == {} or f'"ParameterKey": "{key}", "ParameterValue": "{value}"' in text
+            assert f'"ParameterKey": "{key}", "ParameterValue": "{value}"' in heredoc
         assert all(tag in text for tag in tags.split())
         assert len((OUT / "dev" / stack["template"]).read_bytes()) <= 51200, "--template-body takes at most 51,200 bytes"
 
 
 def test_following_the_guide_with_the_aws_cli_deploys_dev(tmp_path):
     workdir = _emulator_copy(tmp_path)
+    before = tree_digest(workdir / "out" / "dev")
     with outputs_after_change_set(), in_process_server() as endpoint:
         result = subprocess.run(["bash", "-c", guide()], cwd=workdir, env=_cli_env(endpoint),
                                 capture_output=True, text=True, timeout=300)
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-        # Following the guide leaves out/dev exactly as generated (generate.py --check stays clean).
-        assert sorted(p.name for p in (workdir / "out" / "dev").iterdir()) == sorted(p.name for p in (OUT / "dev").iterdir())
+        # Following the guide leaves out/dev exactly as it was (generate.py --check stays clean).
+        assert tree_digest(workdir / "out" / "dev") == before
         cfn = _cfn(endpoint)
         manifest = json.loads((OUT / "dev" / "stacks.json").read_text())
         deployed = {}

@@ -82,6 +82,7 @@ def test_cache_key_covers_tool_versions_config_and_rules(monkeypatch, tmp_path):
     config = tmp_path / ".cfnlintrc"
     config.write_text(lint.CONFIG.read_text() + "ignore_checks: [W3005]\n")
     monkeypatch.setattr(lint, "CONFIG", config)
-    assert lint.toolchain_fingerprint() != with_rule
+    with_config = lint.toolchain_fingerprint()
+    assert with_config != with_rule
     monkeypatch.setattr(lint.metadata, "version", lambda name: "0.0.0")
-    assert lint.toolchain_fingerprint() not in (before,)
+    assert lint.toolchain_fingerprint() != with_config

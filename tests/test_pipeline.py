@@ -96,7 +96,16 @@ def test_buildspec_is_yaml_with_the_expected_phases_and_gate(env, tmp_path):
     gate_at = commands.index(run)
     writes = [i for i, c in enumerate(commands) if "imageDetail.json" in c]
     assert writes and min(writes) > gate_at, "deploy artifacts must be written only after the gate passed"
-    assert set(spec["artifacts"]["files"]) == set(pipeline_artifacts.ARTIFACTS[ENGINE_OF_SAMPLE[env]])
+    # Every file the deploy stage reads is in the build's output artifact (plus imageDetail.json,
+    # which CodeDeployToECS reads from the image artifact by convention).
+    read = set()
+    for stage in template(env, "pipeline")["Resources"]["Pipeline"]["Properties"]["Stages"]:
+        for action in stage["Actions"] if stage["Name"] == "Deploy" else []:
+            config = action["Configuration"]
+            read |= {config[k] for k in ("TaskDefinitionTemplatePath", "AppSpecTemplatePath", "FileName") if k in config}
+            read |= {config[k].split("::", 1)[1] for k in ("TemplatePath", "TemplateConfiguration") if k in config}
+    assert read, "the deploy stage reads files from the build"
+    assert set(spec["artifacts"]["files"]) == read | {"imageDetail.json"}
 
 
 def test_buildspec_runs_the_gate_with_configured_allowances_and_timeout():

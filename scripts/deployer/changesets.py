@@ -23,6 +23,8 @@ SETTLED_OK = ("CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", 
 @dataclass
 class Options:
     emulator: bool = False
+    # The emulator was started by this command (--local) and stops with it: nothing outlives it.
+    ephemeral: bool = False
     bucket: str | None = None
     keep: bool = False
     allow_replacement: bool = False

@@ -28,6 +28,9 @@ class Context:
         return self.manifest.env
 
     def watch_command(self, names: list[str] | None = None) -> str:
+        if self.options.ephemeral:
+            return ("nothing: the emulator started by --local stops with this command (start moto yourself and "
+                    "use --local-endpoint to keep stacks between commands)")
         stacks = "".join(f" --stack {n}" for n in names or [])
         local = " (on the same endpoint)" if self.options.emulator else ""
         return f"python scripts/deploy.py status --env {self.env}{stacks}{local}"
