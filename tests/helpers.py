@@ -58,3 +58,16 @@ def environments(engine: str | None = None) -> list[str]:
     return [n for n in names
             if (yaml.safe_load((PARAMS / f"{n}.yaml").read_text())["service"].get("deployment_engine")
                 or "codedeploy") == engine]
+
+
+def resources(body: dict, kind: str) -> dict:
+    """Properties of every resource of one type, by logical ID."""
+    return {k: v["Properties"] for k, v in body["Resources"].items() if v["Type"] == kind}
+
+
+def role_statements(body: dict):
+    """(role logical ID, statement) for every statement of every inline policy of every role."""
+    for name, props in resources(body, "AWS::IAM::Role").items():
+        for policy in props.get("Policies", []):
+            for statement in policy["PolicyDocument"]["Statement"]:
+                yield name, statement

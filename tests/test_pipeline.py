@@ -14,7 +14,7 @@ import yaml
 
 from blueprints import environment, naming, pipeline, pipeline_artifacts, service
 from blueprints.config import EnvironmentConfig
-from tests.helpers import OUT, ROOT, environments, template
+from tests.helpers import OUT, ROOT, environments, role_statements, template
 
 GATE = ROOT / "scripts" / "scan_gate.py"
 TASK_ROLE = "arn:aws:iam::111122223333:role/shop-test-service-TaskRole-ABC"
@@ -36,17 +36,6 @@ def _config(engine="codedeploy", service_overrides=None, **pipeline_overrides) -
 def _pipeline(config: EnvironmentConfig):
     """The pipeline template of ``config``, releasing that config's service stack."""
     return pipeline.build(config, service.build(config))
-
-
-def _resources(body: dict, kind: str) -> dict:
-    return {k: v["Properties"] for k, v in body["Resources"].items() if v["Type"] == kind}
-
-
-def _statements(body: dict):
-    for name, props in _resources(body, "AWS::IAM::Role").items():
-        for policy in props.get("Policies", []):
-            for statement in policy["PolicyDocument"]["Statement"]:
-                yield name, statement
 
 
 def _buildspec(body: dict) -> dict:
@@ -306,17 +295,17 @@ def test_cloudformation_release_runs_as_the_pipeline_role_and_leaves_no_role_on_
     roles_ = {name for name, props in body["Resources"].items() if props["Type"] == "AWS::IAM::Role"}
     assert roles_ == {"BuildRole", "PipelineRole"}
     assert "cloudformation.amazonaws.com" not in json.dumps(body)
-    actions = {a for name, s in _statements(body) if name == "PipelineRole"
+    actions = {a for name, s in role_statements(body) if name == "PipelineRole"
                for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])}
     assert {"cloudformation:CreateChangeSet", "cloudformation:ExecuteChangeSet",
             "codedeploy:CreateCloudFormationDeployment", "codedeploy:GetDeploymentGroup",
             "ecs:RegisterTaskDefinition", "ecs:DeregisterTaskDefinition", "ecs:CreateTaskSet",
             "ecs:UpdateServicePrimaryTaskSet", "iam:PassRole"} <= actions
-    passes = [s for name, s in _statements(body) if name == "PipelineRole" and s["Action"] == ["iam:PassRole"]]
+    passes = [s for name, s in role_statements(body) if name == "PipelineRole" and s["Action"] == ["iam:PassRole"]]
     services = {s["Condition"]["StringEquals"]["iam:PassedToService"] for s in passes}
     assert services == {"ecs-tasks.amazonaws.com", "codedeploy.amazonaws.com"}
     # Still scoped to this service's task sets and this family, through the pipeline's parameters.
-    task_sets = next(s for name, s in _statements(body) if "ecs:CreateTaskSet" in s["Action"])
+    task_sets = next(s for name, s in role_statements(body) if "ecs:CreateTaskSet" in s["Action"])
     assert task_sets["Resource"] == [
         {"Fn::Sub": pipeline.ARN % ("ecs", "service/${ClusterName}/${ServiceName}")},
         {"Fn::Sub": pipeline.ARN % ("ecs", "task-set/${ClusterName}/${ServiceName}/*")}]
@@ -375,7 +364,7 @@ def test_existing_connection_is_used_with_its_own_service_prefix():
     body = _pipeline(_config(connection=arn)).to_dict()
     assert "GitHubConnection" not in body["Resources"]
     assert _action(body, "GitHub")["Configuration"]["ConnectionArn"] == arn
-    uses = [s for name, s in _statements(body) if name == "PipelineRole" and s["Resource"] == [arn]]
+    uses = [s for name, s in role_statements(body) if name == "PipelineRole" and s["Resource"] == [arn]]
     assert [s["Action"] for s in uses] == [["codeconnections:UseConnection"]]
 
 
@@ -394,7 +383,7 @@ RESOURCE_STAR_ALLOWED = {"ecr:GetAuthorizationToken", "ecs:RegisterTaskDefinitio
 @pytest.mark.parametrize("env", sorted(ENGINE_OF_SAMPLE))
 def test_iam_has_no_wildcard_actions_and_star_only_where_unavoidable(env):
     body = template(env, "pipeline")
-    for name, statement in _statements(body):
+    for name, statement in role_statements(body):
         actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
         for action in actions:
             assert "*" not in action, f"{name}: wildcard action {action}"
@@ -407,7 +396,7 @@ def test_iam_has_no_wildcard_actions_and_star_only_where_unavoidable(env):
 @pytest.mark.parametrize("env", ["dev", "preview"])
 def test_pipeline_passes_only_the_task_roles_to_ecs(env):
     body = template(env, "pipeline")
-    passes = [s for name, s in _statements(body) if "iam:PassRole" in s["Action"]]
+    passes = [s for name, s in role_statements(body) if "iam:PassRole" in s["Action"]]
     assert passes == [{"Action": ["iam:PassRole"], "Effect": "Allow",
                        "Resource": [{"Ref": "TaskRoleArn"}, {"Ref": "TaskExecutionRoleArn"}],
                        "Condition": {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}}]
@@ -415,7 +404,7 @@ def test_pipeline_passes_only_the_task_roles_to_ecs(env):
 
 def test_build_role_pushes_only_to_its_repository():
     body = template("dev", "pipeline")
-    pushes = [s for name, s in _statements(body) if name == "BuildRole" and "ecr:PutImage" in s["Action"]]
+    pushes = [s for name, s in role_statements(body) if name == "BuildRole" and "ecr:PutImage" in s["Action"]]
     assert len(pushes) == 1 and pushes[0]["Resource"] == [{"Fn::GetAtt": ["Repository", "Arn"]}]
     assert "ecr:DescribeImageScanFindings" in pushes[0]["Action"]
 
@@ -456,7 +445,7 @@ def test_service_stack_names_arrive_as_parameters_not_literals(engine):
         assert f'{{"Ref": "{key}"}}' in text or "${" + key + "}" in text, f"{key} is not used"
         groups = body["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"]
         assert key in next(g["Parameters"] for g in groups if g["Label"]["default"] == "Service stack")
-    tagging = next(s for name, s in _statements(body) if s["Action"] == ["ecs:TagResource"])
+    tagging = next(s for name, s in role_statements(body) if s["Action"] == ["ecs:TagResource"])
     assert tagging["Resource"] == [{"Fn::Sub": pipeline.ARN % ("ecs", "task-definition/${TaskDefinitionFamily}:*")}]
     # ...and the manifest fills them with the service stack's own names.
     wired = next(s for s in environment.stacks(config) if s.name == "pipeline").parameters

@@ -8,7 +8,7 @@ import pytest
 from blueprints import naming, service
 from blueprints.config import EnvironmentConfig
 from blueprints.config.service import PREDEFINED_DEPLOYMENTS
-from tests.helpers import OUT, environments, template
+from tests.helpers import OUT, environments, resources, role_statements, template
 
 CERT = "arn:aws:acm:eu-west-1:111122223333:certificate/00000000-0000-0000-0000-000000000000"
 SECRET = "arn:aws:secretsmanager:eu-west-1:111122223333:secret:shop/db"
@@ -25,20 +25,9 @@ def _build(**service_overrides) -> dict:
     return service.build(_config(**service_overrides)).to_dict()
 
 
-def _resources(body: dict, kind: str) -> dict:
-    return {k: v["Properties"] for k, v in body["Resources"].items() if v["Type"] == kind}
-
-
-def _statements(body: dict):
-    for name, props in _resources(body, "AWS::IAM::Role").items():
-        for policy in props.get("Policies", []):
-            for statement in policy["PolicyDocument"]["Statement"]:
-                yield name, statement
-
-
 def test_http_environment_has_plain_listeners():
     body = template("dev", "service")
-    listeners = _resources(body, "AWS::ElasticLoadBalancingV2::Listener")
+    listeners = resources(body, "AWS::ElasticLoadBalancingV2::Listener")
     assert sorted(listeners) == ["ProductionListener", "TestListener"]
     assert {(p["Port"], p["Protocol"]) for p in listeners.values()} == {(80, "HTTP"), (8080, "HTTP")}
     for props in listeners.values():
@@ -52,7 +41,7 @@ def test_http_environment_has_plain_listeners():
 
 def test_https_environment_uses_tls_and_redirects_http():
     body = template("prod", "service")
-    listeners = _resources(body, "AWS::ElasticLoadBalancingV2::Listener")
+    listeners = resources(body, "AWS::ElasticLoadBalancingV2::Listener")
     for name, port in (("ProductionListener", 443), ("TestListener", 8443)):
         props = listeners[name]
         assert (props["Port"], props["Protocol"]) == (port, "HTTPS")
@@ -79,7 +68,7 @@ def test_samples_use_their_deployment_configurations():
 def test_predefined_deployment_configuration(name):
     body = _build(deployment_config=name)
     assert body["Resources"]["DeploymentGroup"]["Properties"]["DeploymentConfigName"] == PREDEFINED_DEPLOYMENTS[name]
-    assert not _resources(body, "AWS::CodeDeploy::DeploymentConfig")
+    assert not resources(body, "AWS::CodeDeploy::DeploymentConfig")
 
 
 @pytest.mark.parametrize("kind,block,expected", [
@@ -89,7 +78,7 @@ def test_predefined_deployment_configuration(name):
 def test_custom_deployment_configuration(kind, block, expected):
     body = _build(deployment_config="custom",
                   custom_deployment={"type": kind, "percentage": 20, "interval_minutes": 7})
-    config = _resources(body, "AWS::CodeDeploy::DeploymentConfig")["DeploymentConfig"]
+    config = resources(body, "AWS::CodeDeploy::DeploymentConfig")["DeploymentConfig"]
     assert config["ComputePlatform"] == "ECS"
     assert config["TrafficRoutingConfig"] == {"Type": block, block: expected}
     assert body["Resources"]["DeploymentGroup"]["Properties"]["DeploymentConfigName"] == {"Ref": "DeploymentConfig"}
@@ -110,11 +99,11 @@ def test_deployment_group_is_blue_green_with_rollback_and_alarms():
     assert termination == {"Action": "TERMINATE", "TerminationWaitTimeInMinutes": 15}
     assert group["AutoRollbackConfiguration"] == {"Enabled": True,
                                                   "Events": ["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM"]}
-    alarms = _resources(body, "AWS::CloudWatch::Alarm")
+    alarms = resources(body, "AWS::CloudWatch::Alarm")
     assert {a["Name"]["Ref"] for a in group["AlarmConfiguration"]["Alarms"]} == set(alarms)
     assert {a["MetricName"] for a in alarms.values()} == {"HTTPCode_Target_5XX_Count", "UnHealthyHostCount"}
     assert len(alarms) == 4
-    assert _resources(body, "AWS::CodeDeploy::Application")["CodeDeployApplication"]["ComputePlatform"] == "ECS"
+    assert resources(body, "AWS::CodeDeploy::Application")["CodeDeployApplication"]["ComputePlatform"] == "ECS"
 
 
 def test_ecs_service_runs_privately_under_codedeploy():
@@ -154,17 +143,17 @@ def test_secrets_reach_the_container_and_only_they_are_readable():
     container = body["Resources"]["TaskDefinition"]["Properties"]["ContainerDefinitions"][0]
     assert container["Secrets"] == [{"Name": "API_KEY", "ValueFrom": PARAMETER},
                                     {"Name": "DB_PASSWORD", "ValueFrom": SECRET + ":password::"}]
-    by_action = {s["Action"][0]: s["Resource"] for n, s in _statements(body) if n == "TaskExecutionRole"}
+    by_action = {s["Action"][0]: s["Resource"] for n, s in role_statements(body) if n == "TaskExecutionRole"}
     # Given without its random suffix, the secret matches in IAM only with "-??????".
     assert by_action["secretsmanager:GetSecretValue"] == [SECRET, SECRET + "-??????"]
     assert by_action["ssm:GetParameters"] == [PARAMETER]
     # A name whose last part looks like the random suffix ("app-config") is still granted with it.
     hyphenated = "arn:aws:secretsmanager:eu-west-1:111122223333:secret:app-config"
     body = _build(secrets={"CONFIG": hyphenated})
-    by_action = {s["Action"][0]: s["Resource"] for n, s in _statements(body) if n == "TaskExecutionRole"}
+    by_action = {s["Action"][0]: s["Resource"] for n, s in role_statements(body) if n == "TaskExecutionRole"}
     assert by_action["secretsmanager:GetSecretValue"] == [hyphenated, hyphenated + "-??????"]
     plain = _build()
-    actions = {s["Action"][0] for n, s in _statements(plain) if n == "TaskExecutionRole"}
+    actions = {s["Action"][0] for n, s in role_statements(plain) if n == "TaskExecutionRole"}
     assert "secretsmanager:GetSecretValue" not in actions and "ssm:GetParameters" not in actions
 
 
@@ -183,7 +172,7 @@ def test_security_group_rules():
     assert [(r["FromPort"], r["CidrIp"]) for r in alb_egress] == [(3000, {"Ref": "VpcCidr"})]
     https = _build(certificate_arn=CERT, production_port=443, test_port=8443)
     assert sorted(p for p, _ in _ingress(https, "LoadBalancerSecurityGroup")) == [80, 443, 8443]
-    assert not _resources(body, "AWS::EC2::SecurityGroupIngress")
+    assert not resources(body, "AWS::EC2::SecurityGroupIngress")
 
 
 @pytest.mark.parametrize("env", environments())
@@ -194,18 +183,18 @@ def test_iam_has_no_wildcard_actions_and_star_only_where_aws_requires(env):
                     "elasticloadbalancing:DescribeTargetHealth",
                     "ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DeleteNetworkInterface",
                     "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"}
-    for _, statement in _statements(body):
+    for _, statement in role_statements(body):
         assert all("*" not in action for action in statement["Action"]), statement
         if "*" in statement["Resource"]:
             assert set(statement["Action"]) <= allowed_star, statement
-    for props in _resources(body, "AWS::IAM::Role").values():
+    for props in resources(body, "AWS::IAM::Role").values():
         assert "ManagedPolicyArns" not in props
 
 
 def test_codedeploy_role_is_scoped_to_this_service():
     body = template("dev", "service")
     by_action = {}
-    for name, statement in _statements(body):
+    for name, statement in role_statements(body):
         if name == "CodeDeployServiceRole":
             for action in statement["Action"]:
                 by_action[action] = statement["Resource"]
@@ -228,7 +217,7 @@ def test_validation_hook_function():
     assert function["VpcConfig"]["SubnetIds"] == {"Ref": "PrivateSubnetIds"}
     variables = function["Environment"]["Variables"]
     assert json.loads(variables["PATHS"]) == ["/"] and variables["EXPECTED_STATUS"] == "200"
-    hook_actions = {a: s["Resource"] for n, s in _statements(body) if n == "ValidationHookRole" for a in s["Action"]}
+    hook_actions = {a: s["Resource"] for n, s in role_statements(body) if n == "ValidationHookRole" for a in s["Action"]}
     assert hook_actions["codedeploy:PutLifecycleEventHookExecutionStatus"] == [{"Fn::Sub": (
         "arn:${AWS::Partition}:codedeploy:${AWS::Region}:${AWS::AccountId}:"
         "deploymentgroup:webapp-dev/webapp-dev-service")}]
@@ -271,7 +260,7 @@ def test_health_check_settings_reach_both_target_groups_and_the_service():
     body = _build(health_check_path="/healthz", health_check_interval_seconds=20, health_check_timeout_seconds=7,
                   healthy_threshold=4, unhealthy_threshold=5, health_check_matcher="200-299",
                   deregistration_delay_seconds=45, health_check_grace_period_seconds=90)
-    groups = _resources(body, "AWS::ElasticLoadBalancingV2::TargetGroup")
+    groups = resources(body, "AWS::ElasticLoadBalancingV2::TargetGroup")
     assert set(groups) == {"BlueTargetGroup", "GreenTargetGroup"}
     for group in groups.values():
         assert (group["HealthCheckPath"], group["HealthCheckIntervalSeconds"], group["HealthCheckTimeoutSeconds"],
