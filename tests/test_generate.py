@@ -118,3 +118,23 @@ def test_writing_leaves_folders_it_did_not_generate(tmp_path):
     (out / "notes" / "todo.txt").write_text("keep me\n")
     assert generate("--out-dir", str(out)).returncode == 0
     assert (out / "notes" / "todo.txt").read_text() == "keep me\n"
+
+
+def test_every_template_describes_and_groups_its_parameters():
+    for path in sorted(OUT.glob("*/*.json")):
+        if path.name == "stacks.json" or path.name.endswith(".parameters.json"):
+            continue
+        body = json.loads(path.read_text())
+        assert body.get("Description"), path
+        parameters = body.get("Parameters", {})
+        assert all(spec.get("Description") for spec in parameters.values()), path
+        groups = body.get("Metadata", {}).get("AWS::CloudFormation::Interface", {}).get("ParameterGroups", [])
+        grouped = [name for group in groups for name in group["Parameters"]]
+        assert sorted(grouped) == sorted(parameters), path
+        # Plain CloudFormation: the only metadata is the console's parameter groups and, on a resource,
+        # checkov's skips with their written reasons (the project's standard for a security exception).
+        assert set(body.get("Metadata", {})) <= {"AWS::CloudFormation::Interface"}, path
+        for name, resource in body["Resources"].items():
+            skips = resource.get("Metadata", {}).pop("checkov", {"skip": []})["skip"]
+            assert resource.get("Metadata", {}) == {}, (path, name)
+            assert all(skip["comment"] for skip in skips), (path, name)
