@@ -212,11 +212,11 @@ def _pipeline_role(t: CfnTemplate, config: EnvironmentConfig, deploy, connection
 def _pipeline(t: CfnTemplate, config: EnvironmentConfig, deploy, connection, service_template: CfnTemplate) -> None:
     p = config.pipeline
     _pipeline_role(t, config, deploy, connection)
-    source = pipeline_deploy._action("GitHub", "Source", "CodeStarSourceConnection", {
+    source = pipeline_deploy.action("GitHub", "Source", "CodeStarSourceConnection", {
         "ConnectionArn": connection, "FullRepositoryId": p.full_repository_id, "BranchName": p.branch,
         "OutputArtifactFormat": "CODE_ZIP", "DetectChanges": "true",
     }, outputs=(SOURCE_OUTPUT,), Namespace=SOURCE_NAMESPACE)
-    image = pipeline_deploy._action("ImageAndScanGate", "Build", "CodeBuild", {
+    image = pipeline_deploy.action("ImageAndScanGate", "Build", "CodeBuild", {
         "ProjectName": Ref("BuildProject"),
         "EnvironmentVariables": json.dumps([{"name": "COMMIT_ID", "type": "PLAINTEXT",
                                              "value": f"#{{{SOURCE_NAMESPACE}.CommitId}}"}]),

@@ -38,8 +38,8 @@ SERVICE_GROUP = "Service stack"
 CHANGE_SET = "pipeline-release"
 
 
-def _action(name: str, category: str, provider: str, configuration: dict, run_order: int = 1,
-            inputs: tuple[str, ...] = (), outputs: tuple[str, ...] = (), owner: str = "AWS", **extra):
+def action(name: str, category: str, provider: str, configuration: dict, run_order: int = 1,
+           inputs: tuple[str, ...] = (), outputs: tuple[str, ...] = (), owner: str = "AWS", **extra):
     return codepipeline.Actions(
         Name=name, RunOrder=run_order, Configuration=configuration,
         ActionTypeId=codepipeline.ActionTypeId(Category=category, Owner=owner, Provider=provider, Version="1"),
@@ -48,7 +48,7 @@ def _action(name: str, category: str, provider: str, configuration: dict, run_or
 
 
 def approval_action(run_order: int = 1):
-    return _action("Approve", "Approval", "Manual", {
+    return action("Approve", "Approval", "Manual", {
         "CustomData": "Approve to release the image that passed the scan gate."}, run_order, owner="AWS")
 
 
@@ -124,7 +124,7 @@ class CodeDeploy:
 
     @staticmethod
     def deploy_actions(t, config: EnvironmentConfig, approval: bool, service_template: CfnTemplate) -> list:
-        deploy = _action("Deploy", "Deploy", "CodeDeployToECS", {
+        deploy = action("Deploy", "Deploy", "CodeDeployToECS", {
             "ApplicationName": Ref("CodeDeployApplicationName"),
             "DeploymentGroupName": Ref("DeploymentGroupName"),
             "TaskDefinitionTemplateArtifact": BUILD_OUTPUT, "TaskDefinitionTemplatePath": "taskdef.json",
@@ -172,7 +172,7 @@ class Ecs:
 
     @staticmethod
     def deploy_actions(t, config: EnvironmentConfig, approval: bool, service_template: CfnTemplate) -> list:
-        return [_action("Deploy", "Deploy", "ECS", {
+        return [action("Deploy", "Deploy", "ECS", {
             "ClusterName": Ref("ClusterName"), "ServiceName": Ref("ServiceName"),
             "FileName": "imagedefinitions.json",
         }, inputs=(BUILD_OUTPUT,))]
@@ -235,7 +235,7 @@ class CloudFormation:
         # would then run every infrastructure update scripts/deploy.py makes (it passes no role)
         # and fail them. Without it CloudFormation acts with the pipeline role's credentials, which
         # carry the release's least-privilege statements (pipeline_statements).
-        create = _action("CreateChangeSet", "Deploy", "CloudFormation", {
+        create = action("CreateChangeSet", "Deploy", "CloudFormation", {
             "ActionMode": "CHANGE_SET_REPLACE", "StackName": Ref("ServiceStackName"), "ChangeSetName": CHANGE_SET,
             "TemplatePath": f"{BUILD_OUTPUT}::service-template.json",
             "TemplateConfiguration": f"{BUILD_OUTPUT}::service-configuration.json",
@@ -246,7 +246,7 @@ class CloudFormation:
         actions = [create]
         if approval:
             actions.append(approval_action(2))
-        actions.append(_action("ExecuteChangeSet", "Deploy", "CloudFormation", {
+        actions.append(action("ExecuteChangeSet", "Deploy", "CloudFormation", {
             "ActionMode": "CHANGE_SET_EXECUTE", "StackName": Ref("ServiceStackName"), "ChangeSetName": CHANGE_SET,
         }, 3 if approval else 2))
         return actions

@@ -60,18 +60,25 @@ def cache_key(path: Path, fingerprint: str) -> str:
     return hashlib.sha256(fingerprint.encode() + region_of(path).encode() + path.read_bytes()).hexdigest()
 
 
-def run_cfn_lint(path: Path) -> list[str]:
+def run_cfn_lint(paths: list[Path]) -> list[str]:
+    """One cfn-lint run per region (a template is checked against its environment's region)."""
     from cfnlint.api import lint_by_config
 
+    config = _config()
+    by_region: dict[str, dict[str, Path]] = {}
+    for path in paths:
+        by_region.setdefault(region_of(path), {})[str(path.resolve())] = path
+    findings = []
     cwd = os.getcwd()
     os.chdir(ROOT)  # .cfnlintrc names the rules folder relative to the project root
     try:
-        matches = lint_by_config({
-            "templates": [str(path.resolve())], "regions": [region_of(path)],
-        } | _config())
+        for region, given in sorted(by_region.items()):
+            for m in lint_by_config({"templates": list(given), "regions": [region]} | config):
+                shown = given.get(str(Path(m.filename).resolve()), m.filename)
+                findings.append(f"{shown}:{m.linenumber}:{m.columnnumber}: {m.rule.id} {m.message}")
     finally:
         os.chdir(cwd)
-    return [f"{path}:{m.linenumber}:{m.columnnumber}: {m.rule.id} {m.message}" for m in matches]
+    return findings
 
 
 def _config() -> dict:
@@ -121,10 +128,8 @@ def main(argv: list[str] | None = None) -> int:
     todo = [p for p in templates if not (use_cache and (args.cache_dir / keys[p]).exists())]
 
     findings: list[str] = []
-    for path in todo:
-        findings += run_cfn_lint(path)
     if todo:
-        findings += run_checkov(todo)
+        findings += run_cfn_lint(todo) + run_checkov(todo)
     for line in findings:
         print(line)
     # Only a clean run is remembered: a finding whose file the tools name in their own way

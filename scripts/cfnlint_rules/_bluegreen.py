@@ -47,8 +47,9 @@ def in_scope(template: Any) -> bool:
     return isinstance(template, dict) and ("Hooks" in template or declares_transform(template))
 
 
-def bluegreen_hooks(template: dict) -> Iterator[tuple[str, dict]]:
-    hooks = template.get("Hooks")
+def bluegreen_hooks(template: Any) -> Iterator[tuple[str, dict]]:
+    """(logical ID, hook) of every blue/green hook; nothing for a template without a Hooks object."""
+    hooks = template.get("Hooks") if isinstance(template, dict) else None
     if isinstance(hooks, dict):
         for logical_id, hook in hooks.items():
             if isinstance(hook, dict) and hook.get("Type") == HOOK_TYPE:

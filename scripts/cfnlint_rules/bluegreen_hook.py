@@ -210,8 +210,6 @@ class BlueGreenHookReferences(CloudFormationLintRule):
 
     def match(self, cfn):
         template = cfn.template
-        if not isinstance(template, dict) or "Hooks" not in template:
-            return []
         matches = []
         for hook_id, hook in bg.bluegreen_hooks(template):
             applications = bg.field(hook, "Properties", "Applications")
@@ -267,8 +265,6 @@ class BlueGreenHookRecommendedKeys(CloudFormationLintRule):
 
     def match(self, cfn):
         template = cfn.template
-        if not isinstance(template, dict) or "Hooks" not in template:
-            return []
         matches = []
         for hook_id, hook in bg.bluegreen_hooks(template):
             properties = hook.get("Properties")

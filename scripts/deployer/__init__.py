@@ -11,6 +11,3 @@ OK, FAILED, USAGE, CHANGES, INTERRUPTED = 0, 1, 2, 3, 130
 class UserError(Exception):
     """Bad usage or bad input: reported in one line, exit code 2, nothing deployed."""
 
-
-class DeployFailed(Exception):
-    """A change set or stack operation failed: exit code 1 (the details are already printed)."""

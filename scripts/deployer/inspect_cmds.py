@@ -10,6 +10,7 @@ from .aws import describe_stack, error_message
 from .context import Context
 from . import emulator
 from .emulator import template_for_emulator
+from .manifest import retained_resources
 from .render import MASK, canonical, event_line, outputs_lines, say, unified
 from .waiting import latest_event_id, wait_for_stack
 
@@ -125,9 +126,8 @@ def _retained(ctx: Context, entry, stack: dict) -> list[str]:
         body = ctx.aws.cfn(entry.region).get_template(StackName=stack["StackId"])["TemplateBody"]
         template = json.loads(body) if isinstance(body, str) else body
     except (ClientError, ValueError):
-        template = entry.template
-    return sorted(f"{lid} ({res.get('Type')})" for lid, res in template.get("Resources", {}).items()
-                  if res.get("DeletionPolicy") in ("Retain", "RetainExceptOnCreate", "Snapshot"))
+        return entry.retained()
+    return retained_resources(template)
 
 
 def _delete(ctx: Context, entry, stack: dict) -> bool:

@@ -37,11 +37,13 @@ class StackEntry:
         return {k for k, v in self.template.get("Parameters", {}).items() if str(v.get("NoEcho", "")).lower() == "true"}
 
     def retained(self) -> list[str]:
-        return sorted(
-            f"{logical_id} ({res.get('Type')})"
-            for logical_id, res in self.template.get("Resources", {}).items()
-            if res.get("DeletionPolicy") in ("Retain", "RetainExceptOnCreate", "Snapshot")
-        )
+        return retained_resources(self.template)
+
+
+def retained_resources(template: dict) -> list[str]:
+    """Resources a stack deletion leaves behind, as "LogicalId (Type)"."""
+    return sorted(f"{logical_id} ({res.get('Type')})" for logical_id, res in template.get("Resources", {}).items()
+                  if res.get("DeletionPolicy") in ("Retain", "RetainExceptOnCreate", "Snapshot"))
 
 
 @dataclass

@@ -15,8 +15,6 @@ BACKOFF = 1.6
 MAX_DELAY = 4.0
 DEFAULT_TIMEOUT = 3600.0
 
-SUCCESS = {"CREATE_COMPLETE", "UPDATE_COMPLETE", "IMPORT_COMPLETE", "DELETE_COMPLETE"}
-
 
 def poll_delays():
     """Delays between polls: 0.25, 0.4, 0.64, ... capped at MAX_DELAY (used by the benchmark too)."""
