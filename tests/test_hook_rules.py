@@ -45,7 +45,7 @@ def _write(tmp_path: Path, body: dict, name: str = "template.json") -> Path:
 def _findings(path: Path) -> list[tuple[str, str]]:
     """(rule id, message) for every cfn-lint finding, with the project configuration and rules."""
     found = []
-    for line in LINT.run_cfn_lint(path):
+    for line in LINT.run_cfn_lint([path]):
         rule_and_message = line.split(": ", 1)[1]
         rule, message = rule_and_message.split(" ", 1)
         found.append((rule, message))
