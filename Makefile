@@ -1,55 +1,61 @@
 # Quick start: `make generate` writes out/, `make test` runs every test.
-# Both create .venv on first use and reinstall only when setup.cfg changes.
+# Both create .venv on first use and install the project into it (pip install -e ".[test]"),
+# again only when setup.cfg or pyproject.toml changes.
 
 PYTHON ?= python3
 VENV   := .venv
-PY     := $(VENV)/bin/python
+BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 ENV    ?= dev
 ARGS   ?=
 
-.PHONY: generate check lint test test-fast plan deploy demo bench clean
+.PHONY: generate check lint test test-fast check-python plan deploy demo bench clean
 
-# The stamp is remade when setup.cfg changes, but pip runs only when the list of
-# requirements itself changed (or nothing was installed yet).
-$(STAMP): setup.cfg scripts/requirements.py
+$(STAMP): setup.cfg pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is required")'
-	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	@$(PY) scripts/requirements.py test > $(VENV)/requirements.new
-	@if ! cmp -s $(VENV)/requirements.new $(VENV)/requirements.txt; then \
-	  echo "installing the requirements of setup.cfg into $(VENV)"; \
-	  if ! $(PY) -m pip install --quiet --disable-pip-version-check -r $(VENV)/requirements.new \
-	      > $(VENV)/pip.log 2>&1; then \
-	    grep -v "^WARNING: Location .* is ignored" $(VENV)/pip.log >&2; exit 1; \
-	  fi; \
-	  mv $(VENV)/requirements.new $(VENV)/requirements.txt; \
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@echo "installing the project and its test requirements into $(VENV)"
+	@if ! $(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[test]" > $(VENV)/pip.log 2>&1; then \
+	  grep -v "^WARNING: Location .* is ignored" $(VENV)/pip.log >&2; exit 1; \
 	fi
 	@touch $(STAMP)
 
 generate: $(STAMP)
-	$(PY) generate.py
+	$(BIN)/fargate-generate
 
 check: $(STAMP)
-	$(PY) generate.py --check
+	$(BIN)/fargate-generate --check
 
 lint: $(STAMP)
-	$(PY) scripts/lint.py $(ARGS) out/*/*.json
+	$(BIN)/fargate-lint $(ARGS) out/*/*.json
+
+# The Python under the same gates as the templates: lint, format and types.
+check-python: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 test: $(STAMP)
-	$(PY) -m pytest $(ARGS)
+	$(BIN)/python -m pytest $(ARGS)
+
+# Everything except the end-to-end tests against the local AWS endpoint (marker `deploy`).
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not deploy" $(ARGS)
 
 plan: $(STAMP)
-	$(PY) scripts/deploy.py plan --env $(ENV) $(ARGS)
+	$(BIN)/fargate-generate --check
+	$(BIN)/fargate-deploy plan --env $(ENV) $(ARGS)
 
 deploy: $(STAMP)
-	$(PY) scripts/deploy.py apply --env $(ENV) $(ARGS)
+	$(BIN)/fargate-generate --check
+	$(BIN)/fargate-deploy apply --env $(ENV) $(ARGS)
 
 demo: $(STAMP)
-	$(PY) generate.py
-	$(PY) scripts/deploy.py demo --env $(ENV)
+	$(BIN)/fargate-generate
+	$(BIN)/fargate-deploy demo --env $(ENV)
 
 bench: $(STAMP)
-	$(PY) scripts/bench.py
+	$(BIN)/python scripts/dev/bench.py $(ARGS)
 
 clean:
-	rm -rf $(VENV) .cache .pytest_cache
+	rm -rf $(VENV) .cache .pytest_cache .mypy_cache .ruff_cache

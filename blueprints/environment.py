@@ -1,50 +1,47 @@
 """An environment's stacks, their wiring, and the files they become in out/<env>/.
 
-The manifest (``stacks.json``) is the contract with scripts/deploy.py: it lists the stacks in
-deploy order with everything needed to create them, so deployment reads only out/.
+The manifest (``stacks.json``, model in ``blueprints.manifest``) is the contract with the
+deployer: it lists the stacks in deploy order with everything needed to create them, so
+deployment reads only out/.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import network, pipeline, pipeline_deploy, service
+from . import engines, manifest
 from .config import EnvironmentConfig
+from .stacks import network, pipeline, service
 from .template import CfnTemplate, capabilities, render
-
-MANIFEST = "stacks.json"
-@dataclass(frozen=True)
-class Output:
-    """A parameter value that comes from an output of an earlier stack of the same environment."""
-
-    stack: str
-    output: str
 
 
 @dataclass
 class Stack:
     name: str
     template: CfnTemplate
-    # Values for the template's parameters: a string, or an Output of another stack.
+    # Values for the template's parameters: a string, or an output of an earlier stack.
     # Parameters left out take the template's Default.
-    parameters: dict[str, str | Output] = field(default_factory=dict)
-    # Parameters the deploy script keeps at their deployed value on update (for example the
-    # image, which a release changes outside out/); on create they take the Default.
+    parameters: dict[str, str | manifest.OutputRef] = field(default_factory=dict)
+    # Parameters the deployer keeps at their deployed value on update (for example the image,
+    # which a release changes outside out/); on create they take the Default.
     kept_on_update: tuple[str, ...] = ()
+    # Stacks this one needs besides those it takes outputs from (a pipeline names the service
+    # stack it releases even when it reads none of its outputs).
+    needs: tuple[str, ...] = ()
 
 
 def stacks(config: EnvironmentConfig) -> list[Stack]:
     """The stacks of one environment, in deploy order."""
     service_template = service.build(config)
+    network_outputs = ("VpcId", "VpcCidr", "PublicSubnetIds", "PrivateSubnetIds")
     return [
         Stack(network.STACK, network.build(config)),
-        Stack(service.STACK, service_template, parameters={
-            "VpcId": Output(network.STACK, "VpcId"),
-            "VpcCidr": Output(network.STACK, "VpcCidr"),
-            "PublicSubnetIds": Output(network.STACK, "PublicSubnetIds"),
-            "PrivateSubnetIds": Output(network.STACK, "PrivateSubnetIds"),
-        }, kept_on_update=("ImageUri",)),
-    ] + _pipeline_stacks(config, service_template)
+        Stack(service.STACK, service_template,
+              parameters={key: manifest.OutputRef(network.STACK, key) for key in network_outputs},
+              kept_on_update=("ImageUri",)),
+        *_pipeline_stacks(config, service_template),
+    ]
 
 
 def _pipeline_stacks(config: EnvironmentConfig, service_template: CfnTemplate) -> list[Stack]:
@@ -52,10 +49,12 @@ def _pipeline_stacks(config: EnvironmentConfig, service_template: CfnTemplate) -
     from the service stack's outputs, or are deterministic names where that template has none."""
     if config.pipeline is None:
         return []
-    sources = pipeline_deploy.parameter_sources(config)
-    return [Stack(pipeline.STACK, pipeline.build(config, service_template), parameters={
-        key: Output(service.STACK, value) if kind == "output" else value for key, (kind, value) in sources.items()
-    })]
+    engine = engines.get(config.service.deployment_engine)
+    values: dict[str, str | manifest.OutputRef] = {
+        key: manifest.OutputRef(service.STACK, output) for key, output in engine.service_outputs.items()}
+    values.update(engine.static_service_values(config))
+    return [Stack(pipeline.STACK, pipeline.build(config, service_template), parameters=values,
+                  needs=(service.STACK,))]
 
 
 def _static_values(stack: Stack, body: dict[str, Any]) -> dict[str, str]:
@@ -63,7 +62,7 @@ def _static_values(stack: Stack, body: dict[str, Any]) -> dict[str, str]:
     values = {}
     for key, spec in sorted(body.get("Parameters", {}).items()):
         given = stack.parameters.get(key)
-        if isinstance(given, Output):
+        if isinstance(given, manifest.OutputRef):
             continue
         if given is None:
             if "Default" not in spec:
@@ -81,42 +80,41 @@ def json_scalar(value: Any) -> str:
     return str(value)
 
 
+def _entry(config: EnvironmentConfig, stack: Stack, body: dict[str, Any]) -> manifest.StackEntry:
+    unknown = set(stack.parameters) - set(body.get("Parameters", {}))
+    if unknown:
+        raise ValueError(f"stack {stack.name}: values given for unknown parameters {sorted(unknown)}")
+    wired = {key: value for key, value in stack.parameters.items() if isinstance(value, manifest.OutputRef)}
+    return manifest.StackEntry(
+        name=stack.name,
+        stack_name=f"{config.prefix}-{stack.name}",
+        template=f"{stack.name}.json",
+        parameters_file=f"{stack.name}.parameters.json",
+        region=config.region,
+        parameters=_static_values(stack, body),
+        parameters_from_outputs=wired,
+        parameters_kept_on_update=sorted(stack.kept_on_update),
+        depends_on=sorted({ref.stack for ref in wired.values()} | set(stack.needs)),
+        capabilities=capabilities(body),
+        tags=config.stack_tags,
+        termination_protection=config.protected,
+    )
+
+
 def files(config: EnvironmentConfig) -> dict[str, str]:
     """Every file of out/<env>/, by name, as the exact text to write."""
     out: dict[str, str] = {}
     entries = []
     for stack in stacks(config):
         body = stack.template.to_dict()
-        unknown = set(stack.parameters) - set(body.get("Parameters", {}))
-        if unknown:
-            raise ValueError(f"stack {stack.name}: values given for unknown parameters {sorted(unknown)}")
-        static = _static_values(stack, body)
-        wired = {
-            key: {"stack": value.stack, "output": value.output}
-            for key, value in sorted(stack.parameters.items()) if isinstance(value, Output)
-        }
-        out[f"{stack.name}.json"] = render(body)
-        out[f"{stack.name}.parameters.json"] = render(
-            [{"ParameterKey": k, "ParameterValue": v} for k, v in static.items()]
-        )
-        entries.append({
-            "name": stack.name,
-            "stack_name": f"{config.prefix}-{stack.name}",
-            "template": f"{stack.name}.json",
-            "parameters_file": f"{stack.name}.parameters.json",
-            "region": config.region,
-            "parameters": static,
-            "parameters_from_outputs": wired,
-            "parameters_kept_on_update": sorted(stack.kept_on_update),
-            "depends_on": sorted({value["stack"] for value in wired.values()}),
-            "capabilities": capabilities(body),
-            "tags": config.stack_tags,
-            "termination_protection": config.protected,
-        })
-    out[MANIFEST] = render({
-        "project": config.project,
-        "environment": config.environment,
-        "region": config.region,
-        "stacks": entries,
-    })
+        entry = _entry(config, stack, body)
+        out[entry.template] = render(body)
+        out[entry.parameters_file] = render(
+            [{"ParameterKey": k, "ParameterValue": v} for k, v in entry.parameters.items()])
+        entries.append(entry)
+    document = manifest.Manifest(project=config.project, environment=config.environment, region=config.region,
+                                 stacks=entries)
+    # What is written is what every reader accepts.
+    manifest.from_dict(document.to_dict(), manifest.FILE_NAME)
+    out[manifest.FILE_NAME] = render(document.to_dict())
     return out

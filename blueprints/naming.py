@@ -7,7 +7,10 @@ limit; ``LIMITS`` records each one and tests/test_service.py checks them at the 
 """
 from __future__ import annotations
 
-from .config import EnvironmentConfig
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .config import EnvironmentConfig
 
 # AWS length limit of each kind of name below.
 LIMITS = {

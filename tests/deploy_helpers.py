@@ -1,15 +1,13 @@
-"""Shared by the deploy tests: run scripts/deploy.py in-process, write synthetic manifests."""
+"""Shared by the deploy tests: run the deployer's CLI in-process, write synthetic manifests."""
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT / "scripts") not in sys.path:
-    sys.path.insert(0, str(ROOT / "scripts"))
+from blueprints import manifest
+from deployer import cli as deploy
 
-import deploy  # noqa: E402  (scripts/deploy.py)
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def run_deploy(capsys, endpoint: str, *args: str) -> tuple[int, str, str]:
@@ -48,5 +46,6 @@ def write_env(out: Path, stacks: list[dict], env: str = "test") -> Path:
             "depends_on": sorted({v["stack"] for v in wired.values()}), "capabilities": [],
             "tags": stack.get("tags", {"Environment": env}), "termination_protection": False,
         })
-    (folder / "stacks.json").write_text(json.dumps({"environment": env, "stacks": entries}, indent=2))
+    (folder / "stacks.json").write_text(json.dumps(
+        {"format_version": manifest.FORMAT_VERSION, "environment": env, "stacks": entries}, indent=2))
     return out

@@ -23,6 +23,12 @@ def generate(*args: str) -> subprocess.CompletedProcess:
     return run(str(ROOT / "generate.py"), *args)
 
 
+def run_lint(*args: str) -> subprocess.CompletedProcess:
+    """The lint gate's console script, as `make lint` runs it."""
+    return subprocess.run([str(Path(sys.executable).parent / "fargate-lint"), *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+
+
 def tree_digest(folder: Path) -> dict[str, str]:
     return {
         str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()

@@ -190,7 +190,7 @@ def test_usage_errors_exit_2_and_deploy_nothing(moto, capsys, tmp_path):
     code, _, err = run_deploy(capsys, moto, "apply", "--env", "dev")
     assert code == 2 and "pass --yes" in err
     assert client(moto).describe_stacks()["Stacks"] == []
-    import deploy
+    from deployer import cli as deploy
     assert deploy.main(["plan", "--env", "dev", "--local-endpoint", "http://10.0.0.1:5000"]) == 2
     with pytest.raises(SystemExit) as exc:
         deploy.main(["launch", "--env", "dev"])
@@ -214,10 +214,11 @@ def test_ctrl_c_stops_waiting_but_not_the_deployment(moto, capsys, tmp_path, mon
 def test_local_flag_starts_and_stops_its_own_emulator(tmp_path):
     import subprocess
     import sys
+    from pathlib import Path
     out_dir = write_env(tmp_path / "out", [{"name": "one", "template": log_group_template("/t/one"),
                                             "parameters": {"Retention": "7"}}])
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}  # no AWS credentials at all
-    done = subprocess.run([sys.executable, str(ROOT / "scripts" / "deploy.py"), "apply", "--env", "test", "--yes",
+    done = subprocess.run([str(Path(sys.executable).parent / "fargate-deploy"), "apply", "--env", "test", "--yes",
                            "--local", "--out", str(out_dir)], capture_output=True, text=True, timeout=120, env=env)
     assert done.returncode == 0, done.stderr
     assert "LOCAL EMULATOR: deploying to moto at http://127.0.0.1:" in done.stdout
@@ -253,7 +254,7 @@ def test_apply_replans_a_dependant_when_its_upstream_outputs_change(moto, capsys
 
 
 def test_ctrl_c_under_local_says_the_emulator_and_its_stacks_are_gone(capsys, tmp_path, monkeypatch):
-    import deploy
+    from deployer import cli as deploy
     from deployer import commands
 
     def interrupted(*args, **kwargs):

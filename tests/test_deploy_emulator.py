@@ -10,10 +10,10 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.parsers import ResponseParserError
 
-from tests.deploy_helpers import ROOT, log_group_template  # noqa: F401  (puts scripts/ on sys.path)
+from tests.deploy_helpers import ROOT, log_group_template
 from tests.moto_support import client
 
-from deployer import emulator  # noqa: E402
+from deployer import emulator
 
 pytestmark = pytest.mark.deploy
 # moto answers an unimplemented or crashing call with an HTML 500 page, which botocore either

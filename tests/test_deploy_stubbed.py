@@ -10,14 +10,14 @@ import boto3
 import pytest
 from botocore.stub import ANY, Stubber
 
-from tests.deploy_helpers import log_group_template  # noqa: F401  (puts scripts/ on sys.path)
+from tests.deploy_helpers import log_group_template
 
-from deployer import aws as aws_module, waiting  # noqa: E402
-from deployer.changesets import Options, Plan, Planner  # noqa: E402
-from deployer.commands import _refusals, _Run, plan_lines  # noqa: E402
-from deployer.context import Context  # noqa: E402
-from deployer.manifest import Manifest, StackEntry  # noqa: E402
-from deployer.render import parameter_lines  # noqa: E402
+from deployer import aws as aws_module, waiting
+from deployer.changesets import Options, Plan, Planner
+from deployer.commands import _refusals, _Run, plan_lines
+from deployer.context import Context
+from deployer.manifest import Manifest, StackEntry
+from deployer.render import parameter_lines
 
 STACK_ID = "arn:aws:cloudformation:eu-west-1:123456789012:stack/app-net/1"
 CS_ID = "arn:aws:cloudformation:eu-west-1:123456789012:changeSet/c1/1"
@@ -97,7 +97,7 @@ def test_first_create_that_rolls_back_lists_failures_first_then_status_and_clean
     report = out[out.index("== app-net: FAILED =="):]
     assert report.index("Vpc (AWS::EC2::VPC): CREATE_FAILED: The CIDR '10.0.0.0/33' is invalid.") < \
         report.index("final status: ROLLBACK_COMPLETE")
-    assert "clean up with: python scripts/deploy.py destroy --env dev --stack net" in report
+    assert "clean up with: fargate-deploy destroy --env dev --stack net" in report
     assert out.index("Vpc  AWS::EC2::VPC  CREATE_IN_PROGRESS") < out.index("CREATE_FAILED  The CIDR")  # events in order
 
 
@@ -232,6 +232,6 @@ def test_wait_timeout_advice_depends_on_whether_the_stacks_outlive_the_command()
     from deployer.context import Context
 
     lasting = SimpleNamespace(options=Options(), env="dev")
-    assert Context.watch_command(lasting, ["network"]) == "python scripts/deploy.py status --env dev --stack network"
+    assert Context.watch_command(lasting, ["network"]) == "fargate-deploy status --env dev --stack network"
     local = SimpleNamespace(options=Options(emulator=True, ephemeral=True), env="dev")
     assert Context.watch_command(local, ["network"]).startswith("nothing: the emulator started by --local stops")

@@ -12,10 +12,11 @@ from botocore.stub import ANY, Stubber
 from tests.deploy_helpers import ROOT
 from tests.test_deploy_stubbed import CS_ID, NOW, STACK_ID, _cfn, _context, _entry, _fast_waiter, _stack
 
-from deployer import bluegreen, commands  # noqa: E402
-from deployer.changesets import Plan  # noqa: E402
-from deployer.commands import _Run  # noqa: E402
-from deployer.manifest import Manifest  # noqa: E402
+from blueprints.manifest import OutputRef
+from deployer import bluegreen, commands
+from deployer.changesets import Plan
+from deployer.commands import _Run
+from deployer.manifest import Manifest
 
 pytestmark = pytest.mark.deploy
 STAGING_SERVICE = json.loads((ROOT / "out" / "staging" / "service.json").read_text())
@@ -90,7 +91,7 @@ def test_a_dependant_planned_again_after_its_upstream_is_checked_for_refusal_aga
     so it is shown, refused and deleted, never executed."""
     cfn = _cfn()
     upstream = _entry(name="base", stack_name="app-base")
-    entry = _entry(parameters={}, parameters_from_outputs={"A": {"stack": "base", "output": "Flag"}},
+    entry = _entry(parameters={}, parameters_from_outputs={"A": OutputRef("base", "Flag")},
                    depends_on=["base"], body="{}")
     ctx = _context(cfn, entry, _fast_waiter())
     ctx.manifest = Manifest(env="dev", folder=None, stacks=[upstream, entry], selected=[upstream, entry])

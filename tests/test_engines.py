@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from blueprints import naming, service
+from blueprints import naming
+from blueprints.stacks import service
 from blueprints.config import EnvironmentConfig, ParamsError, load_environment
 from tests.helpers import OUT, copy_params, edit_params, environments, template
 

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from tests import deploy_helpers  # noqa: F401  (puts scripts/ on sys.path)
+from tests import deploy_helpers
 from tests.helpers import OUT, ROOT, tree_digest
 from tests.moto_server_patches import in_process_server, outputs_after_change_set
 
-from deployer import emulator  # noqa: E402
+from deployer import emulator
 
 pytestmark = pytest.mark.deploy
 AWS = Path(sys.executable).parent / "aws"

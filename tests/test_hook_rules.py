@@ -7,14 +7,13 @@ say nothing about the hook. One test runs scripts/lint.py itself to show the gat
 from __future__ import annotations
 
 import copy
-import importlib.util
 import json
 import os
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import OUT, ROOT, run
+from tests.helpers import OUT, ROOT, run, run_lint
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "hooks"
 HOOK = "Hooks/CodeDeployBlueGreenHook/Properties"
@@ -22,14 +21,7 @@ APP = f"{HOOK}/Applications/0"
 LIMIT = "a template using the AWS::CodeDeployBlueGreen transform"
 
 
-def _lint_module():
-    spec = importlib.util.spec_from_file_location("project_lint", ROOT / "scripts" / "lint.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-LINT = _lint_module()
+from lintgate import cli as LINT  # noqa: N812
 
 
 def _load(name: str) -> dict:
@@ -242,13 +234,13 @@ def test_lint_entry_point_runs_the_project_rules(tmp_path):
     _rename(_hook(body), "TrafficRoutingConfig", "TrafficRoutingConfg")
     del _hook(body)["ServiceRole"]
     bad = _write(tmp_path, body, "bad.json")
-    result = run(str(ROOT / "scripts" / "lint.py"), "--no-cache", str(bad))
+    result = run_lint("--no-cache", str(bad))
     assert result.returncode == 1
     assert f"E9101 {HOOK}/TrafficRoutingConfg: unknown key" in result.stdout, result.stdout + result.stderr
     # The gate allows no finding of any level: the W9105 warning is reported too.
     assert f"W9105 {HOOK}: no ServiceRole" in result.stdout, result.stdout + result.stderr
     # The valid template gets checkov findings (AWS's example is not hardened), but no cfn-lint ones.
-    good = run(str(ROOT / "scripts" / "lint.py"), "--no-cache", str(FIXTURES / "valid.json"))
+    good = run_lint("--no-cache", str(FIXTURES / "valid.json"))
     lines = good.stdout.splitlines()
     assert lines and all(": checkov CKV_" in line for line in lines), good.stdout
 

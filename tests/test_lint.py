@@ -7,12 +7,13 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
-from tests.helpers import OUT, ROOT, run
+from tests.helpers import OUT, ROOT, run, run_lint
 
 
 def _lint(*files) -> "subprocess.CompletedProcess":  # noqa: F821
-    return run(str(ROOT / "scripts" / "lint.py"), "--no-cache", *map(str, files))
+    return run_lint("--no-cache", *map(str, files))
 
 
 def test_every_template_in_out_is_lint_clean():
@@ -45,7 +46,7 @@ def test_gate_fails_on_a_checkov_finding(tmp_path):
 
 def _cached_lint(cache, *files):
     env = {k: v for k, v in os.environ.items() if k != "LINT_NO_CACHE"}
-    return subprocess.run([sys.executable, str(ROOT / "scripts" / "lint.py"), "--cache-dir", str(cache),
+    return subprocess.run([str(Path(sys.executable).parent / "fargate-lint"), "--cache-dir", str(cache),
                            *map(str, files)], capture_output=True, text=True, env=env, timeout=300)
 
 
@@ -69,8 +70,7 @@ def test_warm_cache_skips_unchanged_templates_and_rechecks_changed_ones(tmp_path
 
 
 def test_cache_key_covers_tool_versions_config_and_rules(monkeypatch, tmp_path):
-    sys.path.insert(0, str(ROOT / "scripts"))
-    import lint
+    from lintgate import cli as lint
 
     before = lint.toolchain_fingerprint()
     rules = tmp_path / "rules"

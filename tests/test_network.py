@@ -5,7 +5,7 @@ import ipaddress
 
 import pytest
 
-from blueprints import network
+from blueprints.stacks import network
 from blueprints.config import EnvironmentConfig
 from tests.helpers import environments, template
 

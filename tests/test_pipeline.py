@@ -12,11 +12,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from blueprints import environment, naming, pipeline, pipeline_artifacts, service
+from blueprints import environment, manifest, naming
+from blueprints.stacks import pipeline, pipeline_artifacts, service
 from blueprints.config import EnvironmentConfig
 from tests.helpers import OUT, ROOT, environments, role_statements, template
 
-GATE = ROOT / "scripts" / "scan_gate.py"
+GATE = ROOT / "blueprints" / "assets" / "scan_gate.py"
 TASK_ROLE = "arn:aws:iam::111122223333:role/shop-test-service-TaskRole-ABC"
 EXECUTION_ROLE = "arn:aws:iam::111122223333:role/shop-test-service-TaskExecutionRole-DEF"
 FAMILY = "family-from-the-service-output"  # not naming.task_family: the value must come from the parameter
@@ -73,7 +74,7 @@ def test_buildspec_is_yaml_with_the_expected_phases_and_gate(env, tmp_path):
     assert "docker login --username AWS --password-stdin" in login
     assert 'docker push "$REPOSITORY_URI:$IMAGE_TAG"' in _command(spec, "docker build")
     assert _command(spec, "IMAGE_TAG=") == 'IMAGE_TAG="$COMMIT_ID"'
-    # The embedded gate is scripts/scan_gate.py byte for byte, checked by its hash at build time.
+    # The embedded gate is blueprints/assets/scan_gate.py byte for byte, checked by its hash at build time.
     writer = _command(spec, "SCAN_GATE_PY")
     result = _run_bash(writer.replace("/tmp/scan_gate.py", str(tmp_path / "gate.py")), tmp_path)
     assert result.returncode == 0, result.stderr
@@ -413,8 +414,8 @@ def test_build_role_pushes_only_to_its_repository():
 
 @pytest.mark.parametrize("env", sorted(ENGINE_OF_SAMPLE))
 def test_manifest_wires_the_pipeline_to_the_service_stack(env):
-    manifest = json.loads((OUT / env / "stacks.json").read_text())
-    entries = {s["name"]: s for s in manifest["stacks"]}
+    document = json.loads((OUT / env / "stacks.json").read_text())
+    entries = {s["name"]: s for s in document["stacks"]}
     entry = entries["pipeline"]
     service_outputs = set(template(env, "service").get("Outputs", {}))
     for key, source in entry["parameters_from_outputs"].items():
@@ -423,9 +424,9 @@ def test_manifest_wires_the_pipeline_to_the_service_stack(env):
     assert declared == set(entry["parameters"]) | set(entry["parameters_from_outputs"])
     if ENGINE_OF_SAMPLE[env] == "cloudformation":
         assert entry["parameters"]["ServiceStackName"] == entries["service"]["stack_name"]
-        assert entry["depends_on"] == []
-    else:
-        assert entry["depends_on"] == ["service"]
+    # Also when the stack is named by value only (cloudformation): destroy must refuse to delete
+    # the service stack under its pipeline, and apply must create it first.
+    assert entry["depends_on"] == ["service"]
 
 
 @pytest.mark.parametrize("engine", ["codedeploy", "ecs", "cloudformation"])
@@ -452,10 +453,10 @@ def test_service_stack_names_arrive_as_parameters_not_literals(engine):
     if engine == "cloudformation":
         assert (wired["ClusterName"], wired["ServiceName"], wired["TaskDefinitionFamily"]) == (cluster, svc, family)
     else:
-        assert wired["TaskDefinitionFamily"] == environment.Output("service", "TaskDefinitionFamily")
+        assert wired["TaskDefinitionFamily"] == manifest.OutputRef("service", "TaskDefinitionFamily")
         if engine == "ecs":
-            assert wired["ClusterName"] == environment.Output("service", "ClusterName")
-            assert wired["ServiceName"] == environment.Output("service", "ServiceName")
+            assert wired["ClusterName"] == manifest.OutputRef("service", "ClusterName")
+            assert wired["ServiceName"] == manifest.OutputRef("service", "ServiceName")
 
 
 def test_templates_stay_under_the_template_body_limit():

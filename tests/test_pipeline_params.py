@@ -116,7 +116,7 @@ def test_defaults():
 
 
 def test_manual_approval_defaults_on_for_prod_only():
-    from blueprints import pipeline
+    from blueprints.stacks import pipeline
     from tests.test_pipeline import _config
 
     assert not pipeline.approval_on(_config())

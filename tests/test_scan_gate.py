@@ -1,4 +1,4 @@
-"""scripts/scan_gate.py, run as CodeBuild runs it: a subprocess calling whatever `aws` is on PATH.
+"""blueprints/assets/scan_gate.py, run as CodeBuild runs it: a subprocess calling whatever `aws` is on PATH.
 
 Most tests put a stand-in `aws` first on PATH. It replays responses in the shape botocore's ECR
 model (ecr/2015-09-21/service-2.json: DescribeImageScanFindingsResponse, ImageScanFindings,
@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-GATE = ROOT / "scripts" / "scan_gate.py"
+GATE = ROOT / "blueprints" / "assets" / "scan_gate.py"
 REPO = "shop-dev-app"
 DIGEST = "sha256:" + "ab12" * 16
 OTHER_DIGEST = "sha256:" + "cd34" * 16

@@ -5,7 +5,8 @@ import json
 
 import pytest
 
-from blueprints import naming, service
+from blueprints import assets, naming
+from blueprints.stacks import service
 from blueprints.config import EnvironmentConfig
 from blueprints.config.service import PREDEFINED_DEPLOYMENTS
 from tests.helpers import OUT, environments, resources, role_statements, template
@@ -213,7 +214,7 @@ def test_validation_hook_function():
     function = body["Resources"]["ValidationHookFunction"]["Properties"]
     assert function["FunctionName"] == "CodeDeployHook_webapp-dev-validate"
     assert function["Handler"] == "index.codedeploy_handler"
-    assert function["Code"]["ZipFile"] == service.HOOK_SOURCE.read_text()
+    assert function["Code"]["ZipFile"] == assets.text(assets.VALIDATION_HOOK)
     assert function["VpcConfig"]["SubnetIds"] == {"Ref": "PrivateSubnetIds"}
     variables = function["Environment"]["Variables"]
     assert json.loads(variables["PATHS"]) == ["/"] and variables["EXPECTED_STATUS"] == "200"

@@ -12,7 +12,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from blueprints.functions import validation_hook as hook
+from blueprints.assets import validation_hook as hook
 
 EVENT = {"DeploymentId": "d-ABCDEF123", "LifecycleEventHookExecutionId": "hook-exec-1"}
 
@@ -258,9 +258,9 @@ def test_cloudformation_engine_event_uses_the_codedeploy_contract(server):
     """The AWS::CodeDeployBlueGreen transform runs a CodeDeploy deployment: CodeDeploy invokes the
     AfterAllowTestTraffic hook with DeploymentId and LifecycleEventHookExecutionId and waits for
     PutLifecycleEventHookExecutionStatus, so the cloudformation engine uses codedeploy_handler."""
-    from blueprints.engines import cloudformation
+    from blueprints import engines
 
-    assert cloudformation.HOOK_HANDLER == "codedeploy_handler"
+    assert engines.get("cloudformation").hook_handler == "codedeploy_handler"
     client, stubber = _codedeploy("Succeeded")
     assert _handle(_environ(server.server_address[1]), _FakeEc2(["127.0.0.1"]), client) == {"status": "Succeeded"}
     stubber.assert_no_pending_responses()

@@ -7,6 +7,7 @@ from typing import Literal, Optional
 
 from pydantic import Field, field_validator, model_validator
 
+from ..engines import registry as engine_registry
 from .base import StrictModel, check_cidr
 from .network import check_retention
 
@@ -52,38 +53,6 @@ def check_fargate_size(cpu: int, memory: int) -> None:
         listed = ", ".join(map(str, allowed)) if len(allowed) <= 4 else (
             f"{allowed[0]} to {allowed[-1]} in steps of {allowed[1] - allowed[0]}")
         raise ValueError(f"memory {memory} does not go with cpu {cpu} on Fargate (allowed memory: {listed})")
-
-
-# The AWS::CodeDeploy::BlueGreen hook documents "The step percentage must be 14% or greater".
-# https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/blue-green-hook-syntax.html
-HOOK_MIN_STEP_PERCENTAGE = 14
-# ECS blue/green: BakeTimeInMinutes 0-1440.
-# https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-properties-ecs-service-deploymentconfiguration.html
-ECS_MAX_BAKE_TIME_MINUTES = 1440
-
-
-def check_engine_settings(svc: "ServiceConfig") -> None:
-    """What each engine can express of deployment_config and termination_wait_minutes."""
-    if svc.deployment_engine == "cloudformation":
-        if svc.deployment_config not in ("AllAtOnce", "custom"):
-            raise ValueError(
-                f"deployment_config {svc.deployment_config} cannot be expressed by the cloudformation engine "
-                f"(its hook needs steps of at least {HOOK_MIN_STEP_PERCENTAGE} percent): use AllAtOnce, or custom "
-                f"with custom_deployment.percentage {HOOK_MIN_STEP_PERCENTAGE}-99")
-        if svc.custom_deployment and svc.custom_deployment.percentage < HOOK_MIN_STEP_PERCENTAGE:
-            raise ValueError(
-                f"custom_deployment.percentage {svc.custom_deployment.percentage} is below "
-                f"{HOOK_MIN_STEP_PERCENTAGE}, the smallest step the cloudformation engine's hook accepts "
-                f"(allowed: {HOOK_MIN_STEP_PERCENTAGE}-99)")
-    if svc.deployment_engine == "ecs":
-        if svc.deployment_config != "AllAtOnce":
-            raise ValueError(
-                f"deployment_config {svc.deployment_config} is not available with the ecs engine: its BLUE_GREEN "
-                "strategy moves production traffic all at once (allowed: AllAtOnce)")
-        if svc.termination_wait_minutes > ECS_MAX_BAKE_TIME_MINUTES:
-            raise ValueError(
-                f"termination_wait_minutes {svc.termination_wait_minutes} is the ecs engine's bake time, which "
-                f"is at most {ECS_MAX_BAKE_TIME_MINUTES} minutes (allowed: 0-{ECS_MAX_BAKE_TIME_MINUTES})")
 
 
 class CustomDeployment(StrictModel):
@@ -139,9 +108,10 @@ class ServiceConfig(StrictModel):
     allowed_cidrs: list[str] = Field(["0.0.0.0/0"], description="CIDRs that may reach the production listener.")
     test_allowed_cidrs: list[str] = Field(
         default_factory=list, description="CIDRs that may reach the test listener (the hook always may).")
-    deployment_engine: Literal["codedeploy", "cloudformation", "ecs"] = Field(
-        "codedeploy", description="What runs blue/green deployments: a CodeDeploy deployment group, CloudFormation "
-                                  "(AWS::CodeDeployBlueGreen transform) or ECS's own blue/green strategy.")
+    deployment_engine: str = Field(
+        engine_registry.DEFAULT, description="What runs blue/green deployments: a CodeDeploy deployment group, "
+                                             "CloudFormation (AWS::CodeDeployBlueGreen transform) or ECS's own "
+                                             "blue/green strategy (the names in blueprints/engines/registry.py).")
     deployment_config: Literal[
         "AllAtOnce", "Canary10Percent5Minutes", "Canary10Percent15Minutes",
         "Linear10PercentEvery1Minutes", "Linear10PercentEvery3Minutes", "custom",
@@ -154,6 +124,14 @@ class ServiceConfig(StrictModel):
     validation_paths: list[str] = Field(["/"], description="Paths the hook requests on the test listener.")
     validation_expected_status: int = Field(200, description="HTTP status every validation path must return.")
     validation_body_contains: Optional[str] = Field(None, description="Text every validation response must contain.")
+
+    @field_validator("deployment_engine")
+    @classmethod
+    def _deployment_engine(cls, value: str) -> str:
+        if value not in engine_registry.names():
+            *others, last = [repr(name) for name in engine_registry.names()]
+            raise ValueError(f"is not allowed (allowed: {', '.join(others)} or {last})")
+        return value
 
     @field_validator("container_name")
     @classmethod
@@ -325,7 +303,8 @@ class ServiceConfig(StrictModel):
             raise ValueError(f"{', '.join(sorted(both))} is set in both environment and secrets")
         if (self.deployment_config == "custom") != (self.custom_deployment is not None):
             raise ValueError("custom_deployment must be given exactly when deployment_config is custom")
-        check_engine_settings(self)
+        # What each engine can express of deployment_config and termination_wait_minutes.
+        engine_registry.get(self.deployment_engine).check_service(self)
         return self
 
     @property

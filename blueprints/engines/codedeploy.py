@@ -1,89 +1,172 @@
 """Engine ``codedeploy``: an ECS service with the CODE_DEPLOY deployment controller and a
 CodeDeploy application and deployment group that run each release blue/green.
 
-The pipeline starts deployments (CodeDeployToECS action); CodeDeploy starts the new task set
-on the green target group, moves the test listener to it, runs the AfterAllowTestTraffic hook,
-shifts production traffic by the deployment configuration, and rolls back on failure or alarm.
+The pipeline starts deployments (CodeDeployToECS action) with taskdef.json, appspec.yaml and
+imageDetail.json; CodeDeploy starts the new task set on the green target group, moves the test
+listener to it, runs the AfterAllowTestTraffic hook, shifts production traffic by the deployment
+configuration, and rolls back on failure or alarm.
 """
+
 from __future__ import annotations
 
-from awacs import cloudwatch as awscw, ecs as awsecs, elasticloadbalancing as awselb
+from typing import TYPE_CHECKING, ClassVar
+
+from awacs import cloudwatch as awscw
 from awacs import codedeploy as awscodedeploy
+from awacs import ecs as awsecs
+from awacs import elasticloadbalancing as awselb
 from awacs.aws import Allow, Statement
-from troposphere import GetAtt, Ref, Sub, codedeploy, ecs, iam
+from troposphere import GetAtt, Ref, Sub, codebuild, codedeploy, codepipeline, ecs, iam
 
 from .. import naming, roles
-from ..config import EnvironmentConfig
 from ..config.service import PREDEFINED_DEPLOYMENTS
-from . import SharedResources, common
-from .common import ARN as _ARN
+from ..stacks import pipeline_actions as actions
+from ..stacks import pipeline_artifacts as artifacts
+from . import base
+from .base import ARN, BuildStep, ServiceHandles
+from .registry import register
 
-HOOK_HANDLER = "codedeploy_handler"
-SUPPORTS_OUTPUTS = True
-RELEASED_BY_STACK_UPDATE = False
-
-
-def deployment_group_arn(config: EnvironmentConfig) -> Sub:
-    return Sub(_ARN % ("codedeploy", f"deploymentgroup:{naming.codedeploy_application(config)}/"
-                                     f"{naming.deployment_group(config)}"))
-
-
-def hook_statements(config: EnvironmentConfig) -> list[Statement]:
-    """The hook reports to deployments of this deployment group only."""
-    return [Statement(Effect=Allow, Action=[awscodedeploy.PutLifecycleEventHookExecutionStatus],
-                      Resource=[deployment_group_arn(config)])]
+if TYPE_CHECKING:
+    from ..config import EnvironmentConfig
+    from ..config.service import ServiceConfig
+    from ..template import CfnTemplate
 
 
-def add_deployment(t, config: EnvironmentConfig, shared: SharedResources) -> None:
-    _service(t, config, shared)
-    _service_role(t, config, shared)
-    config_name = _deployment_config(t, config)
-    _deployment_group(t, config, shared, config_name)
-    t.output("CodeDeployApplicationName", Ref("CodeDeployApplication"), "CodeDeploy application.")
-    t.output("DeploymentGroupName", Ref("DeploymentGroup"), "CodeDeploy deployment group.")
-    t.output("DeploymentConfigName", config_name, "Traffic shift of each release.")
+class CodeDeployEngine:
+    name: ClassVar[str] = "codedeploy"
+    hook_handler: ClassVar[str] = "codedeploy_handler"
+    supports_outputs: ClassVar[bool] = True
+    released_by_stack_update: ClassVar[bool] = False
+    artifacts: ClassVar[tuple[str, ...]] = ("imageDetail.json", "taskdef.json", "appspec.yaml")
+    service_outputs: ClassVar[dict[str, str]] = {
+        "CodeDeployApplicationName": "CodeDeployApplicationName", "DeploymentGroupName": "DeploymentGroupName",
+        "DeploymentConfigName": "DeploymentConfigName", **actions.TASK_OUTPUTS}
+    approval_in_deploy_stage: ClassVar[bool] = False
+
+    # --- service stack ------------------------------------------------------------------------
+
+    def check_service(self, service: ServiceConfig) -> None:
+        """Every deployment_config is a CodeDeploy configuration: nothing to refuse."""
+
+    def hook_statements(self, config: EnvironmentConfig) -> list[Statement]:
+        """The hook reports to deployments of this deployment group only."""
+        return [Statement(Effect=Allow, Action=[awscodedeploy.PutLifecycleEventHookExecutionStatus],
+                          Resource=[_deployment_group_arn(config)])]
+
+    def add_deployment(self, t: CfnTemplate, config: EnvironmentConfig, shared: ServiceHandles) -> ecs.Service:
+        service = t.add_resource(base.service(
+            config, shared,
+            # By family, not by revision: CloudFormation cannot change the task definition of a
+            # CODE_DEPLOY service, so the reference must not change when the template does.
+            TaskDefinition=naming.task_family(config),
+            DependsOn=[shared.task_definition, shared.production_listener, shared.test_listener],
+            LaunchType="FARGATE", DeploymentController=ecs.DeploymentController(Type="CODE_DEPLOY"),
+            LoadBalancers=[base.blue_load_balancer(config, shared)],
+            NetworkConfiguration=ecs.NetworkConfiguration(AwsvpcConfiguration=base.private_subnets(shared)),
+        ))
+        role = _service_role(t, config, shared)
+        config_name = _deployment_config(t, config)
+        application, group = _deployment_group(t, config, shared, service, role, config_name)
+        t.output("CodeDeployApplicationName", Ref(application), "CodeDeploy application.")
+        t.output("DeploymentGroupName", Ref(group), "CodeDeploy deployment group.")
+        t.output("DeploymentConfigName", config_name, "Traffic shift of each release.")
+        return service
+
+    # --- pipeline stack -----------------------------------------------------------------------
+
+    def pipeline_description(self) -> str:
+        return "blue/green deploy by codedeploy"
+
+    def static_service_values(self, config: EnvironmentConfig) -> dict[str, str]:
+        return {}
+
+    def pipeline_parameters(self, t: CfnTemplate) -> None:
+        group = actions.SERVICE_GROUP
+        t.param("CodeDeployApplicationName", "CodeDeploy application of the service (service stack output).", group)
+        t.param("DeploymentGroupName", "CodeDeploy deployment group of the service (service stack output).", group)
+        t.param("DeploymentConfigName", "Traffic shift of each release (service stack output).", group)
+        actions.task_parameters(t)
+
+    def build_variables(self) -> list[codebuild.EnvironmentVariable]:
+        return [codebuild.EnvironmentVariable(Name=artifacts.ROLE_VARIABLES["TaskRole"], Type="PLAINTEXT",
+                                              Value=Ref("TaskRoleArn")),
+                codebuild.EnvironmentVariable(Name=artifacts.ROLE_VARIABLES["TaskExecutionRole"], Type="PLAINTEXT",
+                                              Value=Ref("TaskExecutionRoleArn")),
+                # taskdef.json's family (pipeline_artifacts.FAMILY_VARIABLE).
+                codebuild.EnvironmentVariable(Name=artifacts.FAMILY_VARIABLE, Type="PLAINTEXT",
+                                              Value=Ref("TaskDefinitionFamily"))]
+
+    def build_statements(self, config: EnvironmentConfig) -> list[Statement]:
+        return []
+
+    def build_steps(self, config: EnvironmentConfig, service_template: CfnTemplate) -> list[BuildStep]:
+        taskdef = artifacts.heredoc_body(artifacts.taskdef_json(config, service_template).rstrip("\n"))
+        appspec = artifacts.appspec_yaml(config).rstrip("\n")
+        return [BuildStep(
+            "Task definition of the service stack (same container, sizes and roles); CodeDeployToECS\n"
+            f"replaces {artifacts.IMAGE_PLACEHOLDER} with the image of imageDetail.json.",
+            (f"cat > taskdef.json <<TASKDEF_JSON\n{taskdef}\nTASKDEF_JSON",
+             f"cat > appspec.yaml <<'APPSPEC_YAML'\n{appspec}\nAPPSPEC_YAML"))]
+
+    def deploy_actions(self, t: CfnTemplate, config: EnvironmentConfig, approval: bool,
+                       service_template: CfnTemplate) -> list[codepipeline.Actions]:
+        return [actions.action("Deploy", "Deploy", "CodeDeployToECS", {
+            "ApplicationName": Ref("CodeDeployApplicationName"),
+            "DeploymentGroupName": Ref("DeploymentGroupName"),
+            "TaskDefinitionTemplateArtifact": actions.BUILD_OUTPUT, "TaskDefinitionTemplatePath": "taskdef.json",
+            "AppSpecTemplateArtifact": actions.BUILD_OUTPUT, "AppSpecTemplatePath": "appspec.yaml",
+            "Image1ArtifactName": actions.BUILD_OUTPUT, "Image1ContainerName": Ref("ContainerName"),
+        }, inputs=(actions.BUILD_OUTPUT,))]
+
+    def pipeline_statements(self, t: CfnTemplate, config: EnvironmentConfig) -> list[Statement]:
+        return [
+            # What the CodeDeployToECS action calls, on this application and deployment group only.
+            Statement(Effect=Allow, Action=[awscodedeploy.CreateDeployment, awscodedeploy.GetDeployment],
+                      Resource=[Sub(ARN % ("codedeploy", "deploymentgroup:${CodeDeployApplicationName}/"
+                                                         "${DeploymentGroupName}"))]),
+            Statement(Effect=Allow, Action=[awscodedeploy.GetApplication, awscodedeploy.GetApplicationRevision,
+                                            awscodedeploy.RegisterApplicationRevision],
+                      Resource=[Sub(ARN % ("codedeploy", "application:${CodeDeployApplicationName}"))]),
+            Statement(Effect=Allow, Action=[awscodedeploy.GetDeploymentConfig],
+                      Resource=[Sub(ARN % ("codedeploy", "deploymentconfig:${DeploymentConfigName}"))]),
+            *actions.task_definition_statements(),
+            actions.pass_task_roles([Ref("TaskRoleArn"), Ref("TaskExecutionRoleArn")]),
+        ]
 
 
-def _service(t, config: EnvironmentConfig, shared: SharedResources) -> None:
-    t.add_resource(common.service(
-        config, shared,
-        # By family, not by revision: CloudFormation cannot change the task definition of a
-        # CODE_DEPLOY service, so the reference must not change when the template does.
-        TaskDefinition=naming.task_family(config), DependsOn=[shared.task_definition, shared.production_listener,
-                                                              shared.test_listener],
-        LaunchType="FARGATE", DeploymentController=ecs.DeploymentController(Type="CODE_DEPLOY"),
-        LoadBalancers=[common.blue_load_balancer(config, shared)],
-        NetworkConfiguration=ecs.NetworkConfiguration(AwsvpcConfiguration=common.private_subnets(shared)),
-    ))
+def _deployment_group_arn(config: EnvironmentConfig) -> Sub:
+    return Sub(ARN % ("codedeploy", f"deploymentgroup:{naming.codedeploy_application(config)}/"
+                                    f"{naming.deployment_group(config)}"))
 
 
-def _service_role(t, config: EnvironmentConfig, shared: SharedResources) -> None:
+def _service_role(t: CfnTemplate, config: EnvironmentConfig, shared: ServiceHandles) -> iam.Role:
     """What CodeDeploy needs for an ECS blue/green deployment (the actions of the managed policy
     AWSCodeDeployRoleForECSLimited), scoped to this service, its listeners, alarms and hook:
     https://docs.aws.amazon.com/AmazonECS/latest/developerguide/codedeploy_IAM_role.html
     https://docs.aws.amazon.com/aws-managed-policy/latest/reference/AWSCodeDeployRoleForECSLimited.html
     """
     cluster, service = naming.cluster(config), naming.service(config)
+    load_balancer = shared.load_balancer.title
     statements = [
         Statement(Effect=Allow, Action=[awsecs.DescribeServices, awsecs.CreateTaskSet,
                                         awsecs.UpdateServicePrimaryTaskSet, awsecs.DeleteTaskSet],
-                  Resource=[Sub(_ARN % ("ecs", f"service/{cluster}/{service}")),
-                            Sub(_ARN % ("ecs", f"task-set/{cluster}/{service}/*"))]),
+                  Resource=[Sub(ARN % ("ecs", f"service/{cluster}/{service}")),
+                            Sub(ARN % ("ecs", f"task-set/{cluster}/{service}/*"))]),
         # Elastic Load Balancing Describe* actions have no resource-level permissions: "*" only.
         Statement(Effect=Allow, Action=[awselb.DescribeTargetGroups, awselb.DescribeListeners,
                                         awselb.DescribeRules], Resource=["*"]),
         Statement(Effect=Allow, Action=[awselb.ModifyListener],
                   Resource=[Ref(shared.production_listener), Ref(shared.test_listener)]),
         Statement(Effect=Allow, Action=[awselb.ModifyRule], Resource=[Sub(
-            _ARN % ("elasticloadbalancing", "listener-rule/${LoadBalancer.LoadBalancerFullName}/*"))]),
+            ARN % ("elasticloadbalancing", f"listener-rule/${{{load_balancer}.LoadBalancerFullName}}/*"))]),
         Statement(Effect=Allow, Action=[awscw.DescribeAlarms],
                   Resource=[GetAtt(alarm, "Arn") for alarm in shared.alarms]),
-        common.invoke_hook(shared),
+        base.invoke_hook(shared),
         # New task sets run with the task definition's roles.
         roles.pass_role([GetAtt(shared.task_execution_role, "Arn"), GetAtt(shared.task_role, "Arn")],
                         "ecs-tasks.amazonaws.com"),
     ]
-    t.add_resource(iam.Role(
+    return t.add_resource(iam.Role(
         "CodeDeployServiceRole",
         Description=f"CodeDeploy blue/green deployments of {config.prefix} only (not AWSCodeDeployRoleForECS).",
         AssumeRolePolicyDocument=roles.trust("codedeploy.amazonaws.com"),
@@ -91,11 +174,12 @@ def _service_role(t, config: EnvironmentConfig, shared: SharedResources) -> None
     ))
 
 
-def _deployment_config(t, config: EnvironmentConfig):
+def _deployment_config(t: CfnTemplate, config: EnvironmentConfig) -> str | Ref:
     svc = config.service
     if svc.deployment_config != "custom":
         return PREDEFINED_DEPLOYMENTS[svc.deployment_config]
     custom = svc.custom_deployment
+    assert custom is not None  # the config requires custom_deployment with deployment_config custom
     if custom.type == "canary":
         routing = codedeploy.TrafficRoutingConfig(Type="TimeBasedCanary", TimeBasedCanary=codedeploy.TimeBasedCanary(
             CanaryPercentage=custom.percentage, CanaryInterval=custom.interval_minutes))
@@ -103,23 +187,24 @@ def _deployment_config(t, config: EnvironmentConfig):
         routing = codedeploy.TrafficRoutingConfig(Type="TimeBasedLinear", TimeBasedLinear=codedeploy.TimeBasedLinear(
             LinearPercentage=custom.percentage, LinearInterval=custom.interval_minutes))
     # Unnamed: a changed shift replaces the config, which a fixed name would block.
-    t.add_resource(codedeploy.DeploymentConfig("DeploymentConfig", ComputePlatform="ECS",
-                                               TrafficRoutingConfig=routing))
-    return Ref("DeploymentConfig")
+    deployment_config = t.add_resource(codedeploy.DeploymentConfig(
+        "DeploymentConfig", ComputePlatform="ECS", TrafficRoutingConfig=routing))
+    return Ref(deployment_config)
 
 
-def _deployment_group(t, config: EnvironmentConfig, shared: SharedResources, config_name) -> None:
+def _deployment_group(t: CfnTemplate, config: EnvironmentConfig, shared: ServiceHandles, service: ecs.Service,
+                      role: iam.Role, config_name: str | Ref) -> tuple[codedeploy.Application,
+                                                                       codedeploy.DeploymentGroup]:
     svc = config.service
-    t.add_resource(codedeploy.Application(
+    application = t.add_resource(codedeploy.Application(
         "CodeDeployApplication", ApplicationName=naming.codedeploy_application(config), ComputePlatform="ECS"))
-    t.add_resource(codedeploy.DeploymentGroup(
-        "DeploymentGroup", ApplicationName=Ref("CodeDeployApplication"),
-        DeploymentGroupName=naming.deployment_group(config), ServiceRoleArn=GetAtt("CodeDeployServiceRole", "Arn"),
+    group = t.add_resource(codedeploy.DeploymentGroup(
+        "DeploymentGroup", ApplicationName=Ref(application),
+        DeploymentGroupName=naming.deployment_group(config), ServiceRoleArn=GetAtt(role, "Arn"),
         DeploymentConfigName=config_name,
         DeploymentStyle=codedeploy.DeploymentStyle(DeploymentType="BLUE_GREEN",
                                                    DeploymentOption="WITH_TRAFFIC_CONTROL"),
-        ECSServices=[codedeploy.ECSService(ClusterName=Ref(shared.cluster),
-                                           ServiceName=GetAtt(shared.service, "Name"))],
+        ECSServices=[codedeploy.ECSService(ClusterName=Ref(shared.cluster), ServiceName=GetAtt(service, "Name"))],
         LoadBalancerInfo=codedeploy.LoadBalancerInfo(TargetGroupPairInfoList=[codedeploy.TargetGroupPairInfo(
             TargetGroups=[codedeploy.TargetGroupInfo(Name=GetAtt(tg, "TargetGroupName"))
                           for tg in (shared.blue_target_group, shared.green_target_group)],
@@ -135,3 +220,7 @@ def _deployment_group(t, config: EnvironmentConfig, shared: SharedResources, con
         AlarmConfiguration=codedeploy.AlarmConfiguration(
             Enabled=True, Alarms=[codedeploy.Alarm(Name=Ref(alarm)) for alarm in shared.alarms]),
     ))
+    return application, group
+
+
+ENGINE = register(CodeDeployEngine())

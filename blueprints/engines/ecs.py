@@ -13,41 +13,140 @@ https://docs.aws.amazon.com/AmazonECS/latest/developerguide/deployment-type-blue
 https://docs.aws.amazon.com/AmazonECS/latest/developerguide/alb-resources-for-blue-green.html
 https://docs.aws.amazon.com/AmazonECS/latest/developerguide/blue-green-permissions.html
 """
+
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, ClassVar
+
+from awacs import ecs as awsecs
 from awacs import elasticloadbalancing as awselb
-from awacs.aws import Allow, PolicyDocument, Statement
-from troposphere import GetAtt, Ref, ecs, iam
+from awacs.aws import Allow, ArnEquals, Condition, PolicyDocument, Statement
+from troposphere import GetAtt, Ref, Sub, codebuild, codepipeline, ecs, iam
 from troposphere import elasticloadbalancingv2 as elb
 
 from .. import naming, roles
-from ..config import EnvironmentConfig
-from . import SharedResources, common
+from ..stacks import pipeline_actions as actions
+from . import base
+from .base import ARN, BuildStep, ServiceHandles
+from .registry import register
 
-HOOK_HANDLER = "ecs_handler"
-SUPPORTS_OUTPUTS = True
-RELEASED_BY_STACK_UPDATE = False
+if TYPE_CHECKING:
+    from ..config import EnvironmentConfig
+    from ..config.service import ServiceConfig
+    from ..template import CfnTemplate
+
 PRODUCTION_RULE = "ProductionListenerRule"
 TEST_RULE = "TestListenerRule"
 LOAD_BALANCER_ROLE = "EcsLoadBalancerRole"
 HOOK_INVOKE_ROLE = "EcsHookInvokeRole"
+# ECS blue/green: BakeTimeInMinutes 0-1440.
+# https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-properties-ecs-service-deploymentconfiguration.html
+ECS_MAX_BAKE_TIME_MINUTES = 1440
 
 
-def hook_statements(config: EnvironmentConfig) -> list[Statement]:
-    """Nothing to report to: ECS reads the hook's answer from the function's return value."""
-    return []
+class EcsEngine:
+    name: ClassVar[str] = "ecs"
+    hook_handler: ClassVar[str] = "ecs_handler"
+    supports_outputs: ClassVar[bool] = True
+    released_by_stack_update: ClassVar[bool] = False
+    artifacts: ClassVar[tuple[str, ...]] = ("imageDetail.json", "imagedefinitions.json")
+    service_outputs: ClassVar[dict[str, str]] = {"ClusterName": "ClusterName", "ServiceName": "ServiceName",
+                                                 **actions.TASK_OUTPUTS}
+    approval_in_deploy_stage: ClassVar[bool] = False
+
+    # --- service stack ------------------------------------------------------------------------
+
+    def check_service(self, service: ServiceConfig) -> None:
+        """BLUE_GREEN moves production traffic at once; the bake time has its own upper limit."""
+        if service.deployment_config != "AllAtOnce":
+            raise ValueError(
+                f"deployment_config {service.deployment_config} is not available with the ecs engine: its BLUE_GREEN "
+                "strategy moves production traffic all at once (allowed: AllAtOnce)")
+        if service.termination_wait_minutes > ECS_MAX_BAKE_TIME_MINUTES:
+            raise ValueError(
+                f"termination_wait_minutes {service.termination_wait_minutes} is the ecs engine's bake time, which "
+                f"is at most {ECS_MAX_BAKE_TIME_MINUTES} minutes (allowed: 0-{ECS_MAX_BAKE_TIME_MINUTES})")
+
+    def hook_statements(self, config: EnvironmentConfig) -> list[Statement]:
+        """Nothing to report to: ECS reads the hook's answer from the function's return value."""
+        return []
+
+    def add_deployment(self, t: CfnTemplate, config: EnvironmentConfig, shared: ServiceHandles) -> ecs.Service:
+        production_rule, test_rule = _listener_rules(t, shared)
+        load_balancer_role = _load_balancer_role(t, config, shared, production_rule, test_rule)
+        hook_invoke_role = _hook_invoke_role(t, config, shared)
+        return t.add_resource(base.service(
+            config, shared,
+            # By family, as with the codedeploy engine: releases register revisions outside the
+            # stack, and a stack update must not roll the service back to the template's image.
+            TaskDefinition=naming.task_family(config), DependsOn=[shared.task_definition],
+            LaunchType="FARGATE", DeploymentController=ecs.DeploymentController(Type="ECS"),
+            DeploymentConfiguration=ecs.DeploymentConfiguration(
+                Strategy="BLUE_GREEN", BakeTimeInMinutes=config.service.termination_wait_minutes,
+                LifecycleHooks=[ecs.DeploymentLifecycleHook(
+                    HookTargetArn=GetAtt(shared.hook_function, "Arn"), RoleArn=GetAtt(hook_invoke_role, "Arn"),
+                    LifecycleStages=["POST_TEST_TRAFFIC_SHIFT"])],
+                Alarms=ecs.DeploymentAlarms(AlarmNames=[Ref(alarm) for alarm in shared.alarms], Enable=True,
+                                            Rollback=True)),
+            LoadBalancers=[base.blue_load_balancer(config, shared, AdvancedConfiguration=ecs.AdvancedConfiguration(
+                AlternateTargetGroupArn=Ref(shared.green_target_group), ProductionListenerRule=Ref(production_rule),
+                TestListenerRule=Ref(test_rule), RoleArn=GetAtt(load_balancer_role, "Arn")))],
+            NetworkConfiguration=ecs.NetworkConfiguration(AwsvpcConfiguration=base.private_subnets(shared)),
+        ))
+
+    # --- pipeline stack -----------------------------------------------------------------------
+
+    def pipeline_description(self) -> str:
+        return "blue/green deploy by ecs"
+
+    def static_service_values(self, config: EnvironmentConfig) -> dict[str, str]:
+        return {}
+
+    def pipeline_parameters(self, t: CfnTemplate) -> None:
+        t.param("ClusterName", "ECS cluster of the service (service stack output).", actions.SERVICE_GROUP)
+        t.param("ServiceName", "ECS service released by the pipeline (service stack output).", actions.SERVICE_GROUP)
+        actions.task_parameters(t)
+
+    def build_variables(self) -> list[codebuild.EnvironmentVariable]:
+        # imagedefinitions.json names the container that receives the image.
+        return [codebuild.EnvironmentVariable(Name="CONTAINER_NAME", Type="PLAINTEXT", Value=Ref("ContainerName"))]
+
+    def build_statements(self, config: EnvironmentConfig) -> list[Statement]:
+        return []
+
+    def build_steps(self, config: EnvironmentConfig, service_template: CfnTemplate) -> list[BuildStep]:
+        return [BuildStep(
+            "The ECS deploy action registers a revision of the service's task definition with this image.",
+            ("""printf '[{"name":"%s","imageUri":"%s"}]\\n' "$CONTAINER_NAME" "$IMAGE_URI" > imagedefinitions.json""",))]
+
+    def deploy_actions(self, t: CfnTemplate, config: EnvironmentConfig, approval: bool,
+                       service_template: CfnTemplate) -> list[codepipeline.Actions]:
+        return [actions.action("Deploy", "Deploy", "ECS", {
+            "ClusterName": Ref("ClusterName"), "ServiceName": Ref("ServiceName"),
+            "FileName": "imagedefinitions.json",
+        }, inputs=(actions.BUILD_OUTPUT,))]
+
+    def pipeline_statements(self, t: CfnTemplate, config: EnvironmentConfig) -> list[Statement]:
+        cluster_arn = Sub(ARN % ("ecs", "cluster/${ClusterName}"))
+        return [
+            # What the ECS deploy action calls: read and update this service only.
+            Statement(Effect=Allow, Action=[awsecs.DescribeServices, awsecs.UpdateService],
+                      Resource=[Sub(ARN % ("ecs", "service/${ClusterName}/${ServiceName}"))]),
+            Statement(Effect=Allow, Action=[awsecs.DescribeTasks],
+                      Resource=[Sub(ARN % ("ecs", "task/${ClusterName}/*"))]),
+            # ListTasks is authorised on container instances, which Fargate has none of: "*",
+            # limited to this cluster by its condition key.
+            Statement(Effect=Allow, Action=[awsecs.ListTasks], Resource=["*"],
+                      Condition=Condition(ArnEquals({"ecs:cluster": cluster_arn}))),
+            *actions.task_definition_statements(),
+            actions.pass_task_roles([Ref("TaskRoleArn"), Ref("TaskExecutionRoleArn")]),
+        ]
 
 
-def add_deployment(t, config: EnvironmentConfig, shared: SharedResources) -> None:
-    _listener_rules(t, shared)
-    _load_balancer_role(t, config, shared)
-    _hook_invoke_role(t, config, shared)
-    _service(t, config, shared)
-
-
-def _listener_rules(t, shared: SharedResources) -> None:
+def _listener_rules(t: CfnTemplate, shared: ServiceHandles) -> tuple[elb.ListenerRule, elb.ListenerRule]:
+    rules = []
     for logical_id, listener in ((PRODUCTION_RULE, shared.production_listener), (TEST_RULE, shared.test_listener)):
-        t.add_resource(elb.ListenerRule(
+        rules.append(t.add_resource(elb.ListenerRule(
             logical_id, ListenerArn=Ref(listener), Priority=1,
             Conditions=[elb.Condition(Field="path-pattern", PathPatternConfig=elb.PathPatternConfig(Values=["*"]))],
             # ECS rewrites these weights during a deployment; the template states the state at creation.
@@ -55,7 +154,8 @@ def _listener_rules(t, shared: SharedResources) -> None:
                 elb.TargetGroupTuple(TargetGroupArn=Ref(shared.blue_target_group), Weight=100),
                 elb.TargetGroupTuple(TargetGroupArn=Ref(shared.green_target_group), Weight=0),
             ]))],
-        ))
+        )))
+    return rules[0], rules[1]
 
 
 def _assume_by_ecs() -> PolicyDocument:
@@ -66,7 +166,8 @@ def _assume_by_ecs() -> PolicyDocument:
     return roles.trust("ecs.amazonaws.com", source_account=False)
 
 
-def _load_balancer_role(t, config: EnvironmentConfig, shared: SharedResources) -> None:
+def _load_balancer_role(t: CfnTemplate, config: EnvironmentConfig, shared: ServiceHandles,
+                        production_rule: elb.ListenerRule, test_rule: elb.ListenerRule) -> iam.Role:
     """The actions of AWS's AmazonECSInfrastructureRolePolicyForLoadBalancers that an ALB
     blue/green deployment uses, scoped to this stack's target groups, listeners and rules:
     https://docs.aws.amazon.com/aws-managed-policy/latest/reference/AmazonECSInfrastructureRolePolicyForLoadBalancers.html
@@ -79,9 +180,9 @@ def _load_balancer_role(t, config: EnvironmentConfig, shared: SharedResources) -
                   Resource=[Ref(shared.blue_target_group), Ref(shared.green_target_group)]),
         Statement(Effect=Allow, Action=[awselb.ModifyListener],
                   Resource=[Ref(shared.production_listener), Ref(shared.test_listener)]),
-        Statement(Effect=Allow, Action=[awselb.ModifyRule], Resource=[Ref(PRODUCTION_RULE), Ref(TEST_RULE)]),
+        Statement(Effect=Allow, Action=[awselb.ModifyRule], Resource=[Ref(production_rule), Ref(test_rule)]),
     ]
-    t.add_resource(iam.Role(
+    return t.add_resource(iam.Role(
         LOAD_BALANCER_ROLE,
         Description=f"ECS blue/green of {config.prefix}: move its listener rules between its target groups.",
         AssumeRolePolicyDocument=_assume_by_ecs(),
@@ -89,32 +190,14 @@ def _load_balancer_role(t, config: EnvironmentConfig, shared: SharedResources) -
     ))
 
 
-def _hook_invoke_role(t, config: EnvironmentConfig, shared: SharedResources) -> None:
+def _hook_invoke_role(t: CfnTemplate, config: EnvironmentConfig, shared: ServiceHandles) -> iam.Role:
     """ECS invokes the lifecycle hook with this role; AWS's example allows every function, this
     one only the stack's validation function."""
-    t.add_resource(iam.Role(
+    return t.add_resource(iam.Role(
         HOOK_INVOKE_ROLE, Description=f"ECS blue/green of {config.prefix}: invoke its validation hook.",
         AssumeRolePolicyDocument=_assume_by_ecs(),
-        Policies=[roles.inline_policy("invoke-validation-hook", [common.invoke_hook(shared)])],
+        Policies=[roles.inline_policy("invoke-validation-hook", [base.invoke_hook(shared)])],
     ))
 
 
-def _service(t, config: EnvironmentConfig, shared: SharedResources) -> None:
-    t.add_resource(common.service(
-        config, shared,
-        # By family, as with the codedeploy engine: releases register revisions outside the
-        # stack, and a stack update must not roll the service back to the template's image.
-        TaskDefinition=naming.task_family(config), DependsOn=[shared.task_definition],
-        LaunchType="FARGATE", DeploymentController=ecs.DeploymentController(Type="ECS"),
-        DeploymentConfiguration=ecs.DeploymentConfiguration(
-            Strategy="BLUE_GREEN", BakeTimeInMinutes=config.service.termination_wait_minutes,
-            LifecycleHooks=[ecs.DeploymentLifecycleHook(
-                HookTargetArn=GetAtt(shared.hook_function, "Arn"), RoleArn=GetAtt(HOOK_INVOKE_ROLE, "Arn"),
-                LifecycleStages=["POST_TEST_TRAFFIC_SHIFT"])],
-            Alarms=ecs.DeploymentAlarms(AlarmNames=[Ref(alarm) for alarm in shared.alarms], Enable=True,
-                                        Rollback=True)),
-        LoadBalancers=[common.blue_load_balancer(config, shared, AdvancedConfiguration=ecs.AdvancedConfiguration(
-            AlternateTargetGroupArn=Ref(shared.green_target_group), ProductionListenerRule=Ref(PRODUCTION_RULE),
-            TestListenerRule=Ref(TEST_RULE), RoleArn=GetAtt(LOAD_BALANCER_ROLE, "Arn")))],
-        NetworkConfiguration=ecs.NetworkConfiguration(AwsvpcConfiguration=common.private_subnets(shared)),
-    ))
+ENGINE = register(EcsEngine())

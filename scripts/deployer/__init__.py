@@ -1,4 +1,4 @@
-"""Change-set deployment of out/<env>/ (see scripts/deploy.py for the command line).
+"""Change-set deployment of out/<env>/ (see fargate-deploy for the command line).
 
 Modules: manifest (reading out/<env>/), aws (clients, S3 upload), changesets (create, describe,
 classify), waiting (polling, events, failures), render (tables and diffs), emulator (moto 5.2.5

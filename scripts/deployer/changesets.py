@@ -108,13 +108,13 @@ class Planner:
             else:
                 plan.shown_parameters[key] = "(template default on create)"
         for key, ref in sorted(entry.parameters_from_outputs.items()):
-            outputs = self.outputs_of(ref["stack"])
-            if outputs is None or ref["output"] not in outputs:
-                plan.waiting_on.append(ref["stack"])
-                plan.shown_parameters[key] = f"(known after apply: {ref['stack']}.{ref['output']})"
+            outputs = self.outputs_of(ref.stack)
+            if outputs is None or ref.output not in outputs:
+                plan.waiting_on.append(ref.stack)
+                plan.shown_parameters[key] = f"(known after apply: {ref.stack}.{ref.output})"
             else:
-                plan.api_parameters.append({"ParameterKey": key, "ParameterValue": outputs[ref["output"]]})
-                plan.shown_parameters[key] = outputs[ref["output"]]
+                plan.api_parameters.append({"ParameterKey": key, "ParameterValue": outputs[ref.output]})
+                plan.shown_parameters[key] = outputs[ref.output]
         plan.waiting_on = sorted(set(plan.waiting_on))
 
     def stale(self, plan: Plan) -> bool:
@@ -154,7 +154,7 @@ class Planner:
         if status in ("ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "DELETE_FAILED", "CREATE_FAILED"):
             plan.state = "failed"
             plan.reason = (f"stack is in {status} (its first create failed, or a delete failed) and cannot be updated; "
-                           f"delete it first: python scripts/deploy.py destroy --env {self.manifest.env} --stack {entry.name}")
+                           f"delete it first: fargate-deploy destroy --env {self.manifest.env} --stack {entry.name}")
             return plan
         plan.kind = "CREATE" if status in (None, "REVIEW_IN_PROGRESS") else "UPDATE"
         self._parameters(plan)
@@ -178,7 +178,7 @@ class Planner:
                 StackName=entry.stack_name, ChangeSetName=name, ChangeSetType=plan.kind,
                 Parameters=plan.api_parameters, Capabilities=entry.capabilities,
                 Tags=[{"Key": k, "Value": v} for k, v in sorted(entry.tags.items())],
-                Description="created by scripts/deploy.py",
+                Description="created by fargate-deploy",
                 **self.aws.template_source(entry, body, self.options.bucket),
             )
         except ClientError as exc:

@@ -249,7 +249,7 @@ class _Run:
             f"    - {emulator.execute_failure(exc)}",
             f"  final status: {stack['StackStatus']} (the emulator does not roll back; resources it created may remain)")
         if plan.kind == "CREATE":
-            say(f"  clean up with: python scripts/deploy.py destroy --env {ctx.env} --stack {entry.name}")
+            say(f"  clean up with: fargate-deploy destroy --env {ctx.env} --stack {entry.name}")
         return False
 
     def _report_failure(self, plan: Plan, stack: dict, events: list[dict]) -> None:
@@ -264,7 +264,7 @@ class _Run:
         lines.append(f"  final status: {stack['StackStatus']}{reason}")
         if plan.kind == "CREATE" and stack["StackStatus"] in ("ROLLBACK_COMPLETE", "ROLLBACK_FAILED"):
             lines.append("  the first create rolled back; the stack cannot be updated until it is deleted:")
-            lines.append(f"  clean up with: python scripts/deploy.py destroy --env {self.ctx.env} --stack {entry.name}")
+            lines.append(f"  clean up with: fargate-deploy destroy --env {self.ctx.env} --stack {entry.name}")
         say(*lines)
 
 

@@ -33,7 +33,7 @@ class Context:
                     "use --local-endpoint to keep stacks between commands)")
         stacks = "".join(f" --stack {n}" for n in names or [])
         local = " (on the same endpoint)" if self.options.emulator else ""
-        return f"python scripts/deploy.py status --env {self.env}{stacks}{local}"
+        return f"fargate-deploy status --env {self.env}{stacks}{local}"
 
     def confirm(self, question: str) -> bool:
         """--yes answers yes; without a terminal there is no one to ask, so refuse (exit 2)."""

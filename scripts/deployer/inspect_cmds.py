@@ -46,8 +46,8 @@ def _wanted_parameters(ctx: Context, entry, deployed: dict[str, str]) -> dict[st
         if key in deployed:
             wanted[key] = deployed[key]
     for key, ref in entry.parameters_from_outputs.items():
-        found = ctx.planner.outputs_of(ref["stack"]) or {}
-        wanted[key] = found.get(ref["output"], f"(known after apply: {ref['stack']}.{ref['output']})")
+        found = ctx.planner.outputs_of(ref.stack) or {}
+        wanted[key] = found.get(ref.output, f"(known after apply: {ref.stack}.{ref.output})")
     for key in entry.no_echo():
         if key in wanted:
             wanted[key] = MASK

@@ -1,9 +1,14 @@
-"""Reading out/<env>/stacks.json and its templates: the only contract with generate.py."""
+"""Reading out/<env>/: the manifest (model and format in ``blueprints.manifest``, the only
+contract with the generator) and the templates it names, checked before anything is deployed."""
+
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+from blueprints import manifest as contract
 
 from . import UserError
 
@@ -15,19 +20,21 @@ URL_LIMIT = 1_000_000
 
 @dataclass
 class StackEntry:
+    """One stack of the manifest, with its template read from out/."""
+
     name: str
     stack_name: str
     template_path: Path
     region: str
     parameters: dict[str, str]
-    parameters_from_outputs: dict[str, dict[str, str]]
+    parameters_from_outputs: dict[str, contract.OutputRef]
     kept_on_update: list[str]
     depends_on: list[str]
     capabilities: list[str]
     tags: dict[str, str]
     termination_protection: bool
     body: str = ""
-    template: dict = field(default_factory=dict)
+    template: dict[str, Any] = field(default_factory=dict)
 
     @property
     def size(self) -> int:
@@ -40,7 +47,7 @@ class StackEntry:
         return retained_resources(self.template)
 
 
-def retained_resources(template: dict) -> list[str]:
+def retained_resources(template: dict[str, Any]) -> list[str]:
     """Resources a stack deletion leaves behind, as "LogicalId (Type)"."""
     return sorted(f"{logical_id} ({res.get('Type')})" for logical_id, res in template.get("Resources", {}).items()
                   if res.get("DeletionPolicy") in ("Retain", "RetainExceptOnCreate", "Snapshot"))
@@ -60,48 +67,24 @@ class Manifest:
         raise KeyError(name)
 
 
-def _require(entry: dict, key: str, kind: type, where: str):
-    if key not in entry or not isinstance(entry[key], kind):
-        raise UserError(f"{where}: key {key!r} is missing or not a {kind.__name__}")
-    return entry[key]
-
-
 def load(out_dir: Path, env: str, selected: list[str] | None = None, region: str | None = None) -> Manifest:
     folder = out_dir / env
-    path = folder / "stacks.json"
+    path = contract.path_in(folder)
     if not path.is_file():
-        known = sorted(p.parent.name for p in out_dir.glob("*/stacks.json"))
-        raise UserError(f"{path}: no manifest for environment {env!r} (known: {', '.join(known) or 'none'}; run make generate)")
+        known = contract.environments(out_dir)
+        raise UserError(f"{path}: no manifest for environment {env!r} (known: {', '.join(known) or 'none'}; "
+                        "run make generate)")
     try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise UserError(f"{path}: not valid JSON ({exc})") from None
-    raw_stacks = data.get("stacks") if isinstance(data, dict) else None
-    if not isinstance(raw_stacks, list):
-        raise UserError(f"{path}: key 'stacks' is missing or not a list")
-    stacks: list[StackEntry] = []
-    for index, raw in enumerate(raw_stacks):
-        where = f"{path}: stacks[{index}]"
-        if not isinstance(raw, dict):
-            raise UserError(f"{where}: not an object")
-        wired = raw.get("parameters_from_outputs", {}) or {}
-        for key, ref in wired.items():
-            if not isinstance(ref, dict) or ref.get("stack") not in {s.name for s in stacks}:
-                raise UserError(f"{where}: parameters_from_outputs.{key} must name an earlier stack of the manifest")
-        entry = StackEntry(
-            name=_require(raw, "name", str, where),
-            stack_name=_require(raw, "stack_name", str, where),
-            template_path=folder / _require(raw, "template", str, where),
-            region=region or _require(raw, "region", str, where),
-            parameters={k: str(v) for k, v in (raw.get("parameters") or {}).items()},
-            parameters_from_outputs=wired,
-            kept_on_update=list(raw.get("parameters_kept_on_update") or []),
-            depends_on=list(raw.get("depends_on") or []),
-            capabilities=list(raw.get("capabilities") or []),
-            tags={k: str(v) for k, v in (raw.get("tags") or {}).items()},
-            termination_protection=bool(raw.get("termination_protection", False)),
-        )
-        stacks.append(entry)
+        model = contract.read(folder)
+    except contract.ManifestError as exc:
+        raise UserError(str(exc)) from None
+    stacks = [StackEntry(
+        name=raw.name, stack_name=raw.stack_name, template_path=folder / raw.template,
+        region=region or raw.region, parameters=dict(raw.parameters),
+        parameters_from_outputs=dict(raw.parameters_from_outputs), kept_on_update=list(raw.parameters_kept_on_update),
+        depends_on=list(raw.depends_on), capabilities=list(raw.capabilities), tags=dict(raw.tags),
+        termination_protection=raw.termination_protection,
+    ) for raw in model.stacks]
     names = [s.name for s in stacks]
     unknown = [name for name in selected or [] if name not in names]
     if unknown:

@@ -5,27 +5,16 @@ E9104: the transform's documented limits: no Outputs, no Fn::ImportValue, no NoE
        no dynamic references, no nested stacks, exactly one ECS service.
 
 Both look only at templates that declare the transform or carry a Hooks section.
-Facts and sources: _bluegreen.py ("Considerations when managing ECS blue/green deployments
+Facts and sources: bluegreen_facts.py ("Considerations when managing ECS blue/green deployments
 using CloudFormation" in the AWS CloudFormation User Guide).
 """
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 from cfnlint.rules import CloudFormationLintRule, RuleMatch
 
-
-def _load_facts():
-    """_bluegreen.py beside this file (cfn-lint imports rule files by path, not as a package)."""
-    facts = Path(__file__).resolve().with_name("_bluegreen.py")
-    spec = importlib.util.spec_from_file_location("_project_bluegreen_facts", facts)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from . import bluegreen_facts as bg
 
 
-bg = _load_facts()
 LIMIT = f"a template using the {bg.TRANSFORM} transform"
 
 

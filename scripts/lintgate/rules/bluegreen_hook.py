@@ -7,27 +7,16 @@ E9102: every logical ID the hook names exists with the right resource type (and 
 W9105: a hook without ServiceRole or without TestTrafficRoute (a warning: the reference
        marks both required, but AWS's own example omits them).
 
-Facts and sources: _bluegreen.py (AWS CloudFormation User Guide, blue/green hook syntax).
+Facts and sources: bluegreen_facts.py (AWS CloudFormation User Guide, blue/green hook syntax).
 """
 from __future__ import annotations
 
 import difflib
-import importlib.util
-from pathlib import Path
-
 from cfnlint.rules import CloudFormationLintRule, RuleMatch
 
-
-def _load_facts():
-    """_bluegreen.py beside this file (cfn-lint imports rule files by path, not as a package)."""
-    facts = Path(__file__).resolve().with_name("_bluegreen.py")
-    spec = importlib.util.spec_from_file_location("_project_bluegreen_facts", facts)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from . import bluegreen_facts as bg
 
 
-bg = _load_facts()
 
 
 def _obj(keys: dict, required: tuple = ()) -> dict:

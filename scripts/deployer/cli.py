@@ -1,7 +1,6 @@
-#!/usr/bin/env python3
-"""Deploy out/<env>/ through CloudFormation change sets.
+"""``fargate-deploy``: deploy out/<env>/ through CloudFormation change sets.
 
-    python scripts/deploy.py COMMAND --env ENV [--stack NAME]... [--yes] [--region R] [--profile P]
+    fargate-deploy COMMAND --env ENV [--stack NAME]... [--yes] [--region R] [--profile P] [--out-dir DIR]
 
 Commands: plan, apply, status, outputs, diff, destroy, demo (local emulator only).
 Exit codes: 0 success or nothing to do; 1 a deployment or change set failed; 2 bad usage or bad
@@ -14,22 +13,19 @@ import argparse
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from . import FAILED, INTERRUPTED, OK, USAGE, UserError
 
-from deployer import FAILED, INTERRUPTED, OK, USAGE, UserError  # noqa: E402
-
-ROOT = Path(__file__).resolve().parent.parent
 COMMANDS = ("plan", "apply", "status", "outputs", "diff", "destroy", "demo")
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # bad usage is exit 2, as argparse does, with one clear line
         self.print_usage(sys.stderr)
-        self.exit(USAGE, f"deploy.py: error: {message}\n")
+        self.exit(USAGE, f"fargate-deploy: error: {message}\n")
 
 
 def parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="deploy.py", description=__doc__.split("\n\n")[0],
+    p = _Parser(prog="fargate-deploy", description=__doc__.split("\n\n")[0],
                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n\n", 2)[2])
     p.add_argument("command", choices=COMMANDS)
     p.add_argument("--env", required=True, help="environment: a folder of out/")
@@ -43,7 +39,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--detailed-exitcode", action="store_true", help="plan/diff: exit 3 when there are changes")
     p.add_argument("--s3-bucket", help="bucket for templates over 51,200 bytes (default: one per account and region)")
     p.add_argument("--wait-timeout", type=float, default=3600.0, help="seconds to wait for a stack (default 3600)")
-    p.add_argument("--out", default=str(ROOT / "out"), help=argparse.SUPPRESS)
+    p.add_argument("--out-dir", "--out", dest="out", default="out",
+                   help="the generated tree to deploy (default: out/ of the current directory)")
     local = p.add_mutually_exclusive_group()
     local.add_argument("--local", action="store_true",
                        help="start a local AWS emulator (moto) on 127.0.0.1 and deploy there, not to AWS")
@@ -53,11 +50,11 @@ def parser() -> argparse.ArgumentParser:
 
 
 def _context(args, endpoint: str | None):
-    from deployer import emulator, manifest
-    from deployer.aws import Aws
-    from deployer.changesets import Options
-    from deployer.context import Context
-    from deployer.waiting import Waiter
+    from . import emulator, manifest
+    from .aws import Aws
+    from .changesets import Options
+    from .context import Context
+    from .waiting import Waiter
 
     loaded = manifest.load(Path(args.out), args.env, args.stack, args.region)
     aws = Aws(profile=None if endpoint else args.profile, endpoint_url=endpoint,
@@ -69,8 +66,8 @@ def _context(args, endpoint: str | None):
 
 
 def _run(args, endpoint: str | None) -> int:
-    from deployer import commands, inspect_cmds
-    from deployer.render import say
+    from . import commands, inspect_cmds
+    from .render import say
 
     ctx = _context(args, endpoint)
     if args.command == "demo":
@@ -89,8 +86,8 @@ def _run(args, endpoint: str | None) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    from deployer import emulator
-    from deployer.waiting import Interrupted
+    from . import emulator
+    from .waiting import Interrupted
 
     server = None
     try:
@@ -99,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
         endpoint = emulator.check_url(args.local_endpoint) if args.local_endpoint else None
         if args.local:
             # Validate the manifest before paying for the emulator's start.
-            from deployer import manifest
+            from . import manifest
             manifest.load(Path(args.out), args.env, args.stack, args.region)
             server = emulator.LocalServer()
             endpoint = server.url
@@ -109,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
                   "and only pretends others; nothing reaches an AWS account." + (f"\n{note}" if note else ""))
         return _run(args, endpoint)
     except UserError as exc:
-        print(f"deploy.py: error: {exc}", file=sys.stderr)
+        print(f"fargate-deploy: error: {exc}", file=sys.stderr)
         return USAGE
     except (Interrupted, KeyboardInterrupt) as exc:
         running = exc.args[0] if isinstance(exc, Interrupted) and exc.args else []
@@ -122,13 +119,13 @@ def main(argv: list[str] | None = None) -> int:
             return INTERRUPTED
         print(f"\nStopped waiting. Nothing was cancelled: operations already started continue in CloudFormation"
               f"{' (' + ', '.join(running) + ')' if running else ''}. Watch them with: "
-              f"python scripts/deploy.py status --env {args.env}{stacks}", file=sys.stderr)
+              f"fargate-deploy status --env {args.env}{stacks}", file=sys.stderr)
         return INTERRUPTED
     except Exception as exc:  # noqa: BLE001 - AWS/network errors: one clear line, not a traceback
         from botocore.exceptions import BotoCoreError, ClientError
         from botocore.parsers import ResponseParserError
         if isinstance(exc, (ClientError, BotoCoreError, ResponseParserError)):
-            print(f"deploy.py: AWS error: {exc}", file=sys.stderr)
+            print(f"fargate-deploy: AWS error: {exc}", file=sys.stderr)
             return FAILED
         raise
     finally:
@@ -136,6 +133,3 @@ def main(argv: list[str] | None = None) -> int:
             server.stop()
             print("LOCAL EMULATOR stopped; everything deployed to it is gone.")
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,8 +1,6 @@
 """What the project's cfn-lint rules know about the AWS::CodeDeployBlueGreen transform.
 
-cfn-lint loads only rule files whose names start with a letter or digit, so this helper is
-not scanned for rules; the rule modules load it by path (cfn-lint imports rule files by path,
-not as a package, so a plain relative import is impossible).
+The rule modules import it; it defines no rules itself.
 
 Source for every fact here: AWS CloudFormation User Guide, "Perform ECS blue/green deployments
 through CodeDeploy using CloudFormation" with its pages "AWS::CodeDeploy::BlueGreen hook syntax"

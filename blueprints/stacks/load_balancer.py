@@ -2,12 +2,14 @@
 groups, the production and test listeners, and the alarms that stop a deployment."""
 from __future__ import annotations
 
-from troposphere import GetAtt, Ref, Tags, cloudwatch, ec2
+from typing import NamedTuple
+
+from troposphere import GetAtt, Parameter, Ref, Tags, cloudwatch, ec2
 from troposphere import elasticloadbalancingv2 as elb
 
-from . import naming
-from .config import EnvironmentConfig
-from .template import checkov_skip
+from .. import naming
+from ..config import EnvironmentConfig
+from ..template import CfnTemplate, checkov_skip
 
 # TLS 1.3 and 1.2 only, forward secrecy: AWS's recommended policy for new HTTPS listeners.
 # https://docs.aws.amazon.com/elasticloadbalancing/latest/application/describe-ssl-policies.html
@@ -15,20 +17,33 @@ TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 ANYWHERE = "0.0.0.0/0"
 
 
+class NetworkParameters(NamedTuple):
+    vpc_id: Parameter
+    vpc_cidr: Parameter
+    public_subnets: Parameter
+    private_subnets: Parameter
+
+
+class SecurityGroups(NamedTuple):
+    hook: ec2.SecurityGroup
+    load_balancer: ec2.SecurityGroup
+    service: ec2.SecurityGroup
+
+
 def _tags(config: EnvironmentConfig, suffix: str) -> Tags:
     return Tags(Name=f"{config.prefix}-{suffix}")
 
 
-def security_groups(t, config: EnvironmentConfig) -> None:
+def security_groups(t: CfnTemplate, config: EnvironmentConfig, network: NetworkParameters) -> SecurityGroups:
     """ALB: production port from allowed_cidrs, test port from test_allowed_cidrs and the hook.
     Tasks: container port from the ALB only. Hook: the test port inside the VPC, HTTPS out."""
     svc = config.service
-    t.add_resource(ec2.SecurityGroup(
+    hook = t.add_resource(ec2.SecurityGroup(
         "HookSecurityGroup", GroupDescription=f"{config.prefix} validation hook",
-        VpcId=Ref("VpcId"), Tags=_tags(config, "hook"),
+        VpcId=Ref(network.vpc_id), Tags=_tags(config, "hook"),
         SecurityGroupEgress=[
             ec2.SecurityGroupRule(IpProtocol="tcp", FromPort=svc.test_port, ToPort=svc.test_port,
-                                  CidrIp=Ref("VpcCidr"), Description="Test listener (private addresses)"),
+                                  CidrIp=Ref(network.vpc_cidr), Description="Test listener (private addresses)"),
             # AWS API endpoints (CodeDeploy, EC2) have no fixed addresses; reached through NAT.
             ec2.SecurityGroupRule(IpProtocol="tcp", FromPort=443, ToPort=443, CidrIp=ANYWHERE,
                                   Description="HTTPS to AWS APIs"),
@@ -47,41 +62,43 @@ def security_groups(t, config: EnvironmentConfig) -> None:
             Description="Test listener"))
     ingress.append(ec2.SecurityGroupRule(
         IpProtocol="tcp", FromPort=svc.test_port, ToPort=svc.test_port,
-        SourceSecurityGroupId=Ref("HookSecurityGroup"), Description="Test listener from the validation hook"))
+        SourceSecurityGroupId=Ref(hook), Description="Test listener from the validation hook"))
     open_to_world = ANYWHERE in svc.allowed_cidrs
-    t.add_resource(ec2.SecurityGroup(
+    load_balancer_group = t.add_resource(ec2.SecurityGroup(
         "LoadBalancerSecurityGroup", GroupDescription=f"{config.prefix} load balancer",
-        VpcId=Ref("VpcId"), SecurityGroupIngress=ingress, Tags=_tags(config, "alb"),
+        VpcId=Ref(network.vpc_id), SecurityGroupIngress=ingress, Tags=_tags(config, "alb"),
         # Targets are task addresses in the VPC; a CIDR rule avoids a cycle with the task group.
         SecurityGroupEgress=[ec2.SecurityGroupRule(
-            IpProtocol="tcp", FromPort=svc.container_port, ToPort=svc.container_port, CidrIp=Ref("VpcCidr"),
+            IpProtocol="tcp", FromPort=svc.container_port, ToPort=svc.container_port, CidrIp=Ref(network.vpc_cidr),
             Description="Tasks on the container port")],
         **({"Metadata": checkov_skip(("CKV_AWS_260", "A public web service: port 80 is open to the internet by "
                                               "design (allowed_cidrs in params)."))}
            if open_to_world and 80 in production_ports else {}),
     ))
-    t.add_resource(ec2.SecurityGroup(
+    service_group = t.add_resource(ec2.SecurityGroup(
         "ServiceSecurityGroup", GroupDescription=f"{config.prefix} service tasks",
-        VpcId=Ref("VpcId"), Tags=_tags(config, "tasks"),
+        VpcId=Ref(network.vpc_id), Tags=_tags(config, "tasks"),
         SecurityGroupIngress=[ec2.SecurityGroupRule(
             IpProtocol="tcp", FromPort=svc.container_port, ToPort=svc.container_port,
-            SourceSecurityGroupId=Ref("LoadBalancerSecurityGroup"), Description="From the load balancer")],
+            SourceSecurityGroupId=Ref(load_balancer_group), Description="From the load balancer")],
         # Image pulls (ECR), logs and secrets are AWS HTTPS endpoints reached through NAT.
         SecurityGroupEgress=[ec2.SecurityGroupRule(
             IpProtocol="tcp", FromPort=443, ToPort=443, CidrIp=ANYWHERE, Description="HTTPS to AWS APIs")],
     ))
+    return SecurityGroups(hook, load_balancer_group, service_group)
 
 
-def load_balancer(t, config: EnvironmentConfig) -> None:
+def load_balancer(t: CfnTemplate, config: EnvironmentConfig, network: NetworkParameters,
+                  groups: SecurityGroups) -> elb.LoadBalancer:
     svc = config.service
     protect = config.protected if svc.deletion_protection is None else svc.deletion_protection
     skips = [("CKV_AWS_91", "Access logs need a log bucket with its own policy; not part of this stack yet.")]
     if not protect:
         skips.append(("CKV_AWS_150", "Deletion protection is off outside protected environments so that "
                                      "they can be torn down; params service.deletion_protection turns it on."))
-    t.add_resource(elb.LoadBalancer(
+    return t.add_resource(elb.LoadBalancer(
         "LoadBalancer", Name=naming.load_balancer(config), Type="application", Scheme="internet-facing",
-        Subnets=Ref("PublicSubnetIds"), SecurityGroups=[Ref("LoadBalancerSecurityGroup")],
+        Subnets=Ref(network.public_subnets), SecurityGroups=[Ref(groups.load_balancer)],
         LoadBalancerAttributes=[
             elb.LoadBalancerAttributes(Key="routing.http.drop_invalid_header_fields.enabled", Value="true"),
             elb.LoadBalancerAttributes(Key="deletion_protection.enabled", Value=str(protect).lower()),
@@ -90,12 +107,15 @@ def load_balancer(t, config: EnvironmentConfig) -> None:
     ))
 
 
-def target_groups(t, config: EnvironmentConfig) -> None:
+def target_groups(t: CfnTemplate, config: EnvironmentConfig,
+                  network: NetworkParameters) -> tuple[elb.TargetGroup, elb.TargetGroup]:
+    """(blue, green): blue serves at creation, green receives the first replacement."""
     svc = config.service
+    groups = []
     for colour in ("Blue", "Green"):
-        t.add_resource(elb.TargetGroup(
+        groups.append(t.add_resource(elb.TargetGroup(
             f"{colour}TargetGroup", Name=naming.target_group(config, colour.lower()), TargetType="ip",
-            Protocol="HTTP", Port=svc.container_port, VpcId=Ref("VpcId"),
+            Protocol="HTTP", Port=svc.container_port, VpcId=Ref(network.vpc_id),
             HealthCheckProtocol="HTTP", HealthCheckPath=svc.health_check_path,
             HealthCheckIntervalSeconds=svc.health_check_interval_seconds,
             HealthCheckTimeoutSeconds=svc.health_check_timeout_seconds,
@@ -104,54 +124,56 @@ def target_groups(t, config: EnvironmentConfig) -> None:
             TargetGroupAttributes=[elb.TargetGroupAttribute(
                 Key="deregistration_delay.timeout_seconds", Value=str(svc.deregistration_delay_seconds))],
             Tags=_tags(config, colour.lower()),
-        ))
+        )))
+    return groups[0], groups[1]
 
 
-def listeners(t, config: EnvironmentConfig) -> None:
-    """Both listeners forward to blue at creation; CodeDeploy re-points them on each release."""
+def listeners(t: CfnTemplate, config: EnvironmentConfig, load_balancer: elb.LoadBalancer,
+              blue: elb.TargetGroup) -> tuple[elb.Listener, elb.Listener]:
+    """(production, test): both forward to blue at creation; the engine re-points them on each release."""
     svc = config.service
-    forward = [elb.Action(Type="forward", TargetGroupArn=Ref("BlueTargetGroup"))]
+    forward = [elb.Action(Type="forward", TargetGroupArn=Ref(blue))]
     tls = {"Protocol": "HTTPS", "SslPolicy": TLS_POLICY,
            "Certificates": [elb.Certificate(CertificateArn=svc.certificate_arn)]} if svc.https else {
         "Protocol": "HTTP"}
     plain_http = checkov_skip(("CKV_AWS_2", "HTTP by choice in this environment (no certificate_arn in params)."),
                        ("CKV_AWS_103", "HTTP by choice in this environment: no TLS to configure."))
+    made = []
     for logical_id, port in (("ProductionListener", svc.production_port), ("TestListener", svc.test_port)):
-        t.add_resource(elb.Listener(
-            logical_id, LoadBalancerArn=Ref("LoadBalancer"), Port=port, DefaultActions=forward, **tls,
+        made.append(t.add_resource(elb.Listener(
+            logical_id, LoadBalancerArn=Ref(load_balancer), Port=port, DefaultActions=forward, **tls,
             **({} if svc.https else {"Metadata": plain_http}),
-        ))
+        )))
     if svc.https:
         t.add_resource(elb.Listener(
-            "HttpRedirectListener", LoadBalancerArn=Ref("LoadBalancer"), Port=80, Protocol="HTTP",
+            "HttpRedirectListener", LoadBalancerArn=Ref(load_balancer), Port=80, Protocol="HTTP",
             DefaultActions=[elb.Action(Type="redirect", RedirectConfig=elb.RedirectConfig(
                 Protocol="HTTPS", Port=str(svc.production_port), StatusCode="HTTP_301"))],
             Metadata=checkov_skip(("CKV_AWS_2", "Only redirects to the HTTPS listener."),
                            ("CKV_AWS_103", "Only redirects to the HTTPS listener: no TLS here.")),
         ))
+    return made[0], made[1]
 
 
-def alarms(t, config: EnvironmentConfig) -> tuple[str, ...]:
+def alarms(t: CfnTemplate, config: EnvironmentConfig, load_balancer: elb.LoadBalancer,
+           target_groups: tuple[elb.TargetGroup, elb.TargetGroup]) -> tuple[cloudwatch.Alarm, ...]:
     """5XX responses and unhealthy targets per target group; a deployment stops on either."""
-    names = []
-    for colour in ("Blue", "Green"):
+    made = []
+    for colour, target_group in zip(("Blue", "Green"), target_groups, strict=True):
         dimensions = [
-            cloudwatch.MetricDimension(Name="LoadBalancer", Value=GetAtt("LoadBalancer", "LoadBalancerFullName")),
-            cloudwatch.MetricDimension(Name="TargetGroup", Value=GetAtt(f"{colour}TargetGroup",
-                                                                        "TargetGroupFullName")),
+            cloudwatch.MetricDimension(Name="LoadBalancer", Value=GetAtt(load_balancer, "LoadBalancerFullName")),
+            cloudwatch.MetricDimension(Name="TargetGroup", Value=GetAtt(target_group, "TargetGroupFullName")),
         ]
         for kind, metric, statistic, threshold, what in (
             ("Target5xx", "HTTPCode_Target_5XX_Count", "Sum", 5, "5 or more 5XX responses from"),
             ("UnhealthyHosts", "UnHealthyHostCount", "Maximum", 1, "an unhealthy target in"),
         ):
-            logical_id = f"{colour}{kind}Alarm"
-            t.add_resource(cloudwatch.Alarm(
-                logical_id, AlarmName=f"{config.prefix}-{colour.lower()}-{kind.lower()}",
+            made.append(t.add_resource(cloudwatch.Alarm(
+                f"{colour}{kind}Alarm", AlarmName=f"{config.prefix}-{colour.lower()}-{kind.lower()}",
                 AlarmDescription=f"{what} the {colour.lower()} target group in each of 2 minutes "
                                  "(stops and rolls back a deployment).",
                 Namespace="AWS/ApplicationELB", MetricName=metric, Dimensions=dimensions, Statistic=statistic,
                 Period=60, EvaluationPeriods=2, Threshold=threshold,
                 ComparisonOperator="GreaterThanOrEqualToThreshold", TreatMissingData="notBreaching",
-            ))
-            names.append(logical_id)
-    return tuple(names)
+            )))
+    return tuple(made)

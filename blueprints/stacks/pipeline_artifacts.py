@@ -1,6 +1,7 @@
-"""The text the pipeline's build runs and writes, rendered with jinja2 from blueprints/templates/:
-the buildspec (which embeds scripts/scan_gate.py verbatim), and for the codedeploy engine the
-``taskdef.json`` and ``appspec.yaml`` that CodeDeployToECS reads.
+"""The text the pipeline's build runs and writes, rendered with jinja2 from blueprints/assets/templates/:
+the buildspec (which embeds blueprints/assets/scan_gate.py verbatim, then runs the engine's build
+steps), and for the codedeploy engine the ``taskdef.json`` and ``appspec.yaml`` that CodeDeployToECS
+reads.
 
 ``taskdef.json`` is not a second description of the task: it is the service stack's own
 TaskDefinition resource (built by blueprints/service.py), turned into the ECS API's shape, so the
@@ -10,17 +11,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-from pathlib import Path
+from typing import TYPE_CHECKING
 from typing import Any
 
 import jinja2
 
-from . import naming
-from .config import EnvironmentConfig
-from .template import CfnTemplate
+from .. import assets, naming
+from ..config import EnvironmentConfig
+from ..template import CfnTemplate
 
-TEMPLATES = Path(__file__).parent / "templates"
-SCAN_GATE = Path(__file__).resolve().parent.parent / "scripts" / "scan_gate.py"
+if TYPE_CHECKING:
+    from ..engines.base import BuildStep, Engine
+
 IMAGE_PLACEHOLDER = "<IMAGE1_NAME>"
 IMAGE_PARAMETER = "ImageUri"  # the service stack's image parameter
 # Role ARNs and the task family arrive at build time as CodeBuild environment variables (from the
@@ -35,11 +37,6 @@ TASKDEF_PROPERTIES = {"Family", "RequiresCompatibilities", "NetworkMode", "Cpu",
                       "ExecutionRoleArn", "TaskRoleArn", "ContainerDefinitions", "Tags"}
 # Maps whose keys are data, not property names (kept as written).
 _FREE_FORM = {"Options", "DockerLabels"}
-ARTIFACTS = {
-    "codedeploy": ("imageDetail.json", "taskdef.json", "appspec.yaml"),
-    "ecs": ("imageDetail.json", "imagedefinitions.json"),
-    "cloudformation": ("imageDetail.json", "service-template.json", "service-configuration.json"),
-}
 
 
 def _json(value: Any, indent: int | None = None) -> str:
@@ -47,12 +44,13 @@ def _json(value: Any, indent: int | None = None) -> str:
     return json.dumps(value, indent=indent, sort_keys=True, ensure_ascii=False)
 
 
-_ENV = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), undefined=jinja2.StrictUndefined,
+_ENV = jinja2.Environment(loader=jinja2.PackageLoader("blueprints.assets", "templates"), undefined=jinja2.StrictUndefined,
                           keep_trailing_newline=True, autoescape=False)
 _ENV.filters["json"] = _json
 
 
-def _render(name: str, **values: Any) -> str:
+def render(name: str, **values: Any) -> str:
+    """One of blueprints/assets/templates/, rendered."""
     return _ENV.get_template(name).render(**values)
 
 
@@ -109,17 +107,17 @@ def task_definition(config: EnvironmentConfig, service_template: CfnTemplate) ->
 def taskdef_json(config: EnvironmentConfig, service_template: CfnTemplate) -> str:
     """taskdef.json as CodeDeployToECS reads it, with ``__TASK_ROLE_ARN__`` style tokens for the
     role ARNs and the family (``buildspec`` turns them into shell variables)."""
-    text = _render("taskdef.json.j2", td=task_definition(config, service_template))
+    text = render("taskdef.json.j2", td=task_definition(config, service_template))
     json.loads(text)  # always valid JSON
     return text
 
 
 def appspec_yaml(config: EnvironmentConfig) -> str:
-    return _render("appspec.yaml.j2", container_name=naming.container(config),
+    return render("appspec.yaml.j2", container_name=naming.container(config),
                    container_port=config.service.container_port, hook_function=naming.hook_function(config))
 
 
-def _heredoc_body(text: str) -> str:
+def heredoc_body(text: str) -> str:
     """Text for an unquoted heredoc: escape what the shell would expand, then let the role tokens
     expand as variables."""
     escaped = text.replace("\\", "\\\\").replace("$", "\\$").replace("`", "\\`")
@@ -128,19 +126,29 @@ def _heredoc_body(text: str) -> str:
     return escaped
 
 
-def buildspec(config: EnvironmentConfig, service_template: CfnTemplate) -> str:
-    pipeline, engine = config.pipeline, config.service.deployment_engine
-    gate = SCAN_GATE.read_text(encoding="utf-8")
-    values: dict[str, Any] = dict(
-        project_name=naming.build_project(config), engine=engine, dockerfile=pipeline.dockerfile,
+def steps_yaml(steps: list[BuildStep]) -> list[str]:
+    """Build steps as buildspec lines of the build phase: the comment, then each command (a
+    multi-line one as a literal block)."""
+    lines = []
+    for step in steps:
+        lines += [f"      # {line}" for line in step.comment.splitlines()]
+        for command in step.commands:
+            if "\n" not in command:
+                lines.append(f"      - {command}")
+                continue
+            lines.append("      - |")
+            lines += [f"        {line}" if line else "" for line in command.split("\n")]
+    return lines
+
+
+def buildspec(config: EnvironmentConfig, service_template: CfnTemplate, engine: Engine) -> str:
+    pipeline = config.pipeline
+    assert pipeline is not None  # only environments with a pipeline section have a pipeline stack
+    gate = assets.text(assets.SCAN_GATE)
+    return render(
+        "buildspec.yml.j2",
+        project_name=naming.build_project(config), dockerfile=pipeline.dockerfile,
         build_context=pipeline.build_context, scan_max=pipeline.scan_max, scan_timeout=pipeline.scan_timeout_seconds,
         scan_gate=gate.rstrip("\n"), scan_gate_sha256=hashlib.sha256(gate.encode("utf-8")).hexdigest(),
-        artifacts=ARTIFACTS[engine],
+        artifacts=engine.artifacts, deploy_lines=steps_yaml(engine.build_steps(config, service_template)),
     )
-    if engine == "codedeploy":
-        values["taskdef"] = _heredoc_body(taskdef_json(config, service_template).rstrip("\n"))
-        values["appspec"] = appspec_yaml(config).rstrip("\n")
-    if engine == "cloudformation":
-        values["configuration_script"] = _render("service_configuration.py.j2",
-                                                 image_parameter=IMAGE_PARAMETER).rstrip("\n")
-    return _render("buildspec.yml.j2", **values)

@@ -9,10 +9,10 @@ from awacs import logs as awslogs
 from awacs.aws import Allow, Statement
 from troposphere import AWSHelperFn, GetAtt, GetAZs, Join, Ref, Select, Sub, Tags, ec2, iam, logs
 
-from . import roles
-from .config import EnvironmentConfig
-from .config.network import LOG_RETENTION_DAYS
-from .template import CfnTemplate, checkov_skip
+from .. import roles
+from ..config import EnvironmentConfig
+from ..config.network import LOG_RETENTION_DAYS
+from ..template import CfnTemplate, checkov_skip
 
 STACK = "network"
 

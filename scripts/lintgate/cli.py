@@ -1,11 +1,10 @@
-#!/usr/bin/env python3
-"""Lint CloudFormation templates with the project's configuration: cfn-lint and checkov.
+"""``fargate-lint``: lint CloudFormation templates with the project's configuration: cfn-lint and checkov.
 
-    python scripts/lint.py out/*/*.json      (make lint)
-    python scripts/lint.py --no-cache FILE   re-check even templates that passed before
-                                             (LINT_NO_CACHE=1 does the same; CI sets it)
+    fargate-lint out/*/*.json           (make lint)
+    fargate-lint --no-cache FILE        re-check even templates that passed before
+                                        (LINT_NO_CACHE=1 does the same; CI sets it)
 
-cfn-lint runs as a library with .cfnlintrc and the project rules in scripts/cfnlint_rules/;
+cfn-lint runs as a library with .cfnlintrc and the project rules of ``lintgate.rules``;
 a template in out/<env>/ is checked against its environment's region (from stacks.json).
 checkov runs its CloudFormation checks; a failed check must be fixed or skipped in the
 resource's Metadata with a reason. Any finding of either tool (error, warning or
@@ -18,30 +17,35 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import os
 import sys
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+from blueprints import manifest
+
+from . import rules
+
+# The project's lint configuration, beside the package (this file is scripts/lintgate/cli.py).
+ROOT = Path(__file__).resolve().parent.parent.parent
 CONFIG = ROOT / ".cfnlintrc"
-RULES = ROOT / "scripts" / "cfnlint_rules"
-CACHE = ROOT / ".cache" / "lint"
+RULES = Path(rules.__file__).resolve().parent
+CACHE = Path(".cache") / "lint"
 DEFAULT_REGION = "us-east-1"
 
 
 def _is_template(path: Path) -> bool:
     """Parameter files and manifests also live in out/; only templates are linted."""
-    return path.suffix == ".json" and not path.name.endswith(".parameters.json") and path.name != "stacks.json"
+    return path.suffix == ".json" and not path.name.endswith(".parameters.json") and path.name != manifest.FILE_NAME
 
 
 def region_of(path: Path) -> str:
-    manifest = path.parent / "stacks.json"
-    if manifest.is_file():
+    """The region of the template's environment (its manifest), else DEFAULT_REGION."""
+    if manifest.path_in(path.parent).is_file():
         try:
-            return json.loads(manifest.read_text())["region"]
-        except (ValueError, KeyError):
+            return manifest.read(path.parent).region or DEFAULT_REGION
+        except manifest.ManifestError:
             pass
     return DEFAULT_REGION
 
@@ -69,23 +73,17 @@ def run_cfn_lint(paths: list[Path]) -> list[str]:
     for path in paths:
         by_region.setdefault(region_of(path), {})[str(path.resolve())] = path
     findings = []
-    cwd = os.getcwd()
-    os.chdir(ROOT)  # .cfnlintrc names the rules folder relative to the project root
-    try:
-        for region, given in sorted(by_region.items()):
-            for m in lint_by_config({"templates": list(given), "regions": [region]} | config):
-                shown = given.get(str(Path(m.filename).resolve()), m.filename)
-                findings.append(f"{shown}:{m.linenumber}:{m.columnnumber}: {m.rule.id} {m.message}")
-    finally:
-        os.chdir(cwd)
+    for region, given in sorted(by_region.items()):
+        for m in lint_by_config({"templates": list(given), "regions": [region]} | config):
+            shown = given.get(str(Path(m.filename).resolve()), m.filename)
+            findings.append(f"{shown}:{m.linenumber}:{m.columnnumber}: {m.rule.id} {m.message}")
     return findings
 
 
-def _config() -> dict:
+def _config() -> dict[str, Any]:
     import yaml
 
-    config = yaml.safe_load(CONFIG.read_text())
-    config["append_rules"] = [str(ROOT / p) for p in config.get("append_rules", [])]
+    config: dict[str, Any] = yaml.safe_load(CONFIG.read_text())
     return config
 
 
@@ -111,7 +109,7 @@ def run_checkov(paths: list[Path]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="lint.py", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="fargate-lint", description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("files", nargs="+", type=Path, help="template files (other JSON in out/ is skipped)")
     parser.add_argument("--no-cache", action="store_true", help="check every template even if it passed before")
     parser.add_argument("--cache-dir", type=Path, default=CACHE, help="where passes are remembered (default .cache/lint)")
@@ -119,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
 
     missing = [str(p) for p in args.files if not p.is_file()]
     if missing:
-        print(f"lint.py: no such file: {', '.join(missing)}", file=sys.stderr)
+        print(f"fargate-lint: no such file: {', '.join(missing)}", file=sys.stderr)
         return 2
     templates = [p for p in args.files if _is_template(p)]
     use_cache = not (args.no_cache or os.environ.get("LINT_NO_CACHE"))
@@ -143,6 +141,3 @@ def main(argv: list[str] | None = None) -> int:
           f"{len(findings)} finding(s)", file=sys.stderr)
     return 1 if findings else 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

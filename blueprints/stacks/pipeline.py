@@ -2,9 +2,9 @@
 gate when the image has findings over their allowances, and otherwise releases it blue/green.
 
 Source (GitHub through a CodeStar/CodeConnections connection) -> Build (CodeBuild: build, push,
-scan gate on the exact digest, deploy artifacts) -> optional manual approval -> Deploy (per
-engine, blueprints/pipeline_deploy.py). The buildspec and deploy artifacts are rendered by
-blueprints/pipeline_artifacts.py.
+scan gate on the exact digest, the engine's build steps) -> optional manual approval -> Deploy (the
+engine's actions, blueprints/engines/). The buildspec and deploy artifacts are rendered by
+pipeline_artifacts.py; the actions are made of pipeline_actions.py.
 """
 from __future__ import annotations
 
@@ -17,10 +17,13 @@ from awacs.aws import Allow, Bool, Condition, Deny, PolicyDocument, Principal, S
 from troposphere import GetAtt, Ref, Sub, Tags, codebuild, codepipeline, codestarconnections
 from troposphere import codestarnotifications, ecr, iam, logs, s3, sns
 
-from . import naming, pipeline_artifacts, pipeline_deploy, roles
-from .config import EnvironmentConfig
-from .pipeline_deploy import ARN, BUILD_NAMESPACE, BUILD_OUTPUT
-from .template import CfnTemplate, checkov_skip
+from .. import engines, naming, roles
+from ..config import EnvironmentConfig
+from ..config.pipeline import PipelineConfig
+from ..engines.base import Engine
+from ..template import CfnTemplate, checkov_skip
+from . import pipeline_artifacts
+from .pipeline_actions import ARN, BUILD_NAMESPACE, BUILD_OUTPUT, action, approval_action
 
 STACK = "pipeline"
 SOURCE_OUTPUT = "SourceOutput"
@@ -32,22 +35,27 @@ BUILD_IMAGES = {"X86_64": ("LINUX_CONTAINER", "aws/codebuild/amazonlinux-x86_64-
 BUILD_MINUTES = 30  # docker build and push; the scan wait comes on top
 
 
+def settings(config: EnvironmentConfig) -> PipelineConfig:
+    """The ``pipeline:`` section; only environments that have one get a pipeline stack."""
+    if config.pipeline is None:
+        raise ValueError(f"{config.prefix}: no pipeline section in params")
+    return config.pipeline
+
+
 def approval_on(config: EnvironmentConfig) -> bool:
-    chosen = config.pipeline.manual_approval
+    chosen = settings(config).manual_approval
     return config.protected if chosen is None else chosen
 
 
 def build(config: EnvironmentConfig, service_template: CfnTemplate) -> CfnTemplate:
     """The pipeline that releases the service stack ``service_template`` (the same object that is
     written to out/<env>/service.json: its task definition becomes the release's taskdef.json)."""
-    p, engine = config.pipeline, config.service.deployment_engine
+    p, deploy = settings(config), engines.get(config.service.deployment_engine)
     t = CfnTemplate(
         f"Release pipeline of {config.prefix}: GitHub {p.full_repository_id}@{p.branch} -> Docker build -> ECR "
-        f"scan gate ({p.scan_max}) -> {'manual approval -> ' if approval_on(config) else ''}blue/green deploy by "
-        f"{engine}" + (" (change set of the service stack's deployed, reviewed template with only ImageUri "
-                       "changed)" if engine == "cloudformation" else "") + ".")
-    deploy = pipeline_deploy.engine(config)
-    deploy.parameters(t)
+        f"scan gate ({p.scan_max}) -> {'manual approval -> ' if approval_on(config) else ''}"
+        f"{deploy.pipeline_description()}.")
+    deploy.pipeline_parameters(t)
     connection = _connection(t, config)
     _repository(t, config)
     _artifact_bucket(t, config)
@@ -58,9 +66,9 @@ def build(config: EnvironmentConfig, service_template: CfnTemplate) -> CfnTempla
     return t
 
 
-def _connection(t: CfnTemplate, config: EnvironmentConfig):
-    if not config.pipeline.creates_connection:
-        return config.pipeline.connection
+def _connection(t: CfnTemplate, config: EnvironmentConfig) -> str | Ref:
+    if not settings(config).creates_connection:
+        return settings(config).connection
     # Created PENDING: someone completes the GitHub handshake once in the console (README).
     t.add_resource(codestarconnections.Connection(
         "GitHubConnection", ConnectionName=naming.connection(config), ProviderType="GitHub"))
@@ -70,7 +78,7 @@ def _connection(t: CfnTemplate, config: EnvironmentConfig):
 
 
 def _repository(t: CfnTemplate, config: EnvironmentConfig) -> None:
-    p = config.pipeline
+    p = settings(config)
     # Amazon ECR User Guide, "Lifecycle policy properties in Amazon ECR": rules apply from the lowest
     # rulePriority up; "untagged" must omit tag lists, "tagged" needs tagPrefixList or tagPatternList
     # ("*" matches every tag). Not "any": that would count untagged images towards the N kept and
@@ -96,7 +104,7 @@ def _repository(t: CfnTemplate, config: EnvironmentConfig) -> None:
 
 
 def _artifact_bucket(t: CfnTemplate, config: EnvironmentConfig) -> None:
-    days = config.pipeline.artifact_retention_days
+    days = settings(config).artifact_retention_days
     t.add_resource(s3.Bucket(
         "ArtifactBucket",
         BucketEncryption=s3.BucketEncryption(ServerSideEncryptionConfiguration=[s3.ServerSideEncryptionRule(
@@ -130,8 +138,8 @@ def _artifact_statements() -> list[Statement]:
                       Resource=[GetAtt("ArtifactBucket", "Arn")])]
 
 
-def _build_project(t: CfnTemplate, config: EnvironmentConfig, deploy, service_template: CfnTemplate) -> None:
-    p = config.pipeline
+def _build_project(t: CfnTemplate, config: EnvironmentConfig, deploy: Engine, service_template: CfnTemplate) -> None:
+    p = settings(config)
     t.add_resource(logs.LogGroup(
         "BuildLogGroup", LogGroupName=f"/aws/codebuild/{naming.build_project(config)}",
         RetentionInDays=config.service.log_retention_days, DeletionPolicy="Delete", UpdateReplacePolicy="Delete",
@@ -167,7 +175,7 @@ def _build_project(t: CfnTemplate, config: EnvironmentConfig, deploy, service_te
         "BuildProject", Name=naming.build_project(config),
         Description=f"Builds {p.full_repository_id}, pushes it to ECR and gates on the image scan.",
         ServiceRole=GetAtt("BuildRole", "Arn"),
-        Source=codebuild.Source(Type="CODEPIPELINE", BuildSpec=pipeline_artifacts.buildspec(config, service_template)),
+        Source=codebuild.Source(Type="CODEPIPELINE", BuildSpec=pipeline_artifacts.buildspec(config, service_template, deploy)),
         Artifacts=codebuild.Artifacts(Type="CODEPIPELINE"),
         Environment=codebuild.Environment(
             Type=environment_type, Image=image, ComputeType=p.compute_type,
@@ -189,9 +197,9 @@ def _build_project(t: CfnTemplate, config: EnvironmentConfig, deploy, service_te
     ))
 
 
-def _pipeline_role(t: CfnTemplate, config: EnvironmentConfig, deploy, connection) -> None:
+def _pipeline_role(t: CfnTemplate, config: EnvironmentConfig, deploy: Engine, connection: str | Ref) -> None:
     connection_actions = {True: [codestar_connections.UseConnection], False: [codeconnections.UseConnection]}
-    uses_codestar = config.pipeline.creates_connection or ":codestar-connections:" in config.pipeline.connection
+    uses_codestar = settings(config).creates_connection or ":codestar-connections:" in settings(config).connection
     statements = [
         Statement(Effect=Allow, Action=connection_actions[uses_codestar], Resource=[connection]),
         Statement(Effect=Allow, Action=[awscodebuild.StartBuild, awscodebuild.BatchGetBuilds,
@@ -209,14 +217,15 @@ def _pipeline_role(t: CfnTemplate, config: EnvironmentConfig, deploy, connection
     ))
 
 
-def _pipeline(t: CfnTemplate, config: EnvironmentConfig, deploy, connection, service_template: CfnTemplate) -> None:
-    p = config.pipeline
+def _pipeline(t: CfnTemplate, config: EnvironmentConfig, deploy: Engine, connection: str | Ref,
+              service_template: CfnTemplate) -> None:
+    p = settings(config)
     _pipeline_role(t, config, deploy, connection)
-    source = pipeline_deploy.action("GitHub", "Source", "CodeStarSourceConnection", {
+    source = action("GitHub", "Source", "CodeStarSourceConnection", {
         "ConnectionArn": connection, "FullRepositoryId": p.full_repository_id, "BranchName": p.branch,
         "OutputArtifactFormat": "CODE_ZIP", "DetectChanges": "true",
     }, outputs=(SOURCE_OUTPUT,), Namespace=SOURCE_NAMESPACE)
-    image = pipeline_deploy.action("ImageAndScanGate", "Build", "CodeBuild", {
+    image = action("ImageAndScanGate", "Build", "CodeBuild", {
         "ProjectName": Ref("BuildProject"),
         "EnvironmentVariables": json.dumps([{"name": "COMMIT_ID", "type": "PLAINTEXT",
                                              "value": f"#{{{SOURCE_NAMESPACE}.CommitId}}"}]),
@@ -224,8 +233,8 @@ def _pipeline(t: CfnTemplate, config: EnvironmentConfig, deploy, connection, ser
     approval = approval_on(config)
     stages = [codepipeline.Stages(Name="Source", Actions=[source]),
               codepipeline.Stages(Name="Build", Actions=[image])]
-    if approval and config.service.deployment_engine != "cloudformation":
-        stages.append(codepipeline.Stages(Name="Approve", Actions=[pipeline_deploy.approval_action()]))
+    if approval and not deploy.approval_in_deploy_stage:
+        stages.append(codepipeline.Stages(Name="Approve", Actions=[approval_action()]))
     stages.append(codepipeline.Stages(
         Name="Deploy", Actions=deploy.deploy_actions(t, config, approval, service_template)))
     t.add_resource(codepipeline.Pipeline(
@@ -244,7 +253,7 @@ def _pipeline(t: CfnTemplate, config: EnvironmentConfig, deploy, connection, ser
 
 
 def _notifications(t: CfnTemplate, config: EnvironmentConfig) -> None:
-    p = config.pipeline
+    p = settings(config)
     if not p.notifies:
         return
     topic = p.notification_topic_arn

@@ -1,1 +1,0 @@
-"""Lambda function sources embedded in the templates; each is a plain, unit-tested module."""
