@@ -15,6 +15,7 @@ in the AWS CLI's --parameters file format (<stack>.parameters.json) and a manife
 Every parameter file is validated before anything is written: a bad file is reported
 (file, key, value, what is allowed) with exit code 2, and out/ is left untouched.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,14 +33,22 @@ EXIT_BAD_INPUT = 2
 
 def parse_args(argv: list[str] | None, root: Path) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="fargate-generate", description=(__doc__ or "").split("\n\n")[0],
+        prog="fargate-generate",
+        description=(__doc__ or "").split("\n\n")[0],
         epilog="Exit codes: 0 done (or up to date with --check); 1 --check found differences; 2 bad input.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--env", action="append", metavar="NAME",
-                        help="environment to generate (params/NAME.yaml); repeatable; default: all")
-    parser.add_argument("--check", action="store_true",
-                        help="compare out/ with what would be generated; write nothing; exit 1 on any difference")
+    parser.add_argument(
+        "--env",
+        action="append",
+        metavar="NAME",
+        help="environment to generate (params/NAME.yaml); repeatable; default: all",
+    )
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="compare out/ with what would be generated; write nothing; exit 1 on any difference",
+    )
     parser.add_argument("--params-dir", type=Path, default=root / "params", help="default: params/")
     parser.add_argument("--out-dir", type=Path, default=root / "out", help="default: out/")
     parser.add_argument("--quiet", "-q", action="store_true", help="print nothing on success")
@@ -159,4 +168,3 @@ def main(argv: list[str] | None = None, root: Path | None = None) -> int:
     if not args.quiet:
         print("\n".join(changed) if changed else "out/ already current")
     return 0
-

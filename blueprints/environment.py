@@ -37,9 +37,12 @@ def stacks(config: EnvironmentConfig) -> list[Stack]:
     network_outputs = ("VpcId", "VpcCidr", "PublicSubnetIds", "PrivateSubnetIds")
     return [
         Stack(network.STACK, network.build(config)),
-        Stack(service.STACK, service_template,
-              parameters={key: manifest.OutputRef(network.STACK, key) for key in network_outputs},
-              kept_on_update=("ImageUri",)),
+        Stack(
+            service.STACK,
+            service_template,
+            parameters={key: manifest.OutputRef(network.STACK, key) for key in network_outputs},
+            kept_on_update=("ImageUri",),
+        ),
         *_pipeline_stacks(config, service_template),
     ]
 
@@ -51,10 +54,10 @@ def _pipeline_stacks(config: EnvironmentConfig, service_template: CfnTemplate) -
         return []
     engine = engines.get(config.service.deployment_engine)
     values: dict[str, str | manifest.OutputRef] = {
-        key: manifest.OutputRef(service.STACK, output) for key, output in engine.service_outputs.items()}
+        key: manifest.OutputRef(service.STACK, output) for key, output in engine.service_outputs.items()
+    }
     values.update(engine.static_service_values(config))
-    return [Stack(pipeline.STACK, pipeline.build(config, service_template), parameters=values,
-                  needs=(service.STACK,))]
+    return [Stack(pipeline.STACK, pipeline.build(config, service_template), parameters=values, needs=(service.STACK,))]
 
 
 def _static_values(stack: Stack, body: dict[str, Any]) -> dict[str, str]:
@@ -110,10 +113,12 @@ def files(config: EnvironmentConfig) -> dict[str, str]:
         entry = _entry(config, stack, body)
         out[entry.template] = render(body)
         out[entry.parameters_file] = render(
-            [{"ParameterKey": k, "ParameterValue": v} for k, v in entry.parameters.items()])
+            [{"ParameterKey": k, "ParameterValue": v} for k, v in entry.parameters.items()]
+        )
         entries.append(entry)
-    document = manifest.Manifest(project=config.project, environment=config.environment, region=config.region,
-                                 stacks=entries)
+    document = manifest.Manifest(
+        project=config.project, environment=config.environment, region=config.region, stacks=entries
+    )
     # What is written is what every reader accepts.
     manifest.from_dict(document.to_dict(), manifest.FILE_NAME)
     out[manifest.FILE_NAME] = render(document.to_dict())

@@ -5,6 +5,7 @@ the same functions, so neither has to read the other's outputs for them. Every n
 with ``config.prefix`` ("<project>-<env>", at most 24 characters) and stays within its AWS
 limit; ``LIMITS`` records each one and tests/test_service.py checks them at the longest prefix.
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -14,10 +15,23 @@ if TYPE_CHECKING:
 
 # AWS length limit of each kind of name below.
 LIMITS = {
-    "cluster": 255, "service": 255, "task_family": 255, "container": 255, "log_group": 512, "repository": 256,
-    "codedeploy_application": 100, "deployment_group": 100, "hook_function": 64,
-    "load_balancer": 32, "target_group": 32,
-    "role": 64, "pipeline": 100, "build_project": 150, "connection": 32, "notification_rule": 64, "stack": 128,
+    "cluster": 255,
+    "service": 255,
+    "task_family": 255,
+    "container": 255,
+    "log_group": 512,
+    "repository": 256,
+    "codedeploy_application": 100,
+    "deployment_group": 100,
+    "hook_function": 64,
+    "load_balancer": 32,
+    "target_group": 32,
+    "role": 64,
+    "pipeline": 100,
+    "build_project": 150,
+    "connection": 32,
+    "notification_rule": 64,
+    "stack": 128,
 }
 
 
@@ -81,17 +95,28 @@ def target_group(config: EnvironmentConfig, colour: str) -> str:
 def all_names(config: EnvironmentConfig) -> dict[str, str]:
     """Every derived name by kind (target groups under the longer colour), for limit checks."""
     return {
-        "cluster": cluster(config), "service": service(config), "task_family": task_family(config),
-        "container": container(config), "log_group": log_group(config), "repository": repository(config),
-        "codedeploy_application": codedeploy_application(config), "deployment_group": deployment_group(config),
-        "hook_function": hook_function(config), "load_balancer": load_balancer(config),
-        "target_group": target_group(config, "green"), "role": bluegreen_hook_role(config),
-        "pipeline": pipeline(config), "build_project": build_project(config), "connection": connection(config),
-        "notification_rule": notification_rule(config), "stack": stack(config, "pipeline"),
+        "cluster": cluster(config),
+        "service": service(config),
+        "task_family": task_family(config),
+        "container": container(config),
+        "log_group": log_group(config),
+        "repository": repository(config),
+        "codedeploy_application": codedeploy_application(config),
+        "deployment_group": deployment_group(config),
+        "hook_function": hook_function(config),
+        "load_balancer": load_balancer(config),
+        "target_group": target_group(config, "green"),
+        "role": bluegreen_hook_role(config),
+        "pipeline": pipeline(config),
+        "build_project": build_project(config),
+        "connection": connection(config),
+        "notification_rule": notification_rule(config),
+        "stack": stack(config, "pipeline"),
     }
 
 
 # --- pipeline stack -------------------------------------------------------------------------
+
 
 def stack(config: EnvironmentConfig, name: str) -> str:
     """CloudFormation stack name of one of the environment's stacks (as in the manifest)."""

@@ -2,6 +2,7 @@
 assume the role, one inline policy of least-privilege statements, and iam:PassRole limited to
 the service the role is passed to.
 """
+
 from __future__ import annotations
 
 from awacs import iam as awsiam
@@ -22,9 +23,17 @@ def trust(service: str, source_account: bool = True) -> PolicyDocument:
     assume-role (see engines/ecs.py).
     """
     guard = {"Condition": Condition(StringEquals({"aws:SourceAccount": Ref("AWS::AccountId")}))}
-    return PolicyDocument(Version=POLICY_VERSION, Statement=[Statement(
-        Effect=Allow, Principal=Principal("Service", service), Action=[AssumeRole],
-        **(guard if source_account else {}))])
+    return PolicyDocument(
+        Version=POLICY_VERSION,
+        Statement=[
+            Statement(
+                Effect=Allow,
+                Principal=Principal("Service", service),
+                Action=[AssumeRole],
+                **(guard if source_account else {}),
+            )
+        ],
+    )
 
 
 def inline_policy(name: str, statements: list[Statement]) -> iam.Policy:
@@ -36,5 +45,9 @@ def inline_policy(name: str, statements: list[Statement]) -> iam.Policy:
 def pass_role(role_arns: list, service: str) -> Statement:
     """iam:PassRole on exactly ``role_arns``, and only to ``service``: without the
     ``iam:PassedToService`` condition the holder could hand the roles to any service."""
-    return Statement(Effect=Allow, Action=[awsiam.PassRole], Resource=role_arns,
-                     Condition=Condition(StringEquals({"iam:PassedToService": service})))
+    return Statement(
+        Effect=Allow,
+        Action=[awsiam.PassRole],
+        Resource=role_arns,
+        Condition=Condition(StringEquals({"iam:PassedToService": service})),
+    )

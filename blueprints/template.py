@@ -4,6 +4,7 @@
 uses it for the AWS::CodeDeployBlueGreen transform). ``render`` is the only way a template
 becomes text, so every file in out/ has the same byte-stable layout.
 """
+
 from __future__ import annotations
 
 import json

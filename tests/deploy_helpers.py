@@ -1,4 +1,5 @@
 """Shared by the deploy tests: run the deployer's CLI in-process, write synthetic manifests."""
+
 from __future__ import annotations
 
 import json
@@ -20,8 +21,12 @@ def log_group_template(name: str, outputs: bool = True, extra: dict | None = Non
     template = {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Parameters": {"Retention": {"Type": "String", "Description": "days"}},
-        "Resources": {"Logs": {"Type": "AWS::Logs::LogGroup",
-                               "Properties": {"LogGroupName": name, "RetentionInDays": {"Ref": "Retention"}}}},
+        "Resources": {
+            "Logs": {
+                "Type": "AWS::Logs::LogGroup",
+                "Properties": {"LogGroupName": name, "RetentionInDays": {"Ref": "Retention"}},
+            }
+        },
     }
     if outputs:
         template["Outputs"] = {"LogGroupName": {"Value": {"Ref": "Logs"}}}
@@ -38,14 +43,23 @@ def write_env(out: Path, stacks: list[dict], env: str = "test") -> Path:
     for stack in stacks:
         (folder / f"{stack['name']}.json").write_text(json.dumps(stack["template"], indent=2))
         wired = stack.get("parameters_from_outputs", {})
-        entries.append({
-            "name": stack["name"], "stack_name": f"t-{env}-{stack['name']}", "template": f"{stack['name']}.json",
-            "parameters_file": f"{stack['name']}.parameters.json", "region": "eu-west-1",
-            "parameters": stack.get("parameters", {}), "parameters_from_outputs": wired,
-            "parameters_kept_on_update": stack.get("kept", []),
-            "depends_on": sorted({v["stack"] for v in wired.values()}), "capabilities": [],
-            "tags": stack.get("tags", {"Environment": env}), "termination_protection": False,
-        })
-    (folder / "stacks.json").write_text(json.dumps(
-        {"format_version": manifest.FORMAT_VERSION, "environment": env, "stacks": entries}, indent=2))
+        entries.append(
+            {
+                "name": stack["name"],
+                "stack_name": f"t-{env}-{stack['name']}",
+                "template": f"{stack['name']}.json",
+                "parameters_file": f"{stack['name']}.parameters.json",
+                "region": "eu-west-1",
+                "parameters": stack.get("parameters", {}),
+                "parameters_from_outputs": wired,
+                "parameters_kept_on_update": stack.get("kept", []),
+                "depends_on": sorted({v["stack"] for v in wired.values()}),
+                "capabilities": [],
+                "tags": stack.get("tags", {"Environment": env}),
+                "termination_protection": False,
+            }
+        )
+    (folder / "stacks.json").write_text(
+        json.dumps({"format_version": manifest.FORMAT_VERSION, "environment": env, "stacks": entries}, indent=2)
+    )
     return out

@@ -1,4 +1,5 @@
 """Small helpers shared by the tests: run generate.py, copy params, read templates."""
+
 from __future__ import annotations
 
 import hashlib
@@ -25,14 +26,20 @@ def generate(*args: str) -> subprocess.CompletedProcess:
 
 def run_lint(*args: str) -> subprocess.CompletedProcess:
     """The lint gate's console script, as `make lint` runs it."""
-    return subprocess.run([str(Path(sys.executable).parent / "fargate-lint"), *args], cwd=ROOT,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "fargate-lint"), *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def tree_digest(folder: Path) -> dict[str, str]:
     return {
         str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(folder.rglob("*")) if p.is_file()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
     }
 
 
@@ -61,9 +68,12 @@ def environments(engine: str | None = None) -> list[str]:
     names = sorted(p.stem for p in PARAMS.glob("*.yaml"))
     if engine is None:
         return names
-    return [n for n in names
-            if (yaml.safe_load((PARAMS / f"{n}.yaml").read_text())["service"].get("deployment_engine")
-                or "codedeploy") == engine]
+    return [
+        n
+        for n in names
+        if (yaml.safe_load((PARAMS / f"{n}.yaml").read_text())["service"].get("deployment_engine") or "codedeploy")
+        == engine
+    ]
 
 
 def resources(body: dict, kind: str) -> dict:

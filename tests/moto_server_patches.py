@@ -7,6 +7,7 @@ template cannot avoid is fixed here, in the server: after ExecuteChangeSet moto 
 Outputs of the stack's previous template (none after a create). tests/test_handoff.py has a
 test that shows the fix is still needed.
 """
+
 from __future__ import annotations
 
 import contextlib

@@ -3,6 +3,7 @@
 Uses $MOTO_ENDPOINT (started by .ci/run) when set, otherwise starts moto_server on a free port for
 the session. Every test that uses `moto` gets a freshly reset server and fake credentials.
 """
+
 from __future__ import annotations
 
 import os
@@ -41,8 +42,9 @@ def moto_endpoint():
         sock.bind((HOST, 0))
         port = sock.getsockname()[1]
     exe = Path(sys.executable).parent / "moto_server"
-    process = subprocess.Popen([str(exe), "-H", HOST, "-p", str(port)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [str(exe), "-H", HOST, "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     url = f"http://{HOST}:{port}"
     try:
         _wait_ready(url, process)
@@ -57,9 +59,14 @@ def moto(moto_endpoint, monkeypatch):
     """A reset endpoint, fake credentials, and no AWS config from the machine."""
     request = urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST")
     urllib.request.urlopen(request, timeout=10).close()
-    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                       "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": "eu-west-1",
-                       "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null"}.items():
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "eu-west-1",
+        "AWS_CONFIG_FILE": "/dev/null",
+        "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+    }.items():
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     return moto_endpoint
@@ -67,5 +74,7 @@ def moto(moto_endpoint, monkeypatch):
 
 def client(endpoint: str, service: str = "cloudformation", region: str = "eu-west-1"):
     import boto3
-    return boto3.client(service, endpoint_url=endpoint, region_name=region, aws_access_key_id="testing",
-                        aws_secret_access_key="testing")
+
+    return boto3.client(
+        service, endpoint_url=endpoint, region_name=region, aws_access_key_id="testing", aws_secret_access_key="testing"
+    )

@@ -1,4 +1,5 @@
 """End to end against moto on 127.0.0.1: every command and exit code, as the user sees them."""
+
 from __future__ import annotations
 
 import json
@@ -22,11 +23,17 @@ def _two_stacks(tmp_path, retention="7", log_name="/t/base"):
     # group is modified (gap 13 in tests/test_deploy_emulator.py)
     base = log_group_template(log_name, outputs=False)
     base["Outputs"] = {"Days": {"Value": {"Ref": "Retention"}}}
-    return write_env(tmp_path / "out", [
-        {"name": "base", "template": base, "parameters": {"Retention": retention}},
-        {"name": "app", "template": log_group_template("/t/app"),
-         "parameters_from_outputs": {"Retention": {"stack": "base", "output": "Days"}}},
-    ])
+    return write_env(
+        tmp_path / "out",
+        [
+            {"name": "base", "template": base, "parameters": {"Retention": retention}},
+            {
+                "name": "app",
+                "template": log_group_template("/t/app"),
+                "parameters_from_outputs": {"Retention": {"stack": "base", "output": "Days"}},
+            },
+        ],
+    )
 
 
 def test_plan_of_a_new_environment_shows_creates_and_known_after_apply(moto, capsys):
@@ -64,7 +71,9 @@ def test_apply_creates_every_stack_of_dev_in_order_with_outputs_wired(moto, caps
 
 def test_reapply_is_up_to_date_and_deletes_the_empty_change_set(moto, capsys):
     assert run_deploy(capsys, moto, "apply", "--env", "dev", "--yes")[0] == 0
-    names = lambda e: {c["ChangeSetName"] for c in client(moto).list_change_sets(StackName=e["stack_name"])["Summaries"]}  # noqa: E731
+    names = lambda e: {
+        c["ChangeSetName"] for c in client(moto).list_change_sets(StackName=e["stack_name"])["Summaries"]
+    }  # noqa: E731
     before = {e["name"]: names(e) for e in DEV}  # the executed ones (moto keeps them listed; AWS does not)
     code, out, _ = run_deploy(capsys, moto, "apply", "--env", "dev", "--yes")
     assert code == 0
@@ -91,13 +100,19 @@ def test_parameter_change_is_shown_in_the_plan_then_applied(moto, capsys, tmp_pa
 
 
 def test_failing_template_exits_1_with_the_reason_and_cleanup_command(moto, capsys, tmp_path):
-    bad = {"Resources": {"Net": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": "10.0.0.0/16"}},
-                         "Sub": {"Type": "AWS::EC2::Subnet", "Properties": {
-                             "VpcId": {"Ref": "Net"}, "CidrBlock": "10.0.0.0/24", "AvailabilityZone": "eu-west-1z"}}}}
+    bad = {
+        "Resources": {
+            "Net": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": "10.0.0.0/16"}},
+            "Sub": {
+                "Type": "AWS::EC2::Subnet",
+                "Properties": {"VpcId": {"Ref": "Net"}, "CidrBlock": "10.0.0.0/24", "AvailabilityZone": "eu-west-1z"},
+            },
+        }
+    }
     out_dir = write_env(tmp_path / "out", [{"name": "bad", "template": bad}])
     code, out, _ = run_deploy(capsys, moto, "apply", "--env", "test", "--yes", "--out", str(out_dir))
     assert code == 1
-    failure = out[out.index("== t-test-bad: FAILED =="):]
+    failure = out[out.index("== t-test-bad: FAILED ==") :]
     assert "eu-west-1z" in failure  # the endpoint's reason
     assert failure.index("failed resources") < failure.index("final status:")
     assert "destroy --env test --stack bad" in failure
@@ -108,7 +123,9 @@ def test_destroy_deletes_in_reverse_order_after_confirmation(moto, capsys, tmp_p
     assert run_deploy(capsys, moto, "apply", "--env", "test", "--yes", "--out", str(out_dir))[0] == 0
     code, _, err = run_deploy(capsys, moto, "destroy", "--env", "test", "--out", str(out_dir))
     assert code == 2 and "pass --yes" in err  # no terminal, no --yes: refused
-    code, out, _ = run_deploy(capsys, moto, "destroy", "--env", "test", "--stack", "base", "--yes", "--out", str(out_dir))
+    code, out, _ = run_deploy(
+        capsys, moto, "destroy", "--env", "test", "--stack", "base", "--yes", "--out", str(out_dir)
+    )
     assert code == 1 and "t-test-app is deployed and uses outputs of t-test-base" in out
     code, out, _ = run_deploy(capsys, moto, "destroy", "--env", "test", "--yes", "--out", str(out_dir))
     assert code == 0
@@ -128,19 +145,28 @@ def test_destroy_lists_what_the_template_retains(moto, capsys, tmp_path):
 
 def test_removing_a_stateful_resource_is_refused_without_allow_replacement(moto, capsys, tmp_path):
     extra = {"Extra": {"Type": "AWS::Logs::LogGroup", "Properties": {"LogGroupName": "/t/extra"}}}
-    out_dir = write_env(tmp_path / "out", [{"name": "s", "template": log_group_template("/t/s", extra=extra),
-                                            "parameters": {"Retention": "7"}}])
+    out_dir = write_env(
+        tmp_path / "out",
+        [{"name": "s", "template": log_group_template("/t/s", extra=extra), "parameters": {"Retention": "7"}}],
+    )
     assert run_deploy(capsys, moto, "apply", "--env", "test", "--yes", "--out", str(out_dir))[0] == 0
-    write_env(tmp_path / "out", [{"name": "s", "template": log_group_template("/t/s"), "parameters": {"Retention": "7"}}])
+    write_env(
+        tmp_path / "out", [{"name": "s", "template": log_group_template("/t/s"), "parameters": {"Retention": "7"}}]
+    )
     code, out, _ = run_deploy(capsys, moto, "apply", "--env", "test", "--yes", "--out", str(out_dir))
     assert code == 1
     assert "!! this change set removes stateful AWS::Logs::LogGroup Extra" in out and "--allow-replacement" in out
-    pending = [c for c in client(moto).list_change_sets(StackName="t-test-s")["Summaries"]
-               if c["ExecutionStatus"] != "EXECUTE_COMPLETE"]
+    pending = [
+        c
+        for c in client(moto).list_change_sets(StackName="t-test-s")["Summaries"]
+        if c["ExecutionStatus"] != "EXECUTE_COMPLETE"
+    ]
     assert pending == []  # the refused change set was deleted
     resources = client(moto).describe_stack_resources(StackName="t-test-s")["StackResources"]
     assert "Extra" in {r["LogicalResourceId"] for r in resources}
-    code, out, _ = run_deploy(capsys, moto, "apply", "--env", "test", "--yes", "--allow-replacement", "--out", str(out_dir))
+    code, out, _ = run_deploy(
+        capsys, moto, "apply", "--env", "test", "--yes", "--allow-replacement", "--out", str(out_dir)
+    )
     assert code == 0
 
 
@@ -191,6 +217,7 @@ def test_usage_errors_exit_2_and_deploy_nothing(moto, capsys, tmp_path):
     assert code == 2 and "pass --yes" in err
     assert client(moto).describe_stacks()["Stacks"] == []
     from deployer import cli as deploy
+
     assert deploy.main(["plan", "--env", "dev", "--local-endpoint", "http://10.0.0.1:5000"]) == 2
     with pytest.raises(SystemExit) as exc:
         deploy.main(["launch", "--env", "dev"])
@@ -202,6 +229,7 @@ def test_ctrl_c_stops_waiting_but_not_the_deployment(moto, capsys, tmp_path, mon
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
+
     monkeypatch.setattr(commands, "wait_for_stack", interrupted)
     out_dir = _two_stacks(tmp_path)
     code, out, err = run_deploy(capsys, moto, "apply", "--env", "test", "--yes", "--out", str(out_dir))
@@ -215,11 +243,27 @@ def test_local_flag_starts_and_stops_its_own_emulator(tmp_path):
     import subprocess
     import sys
     from pathlib import Path
-    out_dir = write_env(tmp_path / "out", [{"name": "one", "template": log_group_template("/t/one"),
-                                            "parameters": {"Retention": "7"}}])
+
+    out_dir = write_env(
+        tmp_path / "out", [{"name": "one", "template": log_group_template("/t/one"), "parameters": {"Retention": "7"}}]
+    )
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}  # no AWS credentials at all
-    done = subprocess.run([str(Path(sys.executable).parent / "fargate-deploy"), "apply", "--env", "test", "--yes",
-                           "--local", "--out", str(out_dir)], capture_output=True, text=True, timeout=120, env=env)
+    done = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "fargate-deploy"),
+            "apply",
+            "--env",
+            "test",
+            "--yes",
+            "--local",
+            "--out",
+            str(out_dir),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
     assert done.returncode == 0, done.stderr
     assert "LOCAL EMULATOR: deploying to moto at http://127.0.0.1:" in done.stdout
     assert "t-test-one: CREATE_COMPLETE" in done.stdout and "LOCAL EMULATOR stopped" in done.stdout
@@ -235,14 +279,17 @@ def test_apply_replans_a_dependant_when_its_upstream_outputs_change(moto, capsys
     network_path = out_dir / "preview" / "network.json"
     network = json.loads(network_path.read_text())
     network["Outputs"]["VpcCidr"]["Value"] = "10.99.0.0/16"
-    network["Resources"]["HarmlessLogGroup"] = {"Type": "AWS::Logs::LogGroup",
-                                                "Properties": {"LogGroupName": "/t/harmless", "RetentionInDays": 7}}
+    network["Resources"]["HarmlessLogGroup"] = {
+        "Type": "AWS::Logs::LogGroup",
+        "Properties": {"LogGroupName": "/t/harmless", "RetentionInDays": 7},
+    }
     network_path.write_text(json.dumps(network, indent=2))
     code, out, _ = run_deploy(capsys, moto, "apply", "--env", "preview", "--yes", "--out", str(out_dir))
     assert code == 0, out
-    service = next(e for e in json.loads((out_dir / "preview" / "stacks.json").read_text())["stacks"]
-                   if e["name"] == "service")["stack_name"]
-    replanned = out[out.index(f"== {service}: upstream outputs changed"):]
+    service = next(
+        e for e in json.loads((out_dir / "preview" / "stacks.json").read_text())["stacks"] if e["name"] == "service"
+    )["stack_name"]
+    replanned = out[out.index(f"== {service}: upstream outputs changed") :]
     assert "~ VpcCidr: 10.50.0.0/16 -> 10.99.0.0/16" in replanned
     assert f"== {service}: executing" in replanned
     params = {p["ParameterKey"]: p["ParameterValue"] for p in _deployed(moto, service)["Parameters"]}
@@ -252,16 +299,17 @@ def test_apply_replans_a_dependant_when_its_upstream_outputs_change(moto, capsys
     assert f"== {service} (eu-west-1): up to date ==" in out and "VpcCidr" not in out
 
 
-
 def test_ctrl_c_under_local_says_the_emulator_and_its_stacks_are_gone(capsys, tmp_path, monkeypatch):
     from deployer import cli as deploy
     from deployer import commands
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
+
     monkeypatch.setattr(commands, "wait_for_stack", interrupted)
-    out_dir = write_env(tmp_path / "out", [{"name": "one", "template": log_group_template("/t/one"),
-                                            "parameters": {"Retention": "7"}}])
+    out_dir = write_env(
+        tmp_path / "out", [{"name": "one", "template": log_group_template("/t/one"), "parameters": {"Retention": "7"}}]
+    )
     code = deploy.main(["apply", "--env", "test", "--yes", "--local", "--out", str(out_dir)])
     captured = capsys.readouterr()
     assert code == 130

@@ -1,6 +1,7 @@
 """Each workaround in scripts/deployer/emulator.py exists because moto 5.2.5 behaves unlike
 CloudFormation. These tests call the raw endpoint (no workaround) and fail once moto is fixed,
 so that the workaround can be removed."""
+
 from __future__ import annotations
 
 import json
@@ -10,10 +11,9 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.parsers import ResponseParserError
 
+from deployer import emulator
 from tests.deploy_helpers import ROOT, log_group_template
 from tests.moto_support import client
-
-from deployer import emulator
 
 pytestmark = pytest.mark.deploy
 # moto answers an unimplemented or crashing call with an HTML 500 page, which botocore either
@@ -22,8 +22,13 @@ MOTO_SERVER_ERROR = (ClientError, ResponseParserError)
 
 
 def _create(cf, name, template, parameters=(), kind="CREATE"):
-    made = cf.create_change_set(StackName=name, ChangeSetName="c" + str(abs(hash(json.dumps(template))) % 10**8),
-                                ChangeSetType=kind, TemplateBody=json.dumps(template), Parameters=list(parameters))
+    made = cf.create_change_set(
+        StackName=name,
+        ChangeSetName="c" + str(abs(hash(json.dumps(template))) % 10**8),
+        ChangeSetType=kind,
+        TemplateBody=json.dumps(template),
+        Parameters=list(parameters),
+    )
     return made
 
 
@@ -33,10 +38,19 @@ def test_workarounds_are_pinned_to_the_installed_moto():
 
 def test_gap1_get_azs_of_the_region_reference_breaks_subnets(moto):
     cf = client(moto)
-    template = {"Resources": {
-        "Net": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": "10.0.0.0/16"}},
-        "Sub": {"Type": "AWS::EC2::Subnet", "Properties": {"VpcId": {"Ref": "Net"}, "CidrBlock": "10.0.0.0/24",
-                "AvailabilityZone": {"Fn::Select": [0, {"Fn::GetAZs": {"Ref": "AWS::Region"}}]}}}}}
+    template = {
+        "Resources": {
+            "Net": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": "10.0.0.0/16"}},
+            "Sub": {
+                "Type": "AWS::EC2::Subnet",
+                "Properties": {
+                    "VpcId": {"Ref": "Net"},
+                    "CidrBlock": "10.0.0.0/24",
+                    "AvailabilityZone": {"Fn::Select": [0, {"Fn::GetAZs": {"Ref": "AWS::Region"}}]},
+                },
+            },
+        }
+    }
     made = _create(cf, "azs", template)
     with pytest.raises(ClientError, match="Ref': 'AWS::Region'}a"):
         cf.execute_change_set(ChangeSetName=made["Id"])
@@ -59,15 +73,23 @@ def test_gap3_identical_resubmit_is_an_error_not_an_empty_change_set(moto):
     made = _create(cf, "same", log_group_template("/g/same"), params)
     cf.execute_change_set(ChangeSetName=made["Id"])
     with pytest.raises(ClientError) as exc:
-        cf.create_change_set(StackName="same", ChangeSetName="again", ChangeSetType="UPDATE",
-                             TemplateBody=json.dumps(log_group_template("/g/same")), Parameters=params)
+        cf.create_change_set(
+            StackName="same",
+            ChangeSetName="again",
+            ChangeSetType="UPDATE",
+            TemplateBody=json.dumps(log_group_template("/g/same")),
+            Parameters=params,
+        )
     assert emulator.is_no_updates(exc.value)
 
 
 def test_gap4_failing_resource_fails_execute_and_leaves_review_in_progress(moto):
     cf = client(moto)
-    bad = {"Resources": {"Sub": {"Type": "AWS::EC2::Subnet", "Properties": {
-        "VpcId": "vpc-missing", "CidrBlock": "10.0.0.0/24"}}}}
+    bad = {
+        "Resources": {
+            "Sub": {"Type": "AWS::EC2::Subnet", "Properties": {"VpcId": "vpc-missing", "CidrBlock": "10.0.0.0/24"}}
+        }
+    }
     made = _create(cf, "bad", bad)
     with pytest.raises(ClientError):
         cf.execute_change_set(ChangeSetName=made["Id"])
@@ -85,9 +107,14 @@ def test_gap6_delete_of_the_network_stack_answers_an_error(moto):
     cf = client(moto)
     network = json.loads((ROOT / "out" / "dev" / "network.json").read_text())
     body = emulator.template_for_emulator(network, "eu-west-1")
-    made = cf.create_change_set(StackName="net", ChangeSetName="c", ChangeSetType="CREATE", TemplateBody=body,
-                                Capabilities=["CAPABILITY_IAM"],
-                                Parameters=[{"ParameterKey": "FlowLogRetentionInDays", "ParameterValue": "14"}])
+    made = cf.create_change_set(
+        StackName="net",
+        ChangeSetName="c",
+        ChangeSetType="CREATE",
+        TemplateBody=body,
+        Capabilities=["CAPABILITY_IAM"],
+        Parameters=[{"ParameterKey": "FlowLogRetentionInDays", "ParameterValue": "14"}],
+    )
     cf.execute_change_set(ChangeSetName=made["Id"])
     with pytest.raises(ClientError, match="DependencyViolation"):
         cf.delete_stack(StackName="net")
@@ -96,11 +123,23 @@ def test_gap6_delete_of_the_network_stack_answers_an_error(moto):
 
 def test_gap7_get_att_of_an_unmodelled_resource_fails_the_stack(moto):
     cf = client(moto)
-    template = {"Resources": {
-        "Alarm": {"Type": "AWS::CloudWatch::Alarm", "Properties": {
-            "MetricName": "m", "Namespace": "n", "ComparisonOperator": "GreaterThanThreshold", "EvaluationPeriods": 1,
-            "Period": 60, "Statistic": "Sum", "Threshold": 1}},
-        "Logs": {"Type": "AWS::Logs::LogGroup", "Properties": {"LogGroupName": {"Fn::GetAtt": ["Alarm", "Arn"]}}}}}
+    template = {
+        "Resources": {
+            "Alarm": {
+                "Type": "AWS::CloudWatch::Alarm",
+                "Properties": {
+                    "MetricName": "m",
+                    "Namespace": "n",
+                    "ComparisonOperator": "GreaterThanThreshold",
+                    "EvaluationPeriods": 1,
+                    "Period": 60,
+                    "Statistic": "Sum",
+                    "Threshold": 1,
+                },
+            },
+            "Logs": {"Type": "AWS::Logs::LogGroup", "Properties": {"LogGroupName": {"Fn::GetAtt": ["Alarm", "Arn"]}}},
+        }
+    }
     made = _create(cf, "alarm", template)
     with pytest.raises(ClientError, match="references undefined resource Alarm"):
         cf.execute_change_set(ChangeSetName=made["Id"])
@@ -110,24 +149,41 @@ def test_gap7_get_att_of_an_unmodelled_resource_fails_the_stack(moto):
 
 def test_gap8_change_set_execution_ignores_depends_on(moto):
     cf = client(moto)
-    template = {"Resources": {
-        "Service": {"Type": "AWS::ECS::Service", "DependsOn": ["Task"], "Properties": {
-            "Cluster": {"Ref": "Cluster"}, "TaskDefinition": "fam", "DesiredCount": 0}},
-        "Cluster": {"Type": "AWS::ECS::Cluster", "Properties": {"ClusterName": "c"}},
-        "Task": {"Type": "AWS::ECS::TaskDefinition", "Properties": {
-            "Family": "fam", "ContainerDefinitions": [{"Name": "web", "Image": "nginx", "Memory": 128}]}}}}
+    template = {
+        "Resources": {
+            "Service": {
+                "Type": "AWS::ECS::Service",
+                "DependsOn": ["Task"],
+                "Properties": {"Cluster": {"Ref": "Cluster"}, "TaskDefinition": "fam", "DesiredCount": 0},
+            },
+            "Cluster": {"Type": "AWS::ECS::Cluster", "Properties": {"ClusterName": "c"}},
+            "Task": {
+                "Type": "AWS::ECS::TaskDefinition",
+                "Properties": {
+                    "Family": "fam",
+                    "ContainerDefinitions": [{"Name": "web", "Image": "nginx", "Memory": 128}],
+                },
+            },
+        }
+    }
     made = _create(cf, "order", template)
     with pytest.raises(ClientError, match="Unable to describe task definition"):
         cf.execute_change_set(ChangeSetName=made["Id"])
-    assert list(json.loads(emulator.template_for_emulator(template, "eu-west-1"))["Resources"]) == \
-        ["Cluster", "Task", "Service"]
+    assert list(json.loads(emulator.template_for_emulator(template, "eu-west-1"))["Resources"]) == [
+        "Cluster",
+        "Task",
+        "Service",
+    ]
 
 
 def test_gap9_comma_delimited_list_parameters_come_back_as_python_lists(moto):
     cf = client(moto)
-    template = {"Parameters": {"Ids": {"Type": "CommaDelimitedList"}},
-                "Resources": {"Logs": {"Type": "AWS::Logs::LogGroup", "Properties": {
-                    "LogGroupName": {"Fn::Join": ["-", {"Ref": "Ids"}]}}}}}
+    template = {
+        "Parameters": {"Ids": {"Type": "CommaDelimitedList"}},
+        "Resources": {
+            "Logs": {"Type": "AWS::Logs::LogGroup", "Properties": {"LogGroupName": {"Fn::Join": ["-", {"Ref": "Ids"}]}}}
+        },
+    }
     made = _create(cf, "list", template, [{"ParameterKey": "Ids", "ParameterValue": "a,b"}])
     cf.execute_change_set(ChangeSetName=made["Id"])
     stack = cf.describe_stacks(StackName="list")["Stacks"][0]
@@ -137,11 +193,22 @@ def test_gap9_comma_delimited_list_parameters_come_back_as_python_lists(moto):
 
 def test_gap10_target_group_name_attribute_drops_all_outputs(moto):
     cf = client(moto)
-    template = {"Resources": {
-        "Net": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": "10.0.0.0/16"}},
-        "Group": {"Type": "AWS::ElasticLoadBalancingV2::TargetGroup", "Properties": {
-            "Name": "tg", "Port": 80, "Protocol": "HTTP", "VpcId": {"Ref": "Net"}, "TargetType": "ip"}}},
-        "Outputs": {"Name": {"Value": {"Fn::GetAtt": ["Group", "TargetGroupName"]}}, "Vpc": {"Value": {"Ref": "Net"}}}}
+    template = {
+        "Resources": {
+            "Net": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": "10.0.0.0/16"}},
+            "Group": {
+                "Type": "AWS::ElasticLoadBalancingV2::TargetGroup",
+                "Properties": {
+                    "Name": "tg",
+                    "Port": 80,
+                    "Protocol": "HTTP",
+                    "VpcId": {"Ref": "Net"},
+                    "TargetType": "ip",
+                },
+            },
+        },
+        "Outputs": {"Name": {"Value": {"Fn::GetAtt": ["Group", "TargetGroupName"]}}, "Vpc": {"Value": {"Ref": "Net"}}},
+    }
     made = _create(cf, "tg", template)
     cf.execute_change_set(ChangeSetName=made["Id"])
     emulator.refresh_outputs(cf, made["StackId"], [])
@@ -161,12 +228,26 @@ def test_gap11_update_termination_protection_is_not_implemented(moto):
 def test_gap12_service_without_task_definition_breaks_the_change_set(moto):
     """An EXTERNAL-controller service (engine cloudformation) has no TaskDefinition: moto fails."""
     cf = client(moto)
-    template = {"Resources": {
-        "Cluster": {"Type": "AWS::ECS::Cluster", "Properties": {}},
-        "Task": {"Type": "AWS::ECS::TaskDefinition", "Properties": {"Family": "f", "ContainerDefinitions": [
-            {"Name": "web", "Image": "nginx", "Memory": 512}]}},
-        "Service": {"Type": "AWS::ECS::Service", "Properties": {
-            "Cluster": {"Ref": "Cluster"}, "DeploymentController": {"Type": "EXTERNAL"}, "DesiredCount": 1}}}}
+    template = {
+        "Resources": {
+            "Cluster": {"Type": "AWS::ECS::Cluster", "Properties": {}},
+            "Task": {
+                "Type": "AWS::ECS::TaskDefinition",
+                "Properties": {
+                    "Family": "f",
+                    "ContainerDefinitions": [{"Name": "web", "Image": "nginx", "Memory": 512}],
+                },
+            },
+            "Service": {
+                "Type": "AWS::ECS::Service",
+                "Properties": {
+                    "Cluster": {"Ref": "Cluster"},
+                    "DeploymentController": {"Type": "EXTERNAL"},
+                    "DesiredCount": 1,
+                },
+            },
+        }
+    }
     made = _create(cf, "external", template)
     with pytest.raises(MOTO_SERVER_ERROR, match="500|Internal Server Error"):
         cf.execute_change_set(ChangeSetName=made["Id"])
@@ -174,19 +255,24 @@ def test_gap12_service_without_task_definition_breaks_the_change_set(moto):
     assert fixed["Resources"]["Service"]["Properties"]["TaskDefinition"] == {"Ref": "Task"}
 
 
-
 def test_gap13_a_modified_log_group_loses_its_ref_and_the_stack_its_outputs(moto):
     """No workaround: moto 5.2.5 has no CloudFormation update for AWS::Logs::LogGroup, so after a change
     set modifies one, a Ref to it resolves to nothing and DescribeStacks drops every Output. A
     dependant wired to such a stack then finds its outputs missing (the deploy tests avoid it)."""
     cf = client(moto)
-    made = _create(cf, "modified", log_group_template("/g/modified"), [{"ParameterKey": "Retention", "ParameterValue": "7"}])
+    made = _create(
+        cf, "modified", log_group_template("/g/modified"), [{"ParameterKey": "Retention", "ParameterValue": "7"}]
+    )
     cf.execute_change_set(ChangeSetName=made["Id"])
     emulator.refresh_outputs(cf, made["StackId"], [])
     assert cf.describe_stacks(StackName="modified")["Stacks"][0]["Outputs"][0]["OutputValue"] == "/g/modified"
-    changed = cf.create_change_set(StackName="modified", ChangeSetName="c14", ChangeSetType="UPDATE",
-                                   TemplateBody=json.dumps(log_group_template("/g/modified")),
-                                   Parameters=[{"ParameterKey": "Retention", "ParameterValue": "14"}])
+    changed = cf.create_change_set(
+        StackName="modified",
+        ChangeSetName="c14",
+        ChangeSetType="UPDATE",
+        TemplateBody=json.dumps(log_group_template("/g/modified")),
+        Parameters=[{"ParameterKey": "Retention", "ParameterValue": "14"}],
+    )
     cf.execute_change_set(ChangeSetName=changed["Id"])
     emulator.refresh_outputs(cf, made["StackId"], [])
     assert "Outputs" not in cf.describe_stacks(StackName="modified")["Stacks"][0]

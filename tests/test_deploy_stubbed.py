@@ -1,6 +1,7 @@
 """AWS-exact sequences that moto does not produce, with botocore's Stubber and the response shapes
 documented in the CloudFormation API reference (DescribeStacks, DescribeStackEvents,
 DescribeChangeSet: ResourceChange.Replacement and Details[].Target.RequiresRecreation)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -10,9 +11,8 @@ import boto3
 import pytest
 from botocore.stub import ANY, Stubber
 
-from tests.deploy_helpers import log_group_template
-
-from deployer import aws as aws_module, waiting
+from deployer import aws as aws_module
+from deployer import waiting
 from deployer.changesets import Options, Plan, Planner
 from deployer.commands import _refusals, _Run, plan_lines
 from deployer.context import Context
@@ -22,7 +22,7 @@ from deployer.render import parameter_lines
 STACK_ID = "arn:aws:cloudformation:eu-west-1:123456789012:stack/app-net/1"
 CS_ID = "arn:aws:cloudformation:eu-west-1:123456789012:changeSet/c1/1"
 pytestmark = pytest.mark.deploy
-NOW = dt.datetime(2024, 5, 1, 12, 0, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2024, 5, 1, 12, 0, tzinfo=dt.UTC)
 
 
 def _cfn():
@@ -30,10 +30,20 @@ def _cfn():
 
 
 def _entry(**extra) -> StackEntry:
-    base = dict(name="net", stack_name="app-net", template_path=None, region="eu-west-1", parameters={"A": "1"},
-                parameters_from_outputs={}, kept_on_update=[], depends_on=[], capabilities=[],
-                tags={"Environment": "dev"}, termination_protection=False,
-                template={"Parameters": {"A": {"Type": "String"}}, "Resources": {}})
+    base = dict(
+        name="net",
+        stack_name="app-net",
+        template_path=None,
+        region="eu-west-1",
+        parameters={"A": "1"},
+        parameters_from_outputs={},
+        kept_on_update=[],
+        depends_on=[],
+        capabilities=[],
+        tags={"Environment": "dev"},
+        termination_protection=False,
+        template={"Parameters": {"A": {"Type": "String"}}, "Resources": {}},
+    )
     base.update(extra)
     return StackEntry(**base)
 
@@ -55,13 +65,21 @@ def _context(cfn, entry, waiter=None):
 
 
 def _stack(status, **extra):
-    return {"Stacks": [{"StackName": "app-net", "StackId": STACK_ID, "StackStatus": status, "CreationTime": NOW,
-                        **extra}]}
+    return {
+        "Stacks": [{"StackName": "app-net", "StackId": STACK_ID, "StackStatus": status, "CreationTime": NOW, **extra}]
+    }
 
 
 def _event(event_id, logical, kind, status, reason=None):
-    event = {"StackId": STACK_ID, "EventId": event_id, "StackName": "app-net", "LogicalResourceId": logical,
-             "ResourceType": kind, "Timestamp": NOW, "ResourceStatus": status}
+    event = {
+        "StackId": STACK_ID,
+        "EventId": event_id,
+        "StackName": "app-net",
+        "LogicalResourceId": logical,
+        "ResourceType": kind,
+        "Timestamp": NOW,
+        "ResourceStatus": status,
+    }
     if reason:
         event["ResourceStatusReason"] = reason
     return event
@@ -76,42 +94,94 @@ def _fast_waiter():
 def test_first_create_that_rolls_back_lists_failures_first_then_status_and_cleanup(capsys):
     cfn = _cfn()
     entry = _entry()
-    plan = Plan(entry=entry, kind="CREATE", change_set={"ChangeSetId": CS_ID, "ChangeSetName": "c1", "StackId": STACK_ID})
+    plan = Plan(
+        entry=entry, kind="CREATE", change_set={"ChangeSetId": CS_ID, "ChangeSetName": "c1", "StackId": STACK_ID}
+    )
     with Stubber(cfn) as stub:
-        stub.add_response("describe_stack_events", {"StackEvents": [_event("e0", "app-net", "AWS::CloudFormation::Stack", "REVIEW_IN_PROGRESS")]}, {"StackName": STACK_ID})
+        stub.add_response(
+            "describe_stack_events",
+            {"StackEvents": [_event("e0", "app-net", "AWS::CloudFormation::Stack", "REVIEW_IN_PROGRESS")]},
+            {"StackName": STACK_ID},
+        )
         stub.add_response("execute_change_set", {}, {"ChangeSetName": CS_ID})
         stub.add_response("describe_stacks", _stack("ROLLBACK_IN_PROGRESS"), {"StackName": STACK_ID})
-        stub.add_response("describe_stack_events", {"StackEvents": [
-            _event("e3", "app-net", "AWS::CloudFormation::Stack", "ROLLBACK_IN_PROGRESS",
-                   "The following resource(s) failed to create: [Vpc]. Rollback requested by user."),
-            _event("e2", "Vpc", "AWS::EC2::VPC", "CREATE_FAILED", "The CIDR '10.0.0.0/33' is invalid."),
-            _event("e1", "Vpc", "AWS::EC2::VPC", "CREATE_IN_PROGRESS"),
-            _event("e0", "app-net", "AWS::CloudFormation::Stack", "REVIEW_IN_PROGRESS")]}, {"StackName": STACK_ID})
+        stub.add_response(
+            "describe_stack_events",
+            {
+                "StackEvents": [
+                    _event(
+                        "e3",
+                        "app-net",
+                        "AWS::CloudFormation::Stack",
+                        "ROLLBACK_IN_PROGRESS",
+                        "The following resource(s) failed to create: [Vpc]. Rollback requested by user.",
+                    ),
+                    _event("e2", "Vpc", "AWS::EC2::VPC", "CREATE_FAILED", "The CIDR '10.0.0.0/33' is invalid."),
+                    _event("e1", "Vpc", "AWS::EC2::VPC", "CREATE_IN_PROGRESS"),
+                    _event("e0", "app-net", "AWS::CloudFormation::Stack", "REVIEW_IN_PROGRESS"),
+                ]
+            },
+            {"StackName": STACK_ID},
+        )
         stub.add_response("describe_stacks", _stack("ROLLBACK_COMPLETE"), {"StackName": STACK_ID})
-        stub.add_response("describe_stack_events", {"StackEvents": [
-            _event("e4", "app-net", "AWS::CloudFormation::Stack", "ROLLBACK_COMPLETE"),
-            _event("e3", "app-net", "AWS::CloudFormation::Stack", "ROLLBACK_IN_PROGRESS")]}, {"StackName": STACK_ID})
+        stub.add_response(
+            "describe_stack_events",
+            {
+                "StackEvents": [
+                    _event("e4", "app-net", "AWS::CloudFormation::Stack", "ROLLBACK_COMPLETE"),
+                    _event("e3", "app-net", "AWS::CloudFormation::Stack", "ROLLBACK_IN_PROGRESS"),
+                ]
+            },
+            {"StackName": STACK_ID},
+        )
         ok = _Run(_context(cfn, entry, _fast_waiter()), [plan]).execute(plan)
     out = capsys.readouterr().out
     assert ok is False
-    report = out[out.index("== app-net: FAILED =="):]
-    assert report.index("Vpc (AWS::EC2::VPC): CREATE_FAILED: The CIDR '10.0.0.0/33' is invalid.") < \
-        report.index("final status: ROLLBACK_COMPLETE")
+    report = out[out.index("== app-net: FAILED ==") :]
+    assert report.index("Vpc (AWS::EC2::VPC): CREATE_FAILED: The CIDR '10.0.0.0/33' is invalid.") < report.index(
+        "final status: ROLLBACK_COMPLETE"
+    )
     assert "clean up with: fargate-deploy destroy --env dev --stack net" in report
     assert out.index("Vpc  AWS::EC2::VPC  CREATE_IN_PROGRESS") < out.index("CREATE_FAILED  The CIDR")  # events in order
 
 
 def test_replacement_details_are_shown_and_a_stateful_replacement_is_refused():
-    change = {"Type": "Resource", "ResourceChange": {
-        "Action": "Modify", "LogicalResourceId": "Vpc", "PhysicalResourceId": "vpc-1", "ResourceType": "AWS::EC2::VPC",
-        "Replacement": "True", "Scope": ["Properties"], "Details": [{
-            "Target": {"Attribute": "Properties", "Name": "CidrBlock", "RequiresRecreation": "Always"},
-            "Evaluation": "Static", "ChangeSource": "DirectModification"}]}}
-    harmless = {"Type": "Resource", "ResourceChange": {
-        "Action": "Modify", "LogicalResourceId": "Route", "ResourceType": "AWS::EC2::Route", "Replacement": "True",
-        "Details": [{"Target": {"Attribute": "Properties", "Name": "DestinationCidrBlock", "RequiresRecreation": "Always"}}]}}
-    plan = Plan(entry=_entry(), kind="UPDATE", stack=_stack("UPDATE_COMPLETE")["Stacks"][0],
-                change_set={"ChangeSetName": "c1", "Changes": [change, harmless]})
+    change = {
+        "Type": "Resource",
+        "ResourceChange": {
+            "Action": "Modify",
+            "LogicalResourceId": "Vpc",
+            "PhysicalResourceId": "vpc-1",
+            "ResourceType": "AWS::EC2::VPC",
+            "Replacement": "True",
+            "Scope": ["Properties"],
+            "Details": [
+                {
+                    "Target": {"Attribute": "Properties", "Name": "CidrBlock", "RequiresRecreation": "Always"},
+                    "Evaluation": "Static",
+                    "ChangeSource": "DirectModification",
+                }
+            ],
+        },
+    }
+    harmless = {
+        "Type": "Resource",
+        "ResourceChange": {
+            "Action": "Modify",
+            "LogicalResourceId": "Route",
+            "ResourceType": "AWS::EC2::Route",
+            "Replacement": "True",
+            "Details": [
+                {"Target": {"Attribute": "Properties", "Name": "DestinationCidrBlock", "RequiresRecreation": "Always"}}
+            ],
+        },
+    }
+    plan = Plan(
+        entry=_entry(),
+        kind="UPDATE",
+        stack=_stack("UPDATE_COMPLETE")["Stacks"][0],
+        change_set={"ChangeSetName": "c1", "Changes": [change, harmless]},
+    )
     lines = "\n".join(plan_lines(plan))
     assert "CidrBlock (recreate)" in lines and "!! stateful" in lines
     assert "!! this change set replaces (Replacement: True) stateful AWS::EC2::VPC Vpc" in lines
@@ -130,8 +200,10 @@ def test_throttling_is_retried_in_standard_mode(moto):
     cfn = aws.cfn("eu-west-1")
     assert cfn.meta.config.retries["mode"] == "standard"
     calls = []
-    body = (b'<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message>'
-            b'</Error><RequestId>1</RequestId></ErrorResponse>')
+    body = (
+        b"<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message>"
+        b"</Error><RequestId>1</RequestId></ErrorResponse>"
+    )
 
     class _Raw:
         def stream(self, **kwargs):
@@ -142,6 +214,7 @@ def test_throttling_is_retried_in_standard_mode(moto):
         if len(calls) <= 2:
             return AWSResponse(request.url, 400, {}, _Raw())
         return None
+
     cfn.meta.events.register("before-send.cloudformation.DescribeStacks", throttle)
     answer = cfn.describe_stacks()
     assert answer["Stacks"] == [] and answer["ResponseMetadata"]["RetryAttempts"] == 2 and len(calls) == 3
@@ -165,7 +238,10 @@ def test_a_stack_busy_in_another_operation_is_waited_for_never_raced(capsys):
     cfn = _cfn()
     entry = _entry()
     ctx = _context(cfn, entry, _fast_waiter())
-    deployed = {"Parameters": [{"ParameterKey": "A", "ParameterValue": "1"}], "Tags": [{"Key": "Environment", "Value": "dev"}]}
+    deployed = {
+        "Parameters": [{"ParameterKey": "A", "ParameterValue": "1"}],
+        "Tags": [{"Key": "Environment", "Value": "dev"}],
+    }
     with Stubber(cfn) as stub:
         stub.add_response("describe_stacks", _stack("UPDATE_IN_PROGRESS", **deployed), {"StackName": "app-net"})
         stub.add_response("describe_stacks", _stack("UPDATE_IN_PROGRESS", **deployed), {"StackName": STACK_ID})
@@ -173,14 +249,34 @@ def test_a_stack_busy_in_another_operation_is_waited_for_never_raced(capsys):
         stub.add_response("describe_stacks", _stack("UPDATE_COMPLETE", **deployed), {"StackName": STACK_ID})
         stub.add_response("describe_stack_events", {"StackEvents": []}, {"StackName": STACK_ID})
         # only now, with the other operation finished, is a change set created
-        stub.add_response("create_change_set", {"Id": CS_ID, "StackId": STACK_ID}, {
-            "StackName": "app-net", "ChangeSetName": ANY, "ChangeSetType": "UPDATE", "Parameters": ANY,
-            "Capabilities": [], "Tags": ANY, "Description": ANY, "TemplateBody": ANY})
-        stub.add_response("describe_change_set", {
-            "ChangeSetId": CS_ID, "ChangeSetName": "c1", "StackId": STACK_ID, "StackName": "app-net",
-            "Status": "FAILED", "ExecutionStatus": "UNAVAILABLE",
-            "StatusReason": "The submitted information didn't contain changes. Submit different information to create a change set.",
-            "Changes": []}, {"ChangeSetName": CS_ID})
+        stub.add_response(
+            "create_change_set",
+            {"Id": CS_ID, "StackId": STACK_ID},
+            {
+                "StackName": "app-net",
+                "ChangeSetName": ANY,
+                "ChangeSetType": "UPDATE",
+                "Parameters": ANY,
+                "Capabilities": [],
+                "Tags": ANY,
+                "Description": ANY,
+                "TemplateBody": ANY,
+            },
+        )
+        stub.add_response(
+            "describe_change_set",
+            {
+                "ChangeSetId": CS_ID,
+                "ChangeSetName": "c1",
+                "StackId": STACK_ID,
+                "StackName": "app-net",
+                "Status": "FAILED",
+                "ExecutionStatus": "UNAVAILABLE",
+                "StatusReason": "The submitted information didn't contain changes. Submit different information to create a change set.",
+                "Changes": [],
+            },
+            {"ChangeSetName": CS_ID},
+        )
         stub.add_response("delete_change_set", {}, {"ChangeSetName": CS_ID})
         entry.body = "{}"
         plan = Planner(ctx.aws, ctx.manifest, ctx.options, ctx.waiter).plan(entry, print)

@@ -2,6 +2,7 @@
 documented in the CloudFormation API reference (Changes[].ResourceChange: Action, LogicalResourceId,
 ResourceType, Replacement, Scope, Details[].Target/Evaluation/ChangeSource/CausingEntity); moto reports
 no Replacement or Details."""
+
 from __future__ import annotations
 
 import json
@@ -9,27 +10,45 @@ import json
 import pytest
 from botocore.stub import ANY, Stubber
 
-from tests.deploy_helpers import ROOT
-from tests.test_deploy_stubbed import CS_ID, NOW, STACK_ID, _cfn, _context, _entry, _fast_waiter, _stack
-
 from blueprints.manifest import OutputRef
 from deployer import bluegreen, commands
 from deployer.changesets import Plan
 from deployer.commands import _Run
 from deployer.manifest import Manifest
+from tests.deploy_helpers import ROOT
+from tests.test_deploy_stubbed import CS_ID, NOW, STACK_ID, _cfn, _context, _entry, _fast_waiter, _stack
 
 pytestmark = pytest.mark.deploy
 STAGING_SERVICE = json.loads((ROOT / "out" / "staging" / "service.json").read_text())
-DEPLOYED = {"Parameters": [{"ParameterKey": "A", "ParameterValue": "1"}], "Tags": [{"Key": "Environment", "Value": "dev"}]}
+DEPLOYED = {
+    "Parameters": [{"ParameterKey": "A", "ParameterValue": "1"}],
+    "Tags": [{"Key": "Environment", "Value": "dev"}],
+}
 
 
 def _change(logical, kind, replacement="False", name="Properties", source="DirectModification"):
-    return {"Type": "Resource", "ResourceChange": {
-        "Action": "Modify", "LogicalResourceId": logical, "PhysicalResourceId": f"{logical}-1", "ResourceType": kind,
-        "Replacement": replacement, "Scope": ["Properties"], "Details": [{
-            "Target": {"Attribute": "Properties", "Name": name,
-                       "RequiresRecreation": "Always" if replacement == "True" else "Never"},
-            "Evaluation": "Static", "ChangeSource": source}]}}
+    return {
+        "Type": "Resource",
+        "ResourceChange": {
+            "Action": "Modify",
+            "LogicalResourceId": logical,
+            "PhysicalResourceId": f"{logical}-1",
+            "ResourceType": kind,
+            "Replacement": replacement,
+            "Scope": ["Properties"],
+            "Details": [
+                {
+                    "Target": {
+                        "Attribute": "Properties",
+                        "Name": name,
+                        "RequiresRecreation": "Always" if replacement == "True" else "Never",
+                    },
+                    "Evaluation": "Static",
+                    "ChangeSource": source,
+                }
+            ],
+        },
+    }
 
 
 NEW_IMAGE = [  # what an ImageUri change does: the blue task definition is replaced, and with it the task set
@@ -48,13 +67,34 @@ def _apply(changes, template=STAGING_SERVICE, confirm=False):
     ctx.confirm = lambda question: confirm
     with Stubber(cfn) as stub:
         stub.add_response("describe_stacks", _stack("UPDATE_COMPLETE", **DEPLOYED), {"StackName": "app-net"})
-        stub.add_response("create_change_set", {"Id": CS_ID, "StackId": STACK_ID}, {
-            "StackName": "app-net", "ChangeSetName": ANY, "ChangeSetType": "UPDATE", "Parameters": ANY,
-            "Capabilities": [], "Tags": ANY, "Description": ANY, "TemplateBody": ANY})
-        stub.add_response("describe_change_set", {
-            "ChangeSetId": CS_ID, "ChangeSetName": "c1", "StackId": STACK_ID, "StackName": "app-net",
-            "CreationTime": NOW, "Status": "CREATE_COMPLETE", "ExecutionStatus": "AVAILABLE", "Changes": changes},
-            {"ChangeSetName": CS_ID})
+        stub.add_response(
+            "create_change_set",
+            {"Id": CS_ID, "StackId": STACK_ID},
+            {
+                "StackName": "app-net",
+                "ChangeSetName": ANY,
+                "ChangeSetType": "UPDATE",
+                "Parameters": ANY,
+                "Capabilities": [],
+                "Tags": ANY,
+                "Description": ANY,
+                "TemplateBody": ANY,
+            },
+        )
+        stub.add_response(
+            "describe_change_set",
+            {
+                "ChangeSetId": CS_ID,
+                "ChangeSetName": "c1",
+                "StackId": STACK_ID,
+                "StackName": "app-net",
+                "CreationTime": NOW,
+                "Status": "CREATE_COMPLETE",
+                "ExecutionStatus": "AVAILABLE",
+                "Changes": changes,
+            },
+            {"ChangeSetName": CS_ID},
+        )
         stub.add_response("delete_change_set", {}, {"ChangeSetName": CS_ID})
         code = commands.apply(ctx)
         stub.assert_no_pending_responses()  # the change set is deleted, never executed
@@ -65,9 +105,11 @@ def test_green_deployment_with_other_changes_is_marked_and_refused(capsys):
     code = _apply(NEW_IMAGE + INFRASTRUCTURE, confirm=True)
     out = capsys.readouterr().out
     assert code == 1
-    assert ("!! blue/green: this update starts a green deployment (changes BlueTaskSet, TaskDefinition) and also "
-            "changes LoadBalancerSecurityGroup") in out
-    refusal = out[out.index("Refused: app-net would start a green deployment"):]
+    assert (
+        "!! blue/green: this update starts a green deployment (changes BlueTaskSet, TaskDefinition) and also "
+        "changes LoadBalancerSecurityGroup"
+    ) in out
+    refusal = out[out.index("Refused: app-net would start a green deployment") :]
     assert "Apply the infrastructure change first with the task definition unchanged" in refusal
     assert "then release the new task definition in a separate apply" in refusal
 
@@ -91,30 +133,69 @@ def test_a_dependant_planned_again_after_its_upstream_is_checked_for_refusal_aga
     so it is shown, refused and deleted, never executed."""
     cfn = _cfn()
     upstream = _entry(name="base", stack_name="app-base")
-    entry = _entry(parameters={}, parameters_from_outputs={"A": OutputRef("base", "Flag")},
-                   depends_on=["base"], body="{}")
+    entry = _entry(
+        parameters={}, parameters_from_outputs={"A": OutputRef("base", "Flag")}, depends_on=["base"], body="{}"
+    )
     ctx = _context(cfn, entry, _fast_waiter())
     ctx.manifest = Manifest(env="dev", folder=None, stacks=[upstream, entry], selected=[upstream, entry])
     ctx.__post_init__()
-    old = Plan(entry=entry, kind="UPDATE", state="up to date", stack=_stack("UPDATE_COMPLETE", **DEPLOYED)["Stacks"][0],
-               api_parameters=[{"ParameterKey": "A", "ParameterValue": "1"}])
-    removal = {"Type": "Resource", "ResourceChange": {
-        "Action": "Remove", "LogicalResourceId": "Kept", "PhysicalResourceId": "/t/kept",
-        "ResourceType": "AWS::Logs::LogGroup", "Scope": [], "Details": []}}
+    old = Plan(
+        entry=entry,
+        kind="UPDATE",
+        state="up to date",
+        stack=_stack("UPDATE_COMPLETE", **DEPLOYED)["Stacks"][0],
+        api_parameters=[{"ParameterKey": "A", "ParameterValue": "1"}],
+    )
+    removal = {
+        "Type": "Resource",
+        "ResourceChange": {
+            "Action": "Remove",
+            "LogicalResourceId": "Kept",
+            "PhysicalResourceId": "/t/kept",
+            "ResourceType": "AWS::Logs::LogGroup",
+            "Scope": [],
+            "Details": [],
+        },
+    }
     run = _Run(ctx, [Plan(entry=upstream), old])
     run.finish("base", True)
     with Stubber(cfn) as stub:
-        upstream_stack = {"StackName": "app-base", "StackId": STACK_ID, "StackStatus": "UPDATE_COMPLETE",
-                          "CreationTime": NOW, "Outputs": [{"OutputKey": "Flag", "OutputValue": "2"}]}
+        upstream_stack = {
+            "StackName": "app-base",
+            "StackId": STACK_ID,
+            "StackStatus": "UPDATE_COMPLETE",
+            "CreationTime": NOW,
+            "Outputs": [{"OutputKey": "Flag", "OutputValue": "2"}],
+        }
         stub.add_response("describe_stacks", {"Stacks": [upstream_stack]}, {"StackName": "app-base"})
         stub.add_response("describe_stacks", _stack("UPDATE_COMPLETE", **DEPLOYED), {"StackName": "app-net"})
-        stub.add_response("create_change_set", {"Id": CS_ID, "StackId": STACK_ID}, {
-            "StackName": "app-net", "ChangeSetName": ANY, "ChangeSetType": "UPDATE",
-            "Parameters": [{"ParameterKey": "A", "ParameterValue": "2"}], "Capabilities": [], "Tags": ANY,
-            "Description": ANY, "TemplateBody": ANY})
-        stub.add_response("describe_change_set", {
-            "ChangeSetId": CS_ID, "ChangeSetName": "c2", "StackId": STACK_ID, "StackName": "app-net",
-            "Status": "CREATE_COMPLETE", "ExecutionStatus": "AVAILABLE", "Changes": [removal]}, {"ChangeSetName": CS_ID})
+        stub.add_response(
+            "create_change_set",
+            {"Id": CS_ID, "StackId": STACK_ID},
+            {
+                "StackName": "app-net",
+                "ChangeSetName": ANY,
+                "ChangeSetType": "UPDATE",
+                "Parameters": [{"ParameterKey": "A", "ParameterValue": "2"}],
+                "Capabilities": [],
+                "Tags": ANY,
+                "Description": ANY,
+                "TemplateBody": ANY,
+            },
+        )
+        stub.add_response(
+            "describe_change_set",
+            {
+                "ChangeSetId": CS_ID,
+                "ChangeSetName": "c2",
+                "StackId": STACK_ID,
+                "StackName": "app-net",
+                "Status": "CREATE_COMPLETE",
+                "ExecutionStatus": "AVAILABLE",
+                "Changes": [removal],
+            },
+            {"ChangeSetName": CS_ID},
+        )
         stub.add_response("delete_change_set", {}, {"ChangeSetName": CS_ID})
         run.stack(old)
         stub.assert_no_pending_responses()  # no ExecuteChangeSet

@@ -1,5 +1,6 @@
 """The cloudformation and ecs engines: generated structure, the limits of the blue/green transform,
 least-privilege roles, the hook's contract per engine, and params validation of engine settings."""
+
 from __future__ import annotations
 
 import json
@@ -7,15 +8,21 @@ import json
 import pytest
 
 from blueprints import naming
-from blueprints.stacks import service
 from blueprints.config import EnvironmentConfig, ParamsError, load_environment
+from blueprints.stacks import service
 from tests.helpers import OUT, copy_params, edit_params, environments, template
 
 
 def _config(**service_overrides) -> EnvironmentConfig:
-    return EnvironmentConfig.model_validate({
-        "project": "shop", "environment": "test", "region": "eu-west-1",
-        "network": {"vpc_cidr": "10.0.0.0/16", "subnet_prefix_length": 20}, "service": service_overrides})
+    return EnvironmentConfig.model_validate(
+        {
+            "project": "shop",
+            "environment": "test",
+            "region": "eu-west-1",
+            "network": {"vpc_cidr": "10.0.0.0/16", "subnet_prefix_length": 20},
+            "service": service_overrides,
+        }
+    )
 
 
 def _build(**service_overrides) -> dict:
@@ -64,7 +71,10 @@ def test_cloudformation_template_declares_the_transform_and_one_hook(env):
             "TaskDefinitions": ["TaskDefinition", "GreenTaskDefinition"],
             "TaskSets": ["BlueTaskSet", "GreenTaskSet"],
             "TrafficRouting": {
-                "ProdTrafficRoute": {"Type": "AWS::ElasticLoadBalancingV2::Listener", "LogicalID": "ProductionListener"},
+                "ProdTrafficRoute": {
+                    "Type": "AWS::ElasticLoadBalancingV2::Listener",
+                    "LogicalID": "ProductionListener",
+                },
                 "TestTrafficRoute": {"Type": "AWS::ElasticLoadBalancingV2::Listener", "LogicalID": "TestListener"},
                 "TargetGroups": ["BlueTargetGroup", "GreenTargetGroup"],
             },
@@ -79,13 +89,26 @@ def test_cloudformation_template_declares_the_transform_and_one_hook(env):
     assert "Ref" not in json.dumps(body["Hooks"]) and "Fn::" not in json.dumps(body["Hooks"])
 
 
-@pytest.mark.parametrize("routing, expected", [
-    ({}, {"Type": "AllAtOnce"}),
-    ({"deployment_config": "custom", "custom_deployment": {"type": "canary", "percentage": 20, "interval_minutes": 5}},
-     {"Type": "TimeBasedCanary", "TimeBasedCanary": {"StepPercentage": 20, "BakeTimeMins": 5}}),
-    ({"deployment_config": "custom", "custom_deployment": {"type": "linear", "percentage": 14, "interval_minutes": 3}},
-     {"Type": "TimeBasedLinear", "TimeBasedLinear": {"StepPercentage": 14, "BakeTimeMins": 3}}),
-])
+@pytest.mark.parametrize(
+    "routing, expected",
+    [
+        ({}, {"Type": "AllAtOnce"}),
+        (
+            {
+                "deployment_config": "custom",
+                "custom_deployment": {"type": "canary", "percentage": 20, "interval_minutes": 5},
+            },
+            {"Type": "TimeBasedCanary", "TimeBasedCanary": {"StepPercentage": 20, "BakeTimeMins": 5}},
+        ),
+        (
+            {
+                "deployment_config": "custom",
+                "custom_deployment": {"type": "linear", "percentage": 14, "interval_minutes": 3},
+            },
+            {"Type": "TimeBasedLinear", "TimeBasedLinear": {"StepPercentage": 14, "BakeTimeMins": 3}},
+        ),
+    ],
+)
 def test_cloudformation_traffic_routing_has_only_the_matching_block(routing, expected):
     body = _build(deployment_engine="cloudformation", **routing)
     assert body["Hooks"]["CodeDeployBlueGreenHook"]["Properties"]["TrafficRoutingConfig"] == expected
@@ -99,8 +122,13 @@ def test_cloudformation_ecs_side_is_an_external_service_with_a_blue_task_set(env
     assert svc["DeploymentController"] == {"Type": "EXTERNAL"}
     # Task definition, network and load balancer belong to task sets with this controller; ECS
     # rejects a health check grace period on a service without load balancers of its own.
-    assert not {"TaskDefinition", "LoadBalancers", "NetworkConfiguration", "LaunchType",
-                "HealthCheckGracePeriodSeconds"} & set(svc)
+    assert not {
+        "TaskDefinition",
+        "LoadBalancers",
+        "NetworkConfiguration",
+        "LaunchType",
+        "HealthCheckGracePeriodSeconds",
+    } & set(svc)
     task_set = resources["BlueTaskSet"]["Properties"]
     assert task_set["TaskDefinition"] == {"Ref": "TaskDefinition"}
     assert task_set["Service"] == {"Ref": "Service"} and task_set["LaunchType"] == "FARGATE"
@@ -109,15 +137,18 @@ def test_cloudformation_ecs_side_is_an_external_service_with_a_blue_task_set(env
     # The TaskSet schema's spelling (capital V), not troposphere's service spelling.
     assert list(task_set["NetworkConfiguration"]) == ["AwsVpcConfiguration"]
     assert task_set["NetworkConfiguration"]["AwsVpcConfiguration"] == {
-        "AssignPublicIp": "DISABLED", "Subnets": {"Ref": "PrivateSubnetIds"},
-        "SecurityGroups": [{"Ref": "ServiceSecurityGroup"}]}
+        "AssignPublicIp": "DISABLED",
+        "Subnets": {"Ref": "PrivateSubnetIds"},
+        "SecurityGroups": [{"Ref": "ServiceSecurityGroup"}],
+    }
     primary = resources["PrimaryTaskSet"]
     assert primary["Type"] == "AWS::ECS::PrimaryTaskSet"
     assert primary["Properties"]["TaskSetId"] == {"Fn::GetAtt": ["BlueTaskSet", "Id"]}
     listeners = _of_type({"Resources": resources}, "AWS::ElasticLoadBalancingV2::Listener")
     for name in ("ProductionListener", "TestListener"):
         assert listeners[name]["Properties"]["DefaultActions"] == [
-            {"Type": "forward", "TargetGroupArn": {"Ref": "BlueTargetGroup"}}]
+            {"Type": "forward", "TargetGroupArn": {"Ref": "BlueTargetGroup"}}
+        ]
 
 
 @pytest.mark.parametrize("env", CFN_ENVS)
@@ -151,18 +182,31 @@ def test_cloudformation_roles_are_least_privilege(env):
     assert role["RoleName"] == body["Hooks"]["CodeDeployBlueGreenHook"]["Properties"]["ServiceRole"]
     assert role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"Service": "codedeploy.amazonaws.com"}
     assert "ManagedPolicyArns" not in role
-    assert _statements(body, "BlueGreenHookRole") == [{
-        "Effect": "Allow", "Action": ["lambda:InvokeFunction"],
-        "Resource": [{"Fn::GetAtt": ["ValidationHookFunction", "Arn"]}]}]
+    assert _statements(body, "BlueGreenHookRole") == [
+        {
+            "Effect": "Allow",
+            "Action": ["lambda:InvokeFunction"],
+            "Resource": [{"Fn::GetAtt": ["ValidationHookFunction", "Arn"]}],
+        }
+    ]
     function = body["Resources"]["ValidationHookFunction"]["Properties"]
     # The transform's CodeDeploy deployment invokes the hook with the CodeDeploy contract.
     assert function["Handler"] == "index.codedeploy_handler"
     assert function["FunctionName"].startswith("CodeDeployHook_")
-    report = [s for s in _statements(body, "ValidationHookRole")
-              if s["Action"] == ["codedeploy:PutLifecycleEventHookExecutionStatus"]]
-    assert report == [{"Effect": "Allow", "Action": ["codedeploy:PutLifecycleEventHookExecutionStatus"],
-                       "Resource": [{"Fn::Sub": "arn:${AWS::Partition}:codedeploy:${AWS::Region}:"
-                                                "${AWS::AccountId}:deploymentgroup:*"}]}]
+    report = [
+        s
+        for s in _statements(body, "ValidationHookRole")
+        if s["Action"] == ["codedeploy:PutLifecycleEventHookExecutionStatus"]
+    ]
+    assert report == [
+        {
+            "Effect": "Allow",
+            "Action": ["codedeploy:PutLifecycleEventHookExecutionStatus"],
+            "Resource": [
+                {"Fn::Sub": "arn:${AWS::Partition}:codedeploy:${AWS::Region}:${AWS::AccountId}:deploymentgroup:*"}
+            ],
+        }
+    ]
 
 
 @pytest.mark.parametrize("env", CFN_ENVS)
@@ -186,20 +230,34 @@ def test_ecs_service_uses_the_blue_green_strategy_with_the_hook(env):
     deployment = svc["DeploymentConfiguration"]
     assert deployment["Strategy"] == "BLUE_GREEN"
     assert deployment["BakeTimeInMinutes"] == config.service.termination_wait_minutes
-    assert deployment["LifecycleHooks"] == [{
-        "HookTargetArn": {"Fn::GetAtt": ["ValidationHookFunction", "Arn"]},
-        "RoleArn": {"Fn::GetAtt": ["EcsHookInvokeRole", "Arn"]},
-        "LifecycleStages": ["POST_TEST_TRAFFIC_SHIFT"]}]
-    assert deployment["Alarms"] == {"AlarmNames": [{"Ref": a} for a in (
-        "BlueTarget5xxAlarm", "BlueUnhealthyHostsAlarm", "GreenTarget5xxAlarm", "GreenUnhealthyHostsAlarm")],
-        "Enable": True, "Rollback": True}
+    assert deployment["LifecycleHooks"] == [
+        {
+            "HookTargetArn": {"Fn::GetAtt": ["ValidationHookFunction", "Arn"]},
+            "RoleArn": {"Fn::GetAtt": ["EcsHookInvokeRole", "Arn"]},
+            "LifecycleStages": ["POST_TEST_TRAFFIC_SHIFT"],
+        }
+    ]
+    assert deployment["Alarms"] == {
+        "AlarmNames": [
+            {"Ref": a}
+            for a in (
+                "BlueTarget5xxAlarm",
+                "BlueUnhealthyHostsAlarm",
+                "GreenTarget5xxAlarm",
+                "GreenUnhealthyHostsAlarm",
+            )
+        ],
+        "Enable": True,
+        "Rollback": True,
+    }
     [entry] = svc["LoadBalancers"]
     assert entry["TargetGroupArn"] == {"Ref": "BlueTargetGroup"}
     assert entry["AdvancedConfiguration"] == {
         "AlternateTargetGroupArn": {"Ref": "GreenTargetGroup"},
         "ProductionListenerRule": {"Ref": "ProductionListenerRule"},
         "TestListenerRule": {"Ref": "TestListenerRule"},
-        "RoleArn": {"Fn::GetAtt": ["EcsLoadBalancerRole", "Arn"]}}
+        "RoleArn": {"Fn::GetAtt": ["EcsLoadBalancerRole", "Arn"]},
+    }
     function = body["Resources"]["ValidationHookFunction"]["Properties"]
     assert function["Handler"] == "index.ecs_handler"
 
@@ -212,9 +270,17 @@ def test_ecs_listener_rules_forward_to_blue_and_can_be_switched_to_green(env):
         assert resources[rule]["Type"] == "AWS::ElasticLoadBalancingV2::ListenerRule"
         assert props["ListenerArn"] == {"Ref": listener}
         assert props["Conditions"] == [{"Field": "path-pattern", "PathPatternConfig": {"Values": ["*"]}}]
-        assert props["Actions"] == [{"Type": "forward", "ForwardConfig": {"TargetGroups": [
-            {"TargetGroupArn": {"Ref": "BlueTargetGroup"}, "Weight": 100},
-            {"TargetGroupArn": {"Ref": "GreenTargetGroup"}, "Weight": 0}]}}]
+        assert props["Actions"] == [
+            {
+                "Type": "forward",
+                "ForwardConfig": {
+                    "TargetGroups": [
+                        {"TargetGroupArn": {"Ref": "BlueTargetGroup"}, "Weight": 100},
+                        {"TargetGroupArn": {"Ref": "GreenTargetGroup"}, "Weight": 0},
+                    ]
+                },
+            }
+        ]
 
 
 @pytest.mark.parametrize("env", ECS_ENVS)
@@ -224,20 +290,29 @@ def test_ecs_roles_are_least_privilege(env):
         props = body["Resources"][role]["Properties"]
         assert props["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"Service": "ecs.amazonaws.com"}
         assert "ManagedPolicyArns" not in props
-    assert _statements(body, "EcsHookInvokeRole") == [{
-        "Effect": "Allow", "Action": ["lambda:InvokeFunction"],
-        "Resource": [{"Fn::GetAtt": ["ValidationHookFunction", "Arn"]}]}]
+    assert _statements(body, "EcsHookInvokeRole") == [
+        {
+            "Effect": "Allow",
+            "Action": ["lambda:InvokeFunction"],
+            "Resource": [{"Fn::GetAtt": ["ValidationHookFunction", "Arn"]}],
+        }
+    ]
     by_action = {a: s["Resource"] for s in _statements(body, "EcsLoadBalancerRole") for a in s["Action"]}
-    assert by_action["elasticloadbalancing:ModifyRule"] == [{"Ref": "ProductionListenerRule"},
-                                                            {"Ref": "TestListenerRule"}]
-    assert by_action["elasticloadbalancing:RegisterTargets"] == [{"Ref": "BlueTargetGroup"},
-                                                                 {"Ref": "GreenTargetGroup"}]
+    assert by_action["elasticloadbalancing:ModifyRule"] == [
+        {"Ref": "ProductionListenerRule"},
+        {"Ref": "TestListenerRule"},
+    ]
+    assert by_action["elasticloadbalancing:RegisterTargets"] == [
+        {"Ref": "BlueTargetGroup"},
+        {"Ref": "GreenTargetGroup"},
+    ]
     # ECS reads the hook's answer from its return value: the hook gets no CodeDeploy permission.
     actions = {a for s in _statements(body, "ValidationHookRole") for a in s["Action"]}
     assert not any(a.startswith("codedeploy:") for a in actions)
 
 
 # --- shared parts stay shared ------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("engine", ["codedeploy", "ecs"])
 def test_load_balanced_services_keep_the_health_check_grace_period(engine):
@@ -247,9 +322,19 @@ def test_load_balanced_services_keep_the_health_check_grace_period(engine):
 
 def test_engines_share_network_load_balancer_alarms_and_hook():
     bodies = {engine: _build(deployment_engine=engine) for engine in ("codedeploy", "cloudformation", "ecs")}
-    shared = ("LoadBalancer", "BlueTargetGroup", "GreenTargetGroup", "ProductionListener", "TestListener",
-              "BlueTarget5xxAlarm", "GreenUnhealthyHostsAlarm", "TaskDefinition", "HookSecurityGroup",
-              "ValidationHookLogGroup", "ScalableTarget")
+    shared = (
+        "LoadBalancer",
+        "BlueTargetGroup",
+        "GreenTargetGroup",
+        "ProductionListener",
+        "TestListener",
+        "BlueTarget5xxAlarm",
+        "GreenUnhealthyHostsAlarm",
+        "TaskDefinition",
+        "HookSecurityGroup",
+        "ValidationHookLogGroup",
+        "ScalableTarget",
+    )
     for logical_id in shared:
         assert bodies["cloudformation"]["Resources"][logical_id] == bodies["codedeploy"]["Resources"][logical_id]
         assert bodies["ecs"]["Resources"][logical_id] == bodies["codedeploy"]["Resources"][logical_id]
@@ -260,27 +345,35 @@ def test_engines_share_network_load_balancer_alarms_and_hook():
 # --- params validation ---------------------------------------------------------------------------
 
 BAD_ENGINE = {
-    "unknown-engine": ({"deployment_engine": "lambda"},
-                       "service.deployment_engine: 'lambda' is not allowed (allowed: 'codedeploy', "
-                       "'cloudformation' or 'ecs')"),
+    "unknown-engine": (
+        {"deployment_engine": "lambda"},
+        "service.deployment_engine: 'lambda' is not allowed (allowed: 'codedeploy', 'cloudformation' or 'ecs')",
+    ),
     "cfn-predefined-10-percent": (
         {"deployment_engine": "cloudformation", "deployment_config": "Canary10Percent5Minutes"},
         "service: deployment_config Canary10Percent5Minutes cannot be expressed by the cloudformation engine "
         "(its hook needs steps of at least 14 percent): use AllAtOnce, or custom with "
-        "custom_deployment.percentage 14-99"),
+        "custom_deployment.percentage 14-99",
+    ),
     "cfn-small-step": (
-        {"deployment_engine": "cloudformation", "deployment_config": "custom",
-         "custom_deployment": {"type": "linear", "percentage": 10, "interval_minutes": 1}},
+        {
+            "deployment_engine": "cloudformation",
+            "deployment_config": "custom",
+            "custom_deployment": {"type": "linear", "percentage": 10, "interval_minutes": 1},
+        },
         "service: custom_deployment.percentage 10 is below 14, the smallest step the cloudformation engine's "
-        "hook accepts (allowed: 14-99)"),
+        "hook accepts (allowed: 14-99)",
+    ),
     "ecs-canary": (
         {"deployment_engine": "ecs", "deployment_config": "Linear10PercentEvery1Minutes"},
         "service: deployment_config Linear10PercentEvery1Minutes is not available with the ecs engine: its "
-        "BLUE_GREEN strategy moves production traffic all at once (allowed: AllAtOnce)"),
+        "BLUE_GREEN strategy moves production traffic all at once (allowed: AllAtOnce)",
+    ),
     "ecs-bake-time": (
         {"deployment_engine": "ecs", "termination_wait_minutes": 2000},
         "service: termination_wait_minutes 2000 is the ecs engine's bake time, which is at most 1440 minutes "
-        "(allowed: 0-1440)"),
+        "(allowed: 0-1440)",
+    ),
 }
 
 
@@ -294,10 +387,13 @@ def test_engine_settings_are_validated_with_file_and_key(tmp_path, case):
     assert error.value.problems == [f"params/dev.yaml: {message}"]
 
 
-@pytest.mark.parametrize("settings", [
-    {"deployment_engine": "cloudformation", "deployment_config": "AllAtOnce", "termination_wait_minutes": 2880},
-    {"deployment_engine": "ecs", "termination_wait_minutes": 1440},
-    {"deployment_engine": "codedeploy", "deployment_config": "Canary10Percent5Minutes"},
-])
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"deployment_engine": "cloudformation", "deployment_config": "AllAtOnce", "termination_wait_minutes": 2880},
+        {"deployment_engine": "ecs", "termination_wait_minutes": 1440},
+        {"deployment_engine": "codedeploy", "deployment_config": "Canary10Percent5Minutes"},
+    ],
+)
 def test_engine_settings_at_their_limits_are_accepted(settings):
     assert _config(**settings).service.deployment_engine == settings["deployment_engine"]

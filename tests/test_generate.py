@@ -1,4 +1,5 @@
 """generate.py: determinism, --check, --env, atomic writes, manifest contents."""
+
 from __future__ import annotations
 
 import json
@@ -104,7 +105,9 @@ def test_capabilities_follow_template_contents():
     assert capabilities({"Resources": {"B": {"Type": "AWS::S3::Bucket"}}}) == []
     assert capabilities({"Resources": {"R": {"Type": "AWS::IAM::Role", "Properties": {}}}}) == ["CAPABILITY_IAM"]
     assert capabilities({"Resources": {"R": {"Type": "AWS::IAM::Role", "Properties": {"RoleName": "x"}}}}) == [
-        "CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"]
+        "CAPABILITY_IAM",
+        "CAPABILITY_NAMED_IAM",
+    ]
     assert "CAPABILITY_AUTO_EXPAND" in capabilities({"Transform": ["AWS::CodeDeployBlueGreen"], "Resources": {}})
     manifest = json.loads((OUT / "dev" / "stacks.json").read_text())
     network = next(s for s in manifest["stacks"] if s["name"] == "network")

@@ -1,5 +1,6 @@
 """Hand-off with only the AWS CLI: the README's guide, run as it stands, reaches a deployed
 environment on a local endpoint (moto on 127.0.0.1)."""
+
 from __future__ import annotations
 
 import json
@@ -11,11 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from tests import deploy_helpers
+from deployer import emulator
 from tests.helpers import OUT, ROOT, tree_digest
 from tests.moto_server_patches import in_process_server, outputs_after_change_set
-
-from deployer import emulator
 
 pytestmark = pytest.mark.deploy
 AWS = Path(sys.executable).parent / "aws"
@@ -29,9 +28,14 @@ def guide() -> str:
 
 def _cli_env(endpoint: str) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(PATH=f"{AWS.parent}{os.pathsep}{env['PATH']}", AWS_ENDPOINT_URL=endpoint,
-               AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
-               AWS_CONFIG_FILE="/dev/null", AWS_SHARED_CREDENTIALS_FILE="/dev/null")
+    env.update(
+        PATH=f"{AWS.parent}{os.pathsep}{env['PATH']}",
+        AWS_ENDPOINT_URL=endpoint,
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_CONFIG_FILE="/dev/null",
+        AWS_SHARED_CREDENTIALS_FILE="/dev/null",
+    )
     return env
 
 
@@ -50,8 +54,13 @@ def _emulator_copy(tmp_path: Path) -> Path:
 def _cfn(endpoint: str):
     import boto3
 
-    return boto3.client("cloudformation", endpoint_url=endpoint, region_name="eu-west-1",
-                        aws_access_key_id="testing", aws_secret_access_key="testing")
+    return boto3.client(
+        "cloudformation",
+        endpoint_url=endpoint,
+        region_name="eu-west-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
 
 
 def test_guide_matches_the_dev_manifest():
@@ -78,15 +87,18 @@ def test_guide_matches_the_dev_manifest():
         for key, value in stack["parameters"].items():
             assert f'"ParameterKey": "{key}", "ParameterValue": "{value}"' in heredoc
         assert all(tag in text for tag in tags.split())
-        assert len((OUT / "dev" / stack["template"]).read_bytes()) <= 51200, "--template-body takes at most 51,200 bytes"
+        assert len((OUT / "dev" / stack["template"]).read_bytes()) <= 51200, (
+            "--template-body takes at most 51,200 bytes"
+        )
 
 
 def test_following_the_guide_with_the_aws_cli_deploys_dev(tmp_path):
     workdir = _emulator_copy(tmp_path)
     before = tree_digest(workdir / "out" / "dev")
     with outputs_after_change_set(), in_process_server() as endpoint:
-        result = subprocess.run(["bash", "-c", guide()], cwd=workdir, env=_cli_env(endpoint),
-                                capture_output=True, text=True, timeout=300)
+        result = subprocess.run(
+            ["bash", "-c", guide()], cwd=workdir, env=_cli_env(endpoint), capture_output=True, text=True, timeout=300
+        )
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
         # Following the guide leaves out/dev exactly as it was (generate.py --check stays clean).
         assert tree_digest(workdir / "out" / "dev") == before
@@ -109,11 +121,14 @@ def test_following_the_guide_with_the_aws_cli_deploys_dev(tmp_path):
 def test_moto_still_needs_the_outputs_fix(tmp_path):
     """Without the server-side fix moto 5.2.5 reports no Outputs after a change set is executed;
     when this fails, moto has closed the gap and tests/moto_server_patches.py can go."""
-    template = {"Resources": {"Logs": {"Type": "AWS::Logs::LogGroup", "Properties": {"LogGroupName": "x"}}},
-                "Outputs": {"Name": {"Value": {"Ref": "Logs"}}}}
+    template = {
+        "Resources": {"Logs": {"Type": "AWS::Logs::LogGroup", "Properties": {"LogGroupName": "x"}}},
+        "Outputs": {"Name": {"Value": {"Ref": "Logs"}}},
+    }
     with in_process_server() as endpoint:
         cfn = _cfn(endpoint)
-        cfn.create_change_set(StackName="s", ChangeSetName="c", ChangeSetType="CREATE",
-                              TemplateBody=json.dumps(template))
+        cfn.create_change_set(
+            StackName="s", ChangeSetName="c", ChangeSetType="CREATE", TemplateBody=json.dumps(template)
+        )
         cfn.execute_change_set(StackName="s", ChangeSetName="c")
         assert "Outputs" not in cfn.describe_stacks(StackName="s")["Stacks"][0]

@@ -4,6 +4,7 @@ Templates are checked with cfn-lint and the project's .cfnlintrc exactly as scri
 (its run_cfn_lint); checkov is left out here because AWS's bare example has security findings that
 say nothing about the hook. One test runs scripts/lint.py itself to show the gate runs the rules.
 """
+
 from __future__ import annotations
 
 import copy
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import OUT, ROOT, run, run_lint
+from tests.helpers import OUT, run_lint
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "hooks"
 HOOK = "Hooks/CodeDeployBlueGreenHook/Properties"
@@ -70,11 +71,17 @@ def test_aws_example_verbatim_has_no_errors_only_the_two_w9105_warnings():
     found = _findings(FIXTURES / "aws-example.json")
     assert [f for f in found if f[0].startswith("E")] == [], found
     assert sorted(found) == [
-        ("W9105", f"{APP}/ECSAttributes/TrafficRouting: no TestTrafficRoute; the hook reference marks it "
-                  "required, and without a test listener the AfterAllowTestTraffic validation hook has "
-                  "nothing to test"),
-        ("W9105", f"{HOOK}: no ServiceRole; the hook reference marks it required (name the IAM role CodeDeploy "
-                  "uses for the deployment)"),
+        (
+            "W9105",
+            f"{APP}/ECSAttributes/TrafficRouting: no TestTrafficRoute; the hook reference marks it "
+            "required, and without a test listener the AfterAllowTestTraffic validation hook has "
+            "nothing to test",
+        ),
+        (
+            "W9105",
+            f"{HOOK}: no ServiceRole; the hook reference marks it required (name the IAM role CodeDeploy "
+            "uses for the deployment)",
+        ),
     ]
 
 
@@ -95,13 +102,16 @@ def _no_echo(body):
 
 
 def _nested_stack(body):
-    body["Resources"]["Nested"] = {"Type": "AWS::CloudFormation::Stack",
-                                   "Properties": {"TemplateURL": "https://s3.amazonaws.com/bucket/nested.json"}}
+    body["Resources"]["Nested"] = {
+        "Type": "AWS::CloudFormation::Stack",
+        "Properties": {"TemplateURL": "https://s3.amazonaws.com/bucket/nested.json"},
+    }
 
 
 def _dynamic_reference(body):
-    body["Resources"]["BlueTaskDefinition"]["Properties"]["ContainerDefinitions"][0]["Image"] = \
+    body["Resources"]["BlueTaskDefinition"]["Properties"]["ContainerDefinitions"][0]["Image"] = (
         "{{resolve:ssm:/demo/image}}"
+    )
 
 
 def _import_value(body):
@@ -114,6 +124,7 @@ def _set(*keys, value):
         for key in keys[:-1]:
             node = node[key]
         node[keys[-1]] = value
+
     return change
 
 
@@ -121,100 +132,186 @@ def _set(*keys, value):
 BROKEN = {
     "misspelled hook key": (
         lambda b: _rename(_hook(b), "TrafficRoutingConfig", "TrafficRoutingConfg"),
-        [("E9101", f"{HOOK}/TrafficRoutingConfg: unknown key; did you mean 'TrafficRoutingConfig'?")]),
+        [("E9101", f"{HOOK}/TrafficRoutingConfg: unknown key; did you mean 'TrafficRoutingConfig'?")],
+    ),
     "misspelled lifecycle event": (
         lambda b: _rename(_hook(b)["LifecycleEventHooks"], "AfterAllowTestTraffic", "AfterTestTraffic"),
-        [("E9101", f"{HOOK}/LifecycleEventHooks/AfterTestTraffic: unknown key; "
-                   "did you mean 'AfterAllowTestTraffic'?")]),
+        [("E9101", f"{HOOK}/LifecycleEventHooks/AfterTestTraffic: unknown key; did you mean 'AfterAllowTestTraffic'?")],
+    ),
     "wrong traffic-routing type": (
         _set("TrafficRoutingConfig", "Type", value="TimeBased"),
-        [("E9101", f"{HOOK}/TrafficRoutingConfig/Type: 'TimeBased' is not one of "
-                   "AllAtOnce, TimeBasedCanary, TimeBasedLinear")]),
+        [
+            (
+                "E9101",
+                f"{HOOK}/TrafficRoutingConfig/Type: 'TimeBased' is not one of "
+                "AllAtOnce, TimeBasedCanary, TimeBasedLinear",
+            )
+        ],
+    ),
     "step block does not match the type": (
         _set("TrafficRoutingConfig", "Type", value="TimeBasedLinear"),
-        [("E9101", f"{HOOK}/TrafficRoutingConfig: Type is TimeBasedLinear but the TimeBasedLinear block"),
-         ("E9101", f"{HOOK}/TrafficRoutingConfig/TimeBasedCanary: a TimeBasedCanary block does not match "
-                   "Type TimeBasedLinear")]),
+        [
+            ("E9101", f"{HOOK}/TrafficRoutingConfig: Type is TimeBasedLinear but the TimeBasedLinear block"),
+            (
+                "E9101",
+                f"{HOOK}/TrafficRoutingConfig/TimeBasedCanary: a TimeBasedCanary block does not match "
+                "Type TimeBasedLinear",
+            ),
+        ],
+    ),
     "all at once with a step block": (
         _set("TrafficRoutingConfig", "Type", value="AllAtOnce"),
-        [("E9101", "a TimeBasedCanary block does not match Type AllAtOnce")]),
+        [("E9101", "a TimeBasedCanary block does not match Type AllAtOnce")],
+    ),
     "step percentage below 14": (
         _set("TrafficRoutingConfig", "TimeBasedCanary", "StepPercentage", value=10),
-        [("E9101", f"{HOOK}/TrafficRoutingConfig/TimeBasedCanary/StepPercentage: 10 is out of range "
-                   "(must be between 14 and 100)")]),
+        [
+            (
+                "E9101",
+                f"{HOOK}/TrafficRoutingConfig/TimeBasedCanary/StepPercentage: 10 is out of range "
+                "(must be between 14 and 100)",
+            )
+        ],
+    ),
     "termination wait out of range": (
         _set("AdditionalOptions", "TerminationWaitTimeInMinutes", value=5000),
-        [("E9101", "TerminationWaitTimeInMinutes: 5000 is out of range (must be between 0 and 2880)")]),
+        [("E9101", "TerminationWaitTimeInMinutes: 5000 is out of range (must be between 0 and 2880)")],
+    ),
     "service role from an intrinsic function": (
         _set("ServiceRole", value={"Ref": "Role"}),
-        [("E9101", f"{HOOK}/ServiceRole: expected a non-empty literal string, got the intrinsic function Ref")]),
+        [("E9101", f"{HOOK}/ServiceRole: expected a non-empty literal string, got the intrinsic function Ref")],
+    ),
     "two applications": (
         _two_applications,
-        [("E9101", f"{HOOK}/Applications: expected a list with exactly one application (one ECS service), "
-                   "got 2 item(s)")]),
+        [
+            (
+                "E9101",
+                f"{HOOK}/Applications: expected a list with exactly one application (one ECS service), got 2 item(s)",
+            )
+        ],
+    ),
     "missing test listener": (
         lambda b: _routing(b).pop("TestTrafficRoute"),
-        [("W9105", f"{APP}/ECSAttributes/TrafficRouting: no TestTrafficRoute; the hook reference marks it "
-                   "required, and without a test listener the AfterAllowTestTraffic validation hook has "
-                   "nothing to test")]),
+        [
+            (
+                "W9105",
+                f"{APP}/ECSAttributes/TrafficRouting: no TestTrafficRoute; the hook reference marks it "
+                "required, and without a test listener the AfterAllowTestTraffic validation hook has "
+                "nothing to test",
+            )
+        ],
+    ),
     "missing service role": (
         lambda b: _hook(b).pop("ServiceRole"),
-        [("W9105", f"{HOOK}: no ServiceRole; the hook reference marks it required")]),
+        [("W9105", f"{HOOK}: no ServiceRole; the hook reference marks it required")],
+    ),
     "missing production listener": (
         lambda b: _routing(b).pop("ProdTrafficRoute"),
-        [("E9101", f"{APP}/ECSAttributes/TrafficRouting: missing required key 'ProdTrafficRoute'")]),
+        [("E9101", f"{APP}/ECSAttributes/TrafficRouting: missing required key 'ProdTrafficRoute'")],
+    ),
     "test listener absent from resources": (
         lambda b: b["Resources"].pop("ALBListenerTestTraffic"),
-        [("E9102", f"{APP}/ECSAttributes/TrafficRouting/TestTrafficRoute/LogicalID: 'ALBListenerTestTraffic' "
-                   "(the test listener) does not exist in Resources; "
-                   "expected a AWS::ElasticLoadBalancingV2::Listener")]),
+        [
+            (
+                "E9102",
+                f"{APP}/ECSAttributes/TrafficRouting/TestTrafficRoute/LogicalID: 'ALBListenerTestTraffic' "
+                "(the test listener) does not exist in Resources; "
+                "expected a AWS::ElasticLoadBalancingV2::Listener",
+            )
+        ],
+    ),
     "service logical ID does not exist": (
         _set("Applications", 0, "Target", "LogicalID", value="ECSDemoSvc"),
-        [("E9102", f"{APP}/Target/LogicalID: 'ECSDemoSvc' (the ECS service) does not exist in Resources")]),
+        [("E9102", f"{APP}/Target/LogicalID: 'ECSDemoSvc' (the ECS service) does not exist in Resources")],
+    ),
     "logical ID of the wrong type": (
         lambda b: _routing(b)["TargetGroups"].__setitem__(1, "ALBListenerProdTraffic"),
-        [("E9102", f"{APP}/ECSAttributes/TrafficRouting/TargetGroups/1: 'ALBListenerProdTraffic' (the green target "
-                   "group) is a AWS::ElasticLoadBalancingV2::Listener, expected a "
-                   "AWS::ElasticLoadBalancingV2::TargetGroup")]),
+        [
+            (
+                "E9102",
+                f"{APP}/ECSAttributes/TrafficRouting/TargetGroups/1: 'ALBListenerProdTraffic' (the green target "
+                "group) is a AWS::ElasticLoadBalancingV2::Listener, expected a "
+                "AWS::ElasticLoadBalancingV2::TargetGroup",
+            )
+        ],
+    ),
     "blue and green target groups are the same": (
         lambda b: _routing(b)["TargetGroups"].__setitem__(1, "ALBTargetGroupBlue"),
-        [("E9101", "TargetGroups: blue and green are both 'ALBTargetGroupBlue'; they must differ")]),
+        [("E9101", "TargetGroups: blue and green are both 'ALBTargetGroupBlue'; they must differ")],
+    ),
     "green task set declared as a resource": (
         lambda b: b["Resources"].__setitem__("GreenTaskSet", copy.deepcopy(b["Resources"]["BlueTaskSet"])),
-        [("E9102", f"{APP}/ECSAttributes/TaskSets/1: 'GreenTaskSet' is the green task set, which CloudFormation "
-                   "creates during a green deployment; it must not be declared in Resources")]),
+        [
+            (
+                "E9102",
+                f"{APP}/ECSAttributes/TaskSets/1: 'GreenTaskSet' is the green task set, which CloudFormation "
+                "creates during a green deployment; it must not be declared in Resources",
+            )
+        ],
+    ),
     "service without the EXTERNAL deployment controller": (
         lambda b: b["Resources"]["ECSDemoService"]["Properties"]["DeploymentController"].__setitem__("Type", "ECS"),
-        [("E9102", "Resources/ECSDemoService: the ECS service targeted by the blue/green hook must use "
-                   "DeploymentController Type EXTERNAL, not 'ECS'")]),
+        [
+            (
+                "E9102",
+                "Resources/ECSDemoService: the ECS service targeted by the blue/green hook must use "
+                "DeploymentController Type EXTERNAL, not 'ECS'",
+            )
+        ],
+    ),
     "transform not declared": (
         lambda b: b.pop("Transform"),
-        [("E9103", "Hooks: the Hooks section is only read by the AWS::CodeDeployBlueGreen transform, "
-                   "which the template does not declare")]),
+        [
+            (
+                "E9103",
+                "Hooks: the Hooks section is only read by the AWS::CodeDeployBlueGreen transform, "
+                "which the template does not declare",
+            )
+        ],
+    ),
     "transform without a hook": (
         lambda b: b.pop("Hooks"),
-        [("E9103", "Transform: AWS::CodeDeployBlueGreen is declared but the template has no Hooks section")]),
+        [("E9103", "Transform: AWS::CodeDeployBlueGreen is declared but the template has no Hooks section")],
+    ),
     "outputs present": (
         lambda b: b.__setitem__("Outputs", {"ServiceName": {"Value": {"Fn::GetAtt": ["ECSDemoService", "Name"]}}}),
-        [("E9104", f"Outputs: {LIMIT} cannot declare output values")]),
+        [("E9104", f"Outputs: {LIMIT} cannot declare output values")],
+    ),
     "import value": (
         _import_value,
-        [("E9104", f"Resources/ExampleALB/Properties/SecurityGroups/0/Fn::ImportValue: {LIMIT} cannot import "
-                   "values from other stacks")]),
+        [
+            (
+                "E9104",
+                f"Resources/ExampleALB/Properties/SecurityGroups/0/Fn::ImportValue: {LIMIT} cannot import "
+                "values from other stacks",
+            )
+        ],
+    ),
     "second ECS service": (
         _second_service,
-        [("E9104", f"Resources/SecondService: {LIMIT} may have only one AWS::ECS::Service; found 2 "
-                   "(ECSDemoService, SecondService)")]),
-    "NoEcho parameter": (
-        _no_echo,
-        [("E9104", f"Parameters/DbPassword/NoEcho: {LIMIT} cannot have NoEcho parameters")]),
+        [
+            (
+                "E9104",
+                f"Resources/SecondService: {LIMIT} may have only one AWS::ECS::Service; found 2 "
+                "(ECSDemoService, SecondService)",
+            )
+        ],
+    ),
+    "NoEcho parameter": (_no_echo, [("E9104", f"Parameters/DbPassword/NoEcho: {LIMIT} cannot have NoEcho parameters")]),
     "nested stack": (
         _nested_stack,
-        [("E9104", f"Resources/Nested: {LIMIT} cannot include nested stacks (AWS::CloudFormation::Stack)")]),
+        [("E9104", f"Resources/Nested: {LIMIT} cannot include nested stacks (AWS::CloudFormation::Stack)")],
+    ),
     "dynamic reference": (
         _dynamic_reference,
-        [("E9104", f"Resources/BlueTaskDefinition/Properties/ContainerDefinitions/0/Image: {LIMIT} cannot use "
-                   "dynamic references ('{{resolve:ssm:/demo/image}}')")]),
+        [
+            (
+                "E9104",
+                f"Resources/BlueTaskDefinition/Properties/ContainerDefinitions/0/Image: {LIMIT} cannot use "
+                "dynamic references ('{{resolve:ssm:/demo/image}}')",
+            )
+        ],
+    ),
 }
 
 

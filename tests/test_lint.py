@@ -1,5 +1,6 @@
 """The lint gate: every template in out/ has zero cfn-lint and checkov findings, and the gate
 really fails on a bad template."""
+
 from __future__ import annotations
 
 import json
@@ -9,10 +10,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.helpers import OUT, ROOT, run, run_lint
+from tests.helpers import OUT, run_lint
 
 
-def _lint(*files) -> "subprocess.CompletedProcess":  # noqa: F821
+def _lint(*files) -> subprocess.CompletedProcess:
     return run_lint("--no-cache", *map(str, files))
 
 
@@ -46,8 +47,13 @@ def test_gate_fails_on_a_checkov_finding(tmp_path):
 
 def _cached_lint(cache, *files):
     env = {k: v for k, v in os.environ.items() if k != "LINT_NO_CACHE"}
-    return subprocess.run([str(Path(sys.executable).parent / "fargate-lint"), "--cache-dir", str(cache),
-                           *map(str, files)], capture_output=True, text=True, env=env, timeout=300)
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "fargate-lint"), "--cache-dir", str(cache), *map(str, files)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
 
 
 def test_warm_cache_skips_unchanged_templates_and_rechecks_changed_ones(tmp_path):

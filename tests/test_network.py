@@ -1,12 +1,13 @@
 """Network blueprint: topology as a user relies on it, read from the generated dict."""
+
 from __future__ import annotations
 
 import ipaddress
 
 import pytest
 
-from blueprints.stacks import network
 from blueprints.config import EnvironmentConfig
+from blueprints.stacks import network
 from tests.helpers import environments, template
 
 
@@ -14,7 +15,8 @@ def _config(**network_overrides) -> EnvironmentConfig:
     net = {"vpc_cidr": "10.0.0.0/16", "availability_zones": 3, "subnet_prefix_length": 20, "nat": "per-az"}
     net.update(network_overrides)
     return EnvironmentConfig.model_validate(
-        {"project": "shop", "environment": "test", "region": "us-east-1", "network": net})
+        {"project": "shop", "environment": "test", "region": "us-east-1", "network": net}
+    )
 
 
 def _of_type(body: dict, kind: str) -> dict:
@@ -23,21 +25,26 @@ def _of_type(body: dict, kind: str) -> dict:
 
 def _route_target(body: dict, subnet: str) -> dict:
     """The default route of the route table associated with ``subnet``."""
-    assoc = next(v for v in _of_type(body, "AWS::EC2::SubnetRouteTableAssociation").values()
-                 if v["Properties"]["SubnetId"] == {"Ref": subnet})
+    assoc = next(
+        v
+        for v in _of_type(body, "AWS::EC2::SubnetRouteTableAssociation").values()
+        if v["Properties"]["SubnetId"] == {"Ref": subnet}
+    )
     table = assoc["Properties"]["RouteTableId"]
-    return next(v["Properties"] for v in _of_type(body, "AWS::EC2::Route").values()
-                if v["Properties"]["RouteTableId"] == table and v["Properties"]["DestinationCidrBlock"] == "0.0.0.0/0")
+    return next(
+        v["Properties"]
+        for v in _of_type(body, "AWS::EC2::Route").values()
+        if v["Properties"]["RouteTableId"] == table and v["Properties"]["DestinationCidrBlock"] == "0.0.0.0/0"
+    )
 
 
 @pytest.mark.parametrize("env", environments())
 def test_subnets_are_inside_the_vpc_and_disjoint(env):
     body = template(env, "network")
     vpc = ipaddress.IPv4Network(body["Resources"]["Vpc"]["Properties"]["CidrBlock"])
-    subnets = [ipaddress.IPv4Network(v["Properties"]["CidrBlock"])
-               for v in _of_type(body, "AWS::EC2::Subnet").values()]
+    subnets = [ipaddress.IPv4Network(v["Properties"]["CidrBlock"]) for v in _of_type(body, "AWS::EC2::Subnet").values()]
     assert all(s.subnet_of(vpc) for s in subnets)
-    assert all(not a.overlaps(b) for i, a in enumerate(subnets) for b in subnets[i + 1:])
+    assert all(not a.overlaps(b) for i, a in enumerate(subnets) for b in subnets[i + 1 :])
 
 
 @pytest.mark.parametrize("env", environments())
@@ -83,7 +90,8 @@ def test_pinned_zone_names_arrive_as_a_parameter():
     body = network.build(_config(availability_zones=["us-east-1a", "us-east-1c"])).to_dict()
     assert body["Parameters"]["AvailabilityZones"]["Default"] == "us-east-1a,us-east-1c"
     assert body["Resources"]["PublicSubnet2"]["Properties"]["AvailabilityZone"] == {
-        "Fn::Select": [1, {"Ref": "AvailabilityZones"}]}
+        "Fn::Select": [1, {"Ref": "AvailabilityZones"}]
+    }
 
 
 def test_flow_logs_write_only_to_their_log_group():
@@ -107,7 +115,9 @@ def test_s3_gateway_endpoint_serves_private_route_tables():
 def test_parameters_outputs_and_interface(env):
     body = template(env, "network")
     assert body["Description"]
-    grouped = {p for g in body["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"] for p in g["Parameters"]}
+    grouped = {
+        p for g in body["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"] for p in g["Parameters"]
+    }
     assert grouped == set(body["Parameters"])
     assert all(p["Description"] for p in body["Parameters"].values())
     assert {"VpcId", "VpcCidr", "PublicSubnetIds", "PrivateSubnetIds", "AvailabilityZones"} <= set(body["Outputs"])

@@ -1,5 +1,6 @@
 """Parameter files: every class of bad input is reported with file, key, value and what is
 allowed, exits 2, and leaves out/ byte-identical (nothing is written)."""
+
 from __future__ import annotations
 
 import shutil
@@ -15,6 +16,7 @@ def _set(path: tuple, value):
         for key in path[:-1]:
             node = node[key]
         node[path[-1]] = value
+
     return change
 
 
@@ -24,44 +26,73 @@ def _delete(path: tuple):
         for key in path[:-1]:
             node = node[key]
         del node[path[-1]]
+
     return change
 
 
 BAD_INPUTS = {
-    "cidr-prefix-out-of-range": (_set(("network", "vpc_cidr"), "10.0.0.0/33"),
-                                 "network.vpc_cidr: '10.0.0.0/33' is not an IPv4 CIDR between /16 and /24"),
-    "cidr-too-large": (_set(("network", "vpc_cidr"), "10.0.0.0/8"),
-                       "network.vpc_cidr: '10.0.0.0/8' is not an IPv4 CIDR between /16 and /24"),
-    "cidr-garbage": (_set(("network", "vpc_cidr"), "ten.zero"),
-                     "network.vpc_cidr: 'ten.zero' is not an IPv4 CIDR"),
-    "unknown-key": (_set(("network", "vpc_cdir"), "10.0.0.0/16"),
-                    "network.vpc_cdir: unknown key (allowed keys: availability_zones, flow_log_retention_days, "
-                    "nat, subnet_prefix_length, vpc_cidr)"),
+    "cidr-prefix-out-of-range": (
+        _set(("network", "vpc_cidr"), "10.0.0.0/33"),
+        "network.vpc_cidr: '10.0.0.0/33' is not an IPv4 CIDR between /16 and /24",
+    ),
+    "cidr-too-large": (
+        _set(("network", "vpc_cidr"), "10.0.0.0/8"),
+        "network.vpc_cidr: '10.0.0.0/8' is not an IPv4 CIDR between /16 and /24",
+    ),
+    "cidr-garbage": (_set(("network", "vpc_cidr"), "ten.zero"), "network.vpc_cidr: 'ten.zero' is not an IPv4 CIDR"),
+    "unknown-key": (
+        _set(("network", "vpc_cdir"), "10.0.0.0/16"),
+        "network.vpc_cdir: unknown key (allowed keys: availability_zones, flow_log_retention_days, "
+        "nat, subnet_prefix_length, vpc_cidr)",
+    ),
     "unknown-top-level-key": (_set(("netwrok",), {}), "netwrok: unknown key (allowed keys:"),
     "missing-key": (_delete(("network", "vpc_cidr")), "network.vpc_cidr: is required"),
-    "nat-mode": (_set(("network", "nat"), "double"),
-                 "network.nat: 'double' is not allowed (allowed: 'single' or 'per-az')"),
-    "zone-count": (_set(("network", "availability_zones"), 7),
-                   "network.availability_zones: 7 is not a zone count from 2 to 6"),
-    "zone-name": (_set(("network", "availability_zones"), ["eu-west-1a", "mars-1a"]),
-                  "network.availability_zones: has 'mars-1a', which is not an availability zone name"),
-    "retention": (_set(("network", "flow_log_retention_days"), 10),
-                  "network.flow_log_retention_days: 10 is not a CloudWatch Logs retention period (allowed days: 1, 3,"),
-    "subnets-do-not-fit": (_set(("network", "subnet_prefix_length"), 17),
-                           "network: subnet_prefix_length 17 leaves room for 2 subnets in 10.20.0.0/16, "
-                           "but 2 zones need 4 (use a prefix length of at least 18)"),
+    "nat-mode": (
+        _set(("network", "nat"), "double"),
+        "network.nat: 'double' is not allowed (allowed: 'single' or 'per-az')",
+    ),
+    "zone-count": (
+        _set(("network", "availability_zones"), 7),
+        "network.availability_zones: 7 is not a zone count from 2 to 6",
+    ),
+    "zone-name": (
+        _set(("network", "availability_zones"), ["eu-west-1a", "mars-1a"]),
+        "network.availability_zones: has 'mars-1a', which is not an availability zone name",
+    ),
+    "retention": (
+        _set(("network", "flow_log_retention_days"), 10),
+        "network.flow_log_retention_days: 10 is not a CloudWatch Logs retention period (allowed days: 1, 3,",
+    ),
+    "subnets-do-not-fit": (
+        _set(("network", "subnet_prefix_length"), 17),
+        "network: subnet_prefix_length 17 leaves room for 2 subnets in 10.20.0.0/16, "
+        "but 2 zones need 4 (use a prefix length of at least 18)",
+    ),
     "project-name": (_set(("project",), "Web_App"), "project: 'Web_App' is not a project name"),
-    "project-too-long": (_set(("project",), "a-very-long-project-name"), "project: 'a-very-long-project-name' is not a project name"),
-    "zones-of-another-region": (_set(("network", "availability_zones"), ["us-east-1a", "us-east-1b"]),
-                                "network.availability_zones: ['us-east-1a', 'us-east-1b'] has 'us-east-1a', "
-                                "'us-east-1b', not in region 'eu-west-1'"),
+    "project-too-long": (
+        _set(("project",), "a-very-long-project-name"),
+        "project: 'a-very-long-project-name' is not a project name",
+    ),
+    "zones-of-another-region": (
+        _set(("network", "availability_zones"), ["us-east-1a", "us-east-1b"]),
+        "network.availability_zones: ['us-east-1a', 'us-east-1b'] has 'us-east-1a', "
+        "'us-east-1b', not in region 'eu-west-1'",
+    ),
     "region": (_set(("region",), "europe"), "region: 'europe' is not an AWS region name such as eu-west-1"),
     "environment-mismatch": (_set(("environment",), "stage"), "environment: 'stage' must match the file name ('dev')"),
-    "tag-key-reserved-prefix": (_set(("tags",), {"aws:owner": "x"}), "tags: has tag key 'aws:owner': the aws: prefix is reserved"),
+    "tag-key-reserved-prefix": (
+        _set(("tags",), {"aws:owner": "x"}),
+        "tags: has tag key 'aws:owner': the aws: prefix is reserved",
+    ),
     "tag-value-chars": (_set(("tags",), {"Owner": "a#b"}), "tags: has an invalid value 'a#b' for tag 'Owner'"),
-    "tag-generator-owned": (_set(("tags",), {"Project": "x"}), "tags: sets tag 'Project', which the generator sets itself"),
-    "wrong-type": (_set(("network", "subnet_prefix_length"), "twenty"),
-                   "network.subnet_prefix_length: 'twenty' must be a whole number"),
+    "tag-generator-owned": (
+        _set(("tags",), {"Project": "x"}),
+        "tags: sets tag 'Project', which the generator sets itself",
+    ),
+    "wrong-type": (
+        _set(("network", "subnet_prefix_length"), "twenty"),
+        "network.subnet_prefix_length: 'twenty' must be a whole number",
+    ),
 }
 
 
@@ -131,6 +162,8 @@ def test_name_prefix_too_long_names_the_project_key(tmp_path):
     (params / "dev.yaml").unlink()
     result = generate("--params-dir", str(params), "--out-dir", str(tmp_path / "out"))
     assert result.returncode == 2
-    assert ("production.yaml: project: 'twenty-char-project1' with environment 'production' makes the name "
-            "prefix 'twenty-char-project1-production' (31 characters); at most 24 are allowed") in result.stderr
+    assert (
+        "production.yaml: project: 'twenty-char-project1' with environment 'production' makes the name "
+        "prefix 'twenty-char-project1-production' (31 characters); at most 24 are allowed"
+    ) in result.stderr
     assert not (tmp_path / "out").exists()

@@ -1,6 +1,7 @@
 """Pipeline blueprint: the buildspec and deploy artifacts the build writes, the pipeline's
 structure per blue/green engine, the repository and bucket settings, IAM, and the wiring to the
 service stack through the manifest."""
+
 from __future__ import annotations
 
 import json
@@ -13,8 +14,8 @@ import pytest
 import yaml
 
 from blueprints import environment, manifest, naming
-from blueprints.stacks import pipeline, pipeline_artifacts, service
 from blueprints.config import EnvironmentConfig
+from blueprints.stacks import pipeline, pipeline_artifacts, service
 from tests.helpers import OUT, ROOT, environments, role_statements, template
 
 GATE = ROOT / "blueprints" / "assets" / "scan_gate.py"
@@ -28,10 +29,16 @@ def _config(engine="codedeploy", service_overrides=None, **pipeline_overrides) -
     svc = {"deployment_engine": engine, **(service_overrides or {})}
     if engine == "cloudformation":
         svc.setdefault("deployment_config", "AllAtOnce")
-    return EnvironmentConfig.model_validate({
-        "project": "shop", "environment": "test", "region": "eu-west-1",
-        "network": {"vpc_cidr": "10.0.0.0/16", "subnet_prefix_length": 20}, "service": svc,
-        "pipeline": {"github_owner": "acme", "github_repository": "shop", **pipeline_overrides}})
+    return EnvironmentConfig.model_validate(
+        {
+            "project": "shop",
+            "environment": "test",
+            "region": "eu-west-1",
+            "network": {"vpc_cidr": "10.0.0.0/16", "subnet_prefix_length": 20},
+            "service": svc,
+            "pipeline": {"github_owner": "acme", "github_repository": "shop", **pipeline_overrides},
+        }
+    )
 
 
 def _pipeline(config: EnvironmentConfig):
@@ -50,11 +57,18 @@ def _command(spec: dict, marker: str) -> str:
 
 
 def _run_bash(script: str, cwd: Path, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=cwd, capture_output=True, text=True,
-                          env={"PATH": os.environ["PATH"], **env}, timeout=60)
+    return subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={"PATH": os.environ["PATH"], **env},
+        timeout=60,
+    )
 
 
 # --- every sample environment ------------------------------------------------------------------
+
 
 def test_every_environment_has_a_pipeline_for_its_engine():
     assert set(environments()) <= set(ENGINE_OF_SAMPLE), "a new sample: add its engine to ENGINE_OF_SAMPLE"
@@ -92,7 +106,9 @@ def test_buildspec_is_yaml_with_the_expected_phases_and_gate(env, tmp_path):
     for stage in template(env, "pipeline")["Resources"]["Pipeline"]["Properties"]["Stages"]:
         for action in stage["Actions"] if stage["Name"] == "Deploy" else []:
             config = action["Configuration"]
-            read |= {config[k] for k in ("TaskDefinitionTemplatePath", "AppSpecTemplatePath", "FileName") if k in config}
+            read |= {
+                config[k] for k in ("TaskDefinitionTemplatePath", "AppSpecTemplatePath", "FileName") if k in config
+            }
             read |= {config[k].split("::", 1)[1] for k in ("TemplatePath", "TemplateConfiguration") if k in config}
     assert read, "the deploy stage reads files from the build"
     assert set(spec["artifacts"]["files"]) == read | {"imageDetail.json"}
@@ -110,29 +126,43 @@ def test_buildspec_runs_the_gate_with_configured_allowances_and_timeout():
 
 def test_the_gate_argument_is_accepted_by_the_gate_itself():
     config = _config(scan_allowances={"CRITICAL": 1, "UNTRIAGED": 0})
-    result = subprocess.run(["python3", str(GATE), "--repository", "r", "--tag", "t", "--max", config.pipeline.scan_max,
-                             "--timeout", "0"], capture_output=True, text=True, timeout=30)
+    result = subprocess.run(
+        ["python3", str(GATE), "--repository", "r", "--tag", "t", "--max", config.pipeline.scan_max, "--timeout", "0"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     # --timeout 0 is a usage error reported after --max was parsed: --max itself was accepted.
     assert result.returncode == 2 and "--timeout" in result.stderr and "bad allowance" not in result.stderr
 
 
 # --- codedeploy: taskdef.json and appspec.yaml -------------------------------------------------
 
+
 def _release_files(config: EnvironmentConfig, tmp_path: Path) -> Path:
     spec = _buildspec(_pipeline(config).to_dict())
     script = "\n".join([_command(spec, "TASKDEF_JSON"), _command(spec, "APPSPEC_YAML")])
-    result = _run_bash(script, tmp_path, TASK_ROLE_ARN=TASK_ROLE, EXECUTION_ROLE_ARN=EXECUTION_ROLE,
-                       TASK_FAMILY=FAMILY, HOME="/root")
+    result = _run_bash(
+        script, tmp_path, TASK_ROLE_ARN=TASK_ROLE, EXECUTION_ROLE_ARN=EXECUTION_ROLE, TASK_FAMILY=FAMILY, HOME="/root"
+    )
     assert result.returncode == 0, result.stderr
     return tmp_path
 
 
 def test_taskdef_matches_the_service_task_definition(tmp_path):
     secret = "arn:aws:secretsmanager:eu-west-1:111122223333:secret:shop/db-AbCdEf"
-    config = _config(service_overrides={
-        "container_name": "api", "container_port": 8000, "cpu": 512, "memory": 2048, "cpu_architecture": "ARM64",
-        "environment": {"GREETING": "costs $HOME `whoami` \\n"}, "secrets": {"DB": secret},
-        "container_health_check": "curl -f http://localhost:8000/ || exit 1"})
+    config = _config(
+        service_overrides={
+            "container_name": "api",
+            "container_port": 8000,
+            "cpu": 512,
+            "memory": 2048,
+            "cpu_architecture": "ARM64",
+            "environment": {"GREETING": "costs $HOME `whoami` \\n"},
+            "secrets": {"DB": secret},
+            "container_health_check": "curl -f http://localhost:8000/ || exit 1",
+        }
+    )
     taskdef = json.loads((_release_files(config, tmp_path) / "taskdef.json").read_text())
     svc = service.build(config).to_dict()["Resources"]["TaskDefinition"]["Properties"]
     container = taskdef["containerDefinitions"][0]
@@ -141,7 +171,8 @@ def test_taskdef_matches_the_service_task_definition(tmp_path):
     assert taskdef["family"] == FAMILY
     assert {"key": "Name", "value": FAMILY} in taskdef["tags"]
     variables = _pipeline(config).to_dict()["Resources"]["BuildProject"]["Properties"]["Environment"][
-        "EnvironmentVariables"]
+        "EnvironmentVariables"
+    ]
     assert {"Name": "TASK_FAMILY", "Type": "PLAINTEXT", "Value": {"Ref": "TaskDefinitionFamily"}} in variables
     assert service.build(config).to_dict()["Outputs"]["TaskDefinitionFamily"]["Value"] == svc["Family"]
     assert (taskdef["cpu"], taskdef["memory"]) == (svc["Cpu"], svc["Memory"]) == ("512", "2048")
@@ -154,8 +185,14 @@ def test_taskdef_matches_the_service_task_definition(tmp_path):
     assert container["environment"] == [{"name": "GREETING", "value": "costs $HOME `whoami` \\n"}]
     assert container["secrets"] == [{"name": "DB", "valueFrom": secret}]
     assert container["healthCheck"]["command"] == ["CMD-SHELL", "curl -f http://localhost:8000/ || exit 1"]
-    assert container["logConfiguration"] == {"logDriver": "awslogs", "options": {
-        "awslogs-group": naming.log_group(config), "awslogs-region": "eu-west-1", "awslogs-stream-prefix": "api"}}
+    assert container["logConfiguration"] == {
+        "logDriver": "awslogs",
+        "options": {
+            "awslogs-group": naming.log_group(config),
+            "awslogs-region": "eu-west-1",
+            "awslogs-stream-prefix": "api",
+        },
+    }
 
 
 def test_appspec_matches_the_service_load_balancer_and_hook(tmp_path):
@@ -166,8 +203,10 @@ def test_appspec_matches_the_service_load_balancer_and_hook(tmp_path):
     assert target["Type"] == "AWS::ECS::Service"
     assert target["Properties"]["TaskDefinition"] == "<TASK_DEFINITION>"
     balancer = svc["Service"]["Properties"]["LoadBalancers"][0]
-    assert target["Properties"]["LoadBalancerInfo"] == {"ContainerName": balancer["ContainerName"],
-                                                         "ContainerPort": balancer["ContainerPort"]}
+    assert target["Properties"]["LoadBalancerInfo"] == {
+        "ContainerName": balancer["ContainerName"],
+        "ContainerPort": balancer["ContainerPort"],
+    }
     assert appspec["Hooks"] == [{"AfterAllowTestTraffic": svc["ValidationHookFunction"]["Properties"]["FunctionName"]}]
 
 
@@ -179,9 +218,12 @@ def test_taskdef_refuses_a_value_it_cannot_resolve(monkeypatch):
 
 # --- pipeline structure per engine -------------------------------------------------------------
 
+
 def _stages(body: dict) -> list[tuple[str, list[tuple[str, str]]]]:
-    return [(s["Name"], [(a["ActionTypeId"]["Category"], a["ActionTypeId"]["Provider"]) for a in s["Actions"]])
-            for s in body["Resources"]["Pipeline"]["Properties"]["Stages"]]
+    return [
+        (s["Name"], [(a["ActionTypeId"]["Category"], a["ActionTypeId"]["Provider"]) for a in s["Actions"]])
+        for s in body["Resources"]["Pipeline"]["Properties"]["Stages"]
+    ]
 
 
 def _action(body: dict, name: str) -> dict:
@@ -200,9 +242,12 @@ def test_source_and_build_stages():
     assert source["Configuration"]["ConnectionArn"] == {"Ref": "GitHubConnection"}
     assert source["OutputArtifacts"] == [{"Name": "SourceOutput"}]
     build = _action(body, "ImageAndScanGate")
-    assert build["InputArtifacts"] == [{"Name": "SourceOutput"}] and build["OutputArtifacts"] == [{"Name": "BuildOutput"}]
+    assert build["InputArtifacts"] == [{"Name": "SourceOutput"}] and build["OutputArtifacts"] == [
+        {"Name": "BuildOutput"}
+    ]
     assert json.loads(build["Configuration"]["EnvironmentVariables"]) == [
-        {"name": "COMMIT_ID", "type": "PLAINTEXT", "value": "#{SourceVariables.CommitId}"}]
+        {"name": "COMMIT_ID", "type": "PLAINTEXT", "value": "#{SourceVariables.CommitId}"}
+    ]
     trigger = body["Resources"]["Pipeline"]["Properties"]["Triggers"][0]
     assert trigger["GitConfiguration"]["Push"] == [{"Branches": {"Includes": ["release/1.x"]}}]
     project = body["Resources"]["BuildProject"]["Properties"]
@@ -212,15 +257,23 @@ def test_source_and_build_stages():
 
 def test_codedeploy_engine_deploys_with_codedeploy_to_ecs():
     body = _pipeline(_config()).to_dict()
-    assert _stages(body) == [("Source", [("Source", "CodeStarSourceConnection")]),
-                             ("Build", [("Build", "CodeBuild")]), ("Deploy", [("Deploy", "CodeDeployToECS")])]
+    assert _stages(body) == [
+        ("Source", [("Source", "CodeStarSourceConnection")]),
+        ("Build", [("Build", "CodeBuild")]),
+        ("Deploy", [("Deploy", "CodeDeployToECS")]),
+    ]
     deploy = _action(body, "Deploy")
     assert deploy["InputArtifacts"] == [{"Name": "BuildOutput"}]
     assert deploy["Configuration"] == {
-        "ApplicationName": {"Ref": "CodeDeployApplicationName"}, "DeploymentGroupName": {"Ref": "DeploymentGroupName"},
-        "TaskDefinitionTemplateArtifact": "BuildOutput", "TaskDefinitionTemplatePath": "taskdef.json",
-        "AppSpecTemplateArtifact": "BuildOutput", "AppSpecTemplatePath": "appspec.yaml",
-        "Image1ArtifactName": "BuildOutput", "Image1ContainerName": {"Ref": "ContainerName"}}
+        "ApplicationName": {"Ref": "CodeDeployApplicationName"},
+        "DeploymentGroupName": {"Ref": "DeploymentGroupName"},
+        "TaskDefinitionTemplateArtifact": "BuildOutput",
+        "TaskDefinitionTemplatePath": "taskdef.json",
+        "AppSpecTemplateArtifact": "BuildOutput",
+        "AppSpecTemplatePath": "appspec.yaml",
+        "Image1ArtifactName": "BuildOutput",
+        "Image1ContainerName": {"Ref": "ContainerName"},
+    }
 
 
 def test_manual_approval_is_a_stage_before_deploy_and_defaults_on_for_prod():
@@ -234,27 +287,38 @@ def test_manual_approval_is_a_stage_before_deploy_and_defaults_on_for_prod():
 def test_ecs_engine_deploys_image_definitions():
     body = _pipeline(_config(engine="ecs")).to_dict()
     deploy = _action(body, "Deploy")
-    assert (deploy["ActionTypeId"]["Provider"], deploy["Configuration"]) == ("ECS", {
-        "ClusterName": {"Ref": "ClusterName"}, "ServiceName": {"Ref": "ServiceName"},
-        "FileName": "imagedefinitions.json"})
+    assert (deploy["ActionTypeId"]["Provider"], deploy["Configuration"]) == (
+        "ECS",
+        {
+            "ClusterName": {"Ref": "ClusterName"},
+            "ServiceName": {"Ref": "ServiceName"},
+            "FileName": "imagedefinitions.json",
+        },
+    )
     variables = body["Resources"]["BuildProject"]["Properties"]["Environment"]["EnvironmentVariables"]
     assert {"Name": "CONTAINER_NAME", "Type": "PLAINTEXT", "Value": {"Ref": "ContainerName"}} in variables
 
 
 def test_ecs_image_definitions_file_is_valid_json(tmp_path):
     spec = _buildspec(_pipeline(_config(engine="ecs")).to_dict())
-    result = _run_bash(_command(spec, "imagedefinitions.json"), tmp_path, CONTAINER_NAME="web",
-                       IMAGE_URI="111122223333.dkr.ecr.eu-west-1.amazonaws.com/shop-test@sha256:" + "a" * 64)
+    result = _run_bash(
+        _command(spec, "imagedefinitions.json"),
+        tmp_path,
+        CONTAINER_NAME="web",
+        IMAGE_URI="111122223333.dkr.ecr.eu-west-1.amazonaws.com/shop-test@sha256:" + "a" * 64,
+    )
     assert result.returncode == 0, result.stderr
     assert json.loads((tmp_path / "imagedefinitions.json").read_text()) == [
-        {"name": "web", "imageUri": "111122223333.dkr.ecr.eu-west-1.amazonaws.com/shop-test@sha256:" + "a" * 64}]
+        {"name": "web", "imageUri": "111122223333.dkr.ecr.eu-west-1.amazonaws.com/shop-test@sha256:" + "a" * 64}
+    ]
 
 
 @pytest.mark.parametrize("approval", [True, False])
 def test_cloudformation_engine_creates_then_executes_an_image_only_change_set(approval):
     body = _pipeline(_config(engine="cloudformation", manual_approval=approval)).to_dict()
-    deploy = [a for s in body["Resources"]["Pipeline"]["Properties"]["Stages"] if s["Name"] == "Deploy"
-              for a in s["Actions"]]
+    deploy = [
+        a for s in body["Resources"]["Pipeline"]["Properties"]["Stages"] if s["Name"] == "Deploy" for a in s["Actions"]
+    ]
     expected = ["CreateChangeSet"] + (["Approve"] if approval else []) + ["ExecuteChangeSet"]
     assert [a["Name"] for a in sorted(deploy, key=lambda a: a["RunOrder"])] == expected
     assert "Approve" not in [n for n, _ in _stages(body)]  # the approval sits between the two actions
@@ -269,23 +333,35 @@ def test_cloudformation_engine_creates_then_executes_an_image_only_change_set(ap
     assert set(create["Capabilities"].split(",")) >= {"CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"}
     execute = _action(body, "ExecuteChangeSet")["Configuration"]
     assert "RoleArn" not in execute
-    assert execute == {"ActionMode": "CHANGE_SET_EXECUTE", "StackName": {"Ref": "ServiceStackName"},
-                       "ChangeSetName": create["ChangeSetName"]}
+    assert execute == {
+        "ActionMode": "CHANGE_SET_EXECUTE",
+        "StackName": {"Ref": "ServiceStackName"},
+        "ChangeSetName": create["ChangeSetName"],
+    }
     assert "IMAGE_URI" in _buildspec(body)["env"]["exported-variables"]
 
 
 def test_cloudformation_engine_reads_the_deployed_template_and_keeps_other_parameters(tmp_path):
     spec = _buildspec(_pipeline(_config(engine="cloudformation")).to_dict())
     assert "--template-stage Original" in _command(spec, "get-template")
-    (tmp_path / "stack.json").write_text(json.dumps({
-        "Parameters": [{"ParameterKey": "VpcId", "ParameterValue": "vpc-1"},
-                       {"ParameterKey": "ImageUri", "ParameterValue": "old@sha256:1"}],
-        "Tags": [{"Key": "Project", "Value": "shop"}]}))
+    (tmp_path / "stack.json").write_text(
+        json.dumps(
+            {
+                "Parameters": [
+                    {"ParameterKey": "VpcId", "ParameterValue": "vpc-1"},
+                    {"ParameterKey": "ImageUri", "ParameterValue": "old@sha256:1"},
+                ],
+                "Tags": [{"Key": "Project", "Value": "shop"}],
+            }
+        )
+    )
     script = _command(spec, "CONFIGURATION_PY").replace("/tmp/service-stack.json", str(tmp_path / "stack.json"))
     result = _run_bash(script, tmp_path)
     assert result.returncode == 0, result.stderr
     assert json.loads((tmp_path / "service-configuration.json").read_text()) == {
-        "Parameters": {"VpcId": "vpc-1"}, "Tags": {"Project": "shop"}}
+        "Parameters": {"VpcId": "vpc-1"},
+        "Tags": {"Project": "shop"},
+    }
 
 
 def test_cloudformation_release_runs_as_the_pipeline_role_and_leaves_no_role_on_the_stack():
@@ -296,12 +372,23 @@ def test_cloudformation_release_runs_as_the_pipeline_role_and_leaves_no_role_on_
     roles_ = {name for name, props in body["Resources"].items() if props["Type"] == "AWS::IAM::Role"}
     assert roles_ == {"BuildRole", "PipelineRole"}
     assert "cloudformation.amazonaws.com" not in json.dumps(body)
-    actions = {a for name, s in role_statements(body) if name == "PipelineRole"
-               for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])}
-    assert {"cloudformation:CreateChangeSet", "cloudformation:ExecuteChangeSet",
-            "codedeploy:CreateCloudFormationDeployment", "codedeploy:GetDeploymentGroup",
-            "ecs:RegisterTaskDefinition", "ecs:DeregisterTaskDefinition", "ecs:CreateTaskSet",
-            "ecs:UpdateServicePrimaryTaskSet", "iam:PassRole"} <= actions
+    actions = {
+        a
+        for name, s in role_statements(body)
+        if name == "PipelineRole"
+        for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])
+    }
+    assert {
+        "cloudformation:CreateChangeSet",
+        "cloudformation:ExecuteChangeSet",
+        "codedeploy:CreateCloudFormationDeployment",
+        "codedeploy:GetDeploymentGroup",
+        "ecs:RegisterTaskDefinition",
+        "ecs:DeregisterTaskDefinition",
+        "ecs:CreateTaskSet",
+        "ecs:UpdateServicePrimaryTaskSet",
+        "iam:PassRole",
+    } <= actions
     passes = [s for name, s in role_statements(body) if name == "PipelineRole" and s["Action"] == ["iam:PassRole"]]
     services = {s["Condition"]["StringEquals"]["iam:PassedToService"] for s in passes}
     assert services == {"ecs-tasks.amazonaws.com", "codedeploy.amazonaws.com"}
@@ -309,10 +396,12 @@ def test_cloudformation_release_runs_as_the_pipeline_role_and_leaves_no_role_on_
     task_sets = next(s for name, s in role_statements(body) if "ecs:CreateTaskSet" in s["Action"])
     assert task_sets["Resource"] == [
         {"Fn::Sub": pipeline.ARN % ("ecs", "service/${ClusterName}/${ServiceName}")},
-        {"Fn::Sub": pipeline.ARN % ("ecs", "task-set/${ClusterName}/${ServiceName}/*")}]
+        {"Fn::Sub": pipeline.ARN % ("ecs", "task-set/${ClusterName}/${ServiceName}/*")},
+    ]
 
 
 # --- repository, bucket, notifications --------------------------------------------------------
+
 
 def test_repository_settings():
     body = _pipeline(_config(images_to_keep=7, untagged_image_days=2)).to_dict()
@@ -324,9 +413,10 @@ def test_repository_settings():
     assert props["EncryptionConfiguration"] == {"EncryptionType": "KMS"}
     assert props["RepositoryName"] == naming.repository(_config())
     rules = json.loads(props["LifecyclePolicy"]["LifecyclePolicyText"])["rules"]
-    assert [(r["rulePriority"], r["selection"]["tagStatus"], r["selection"]["countType"],
-             r["selection"]["countNumber"]) for r in rules] == [
-        (1, "untagged", "sinceImagePushed", 2), (2, "tagged", "imageCountMoreThan", 7)]
+    assert [
+        (r["rulePriority"], r["selection"]["tagStatus"], r["selection"]["countType"], r["selection"]["countNumber"])
+        for r in rules
+    ] == [(1, "untagged", "sinceImagePushed", 2), (2, "tagged", "imageCountMoreThan", 7)]
     # Untagged images are only expired by age; the count keeps N *tagged* images ("*": every tag;
     # ECR requires a tag list with "tagged" and forbids one with "untagged").
     assert "tagPatternList" not in rules[0]["selection"] and "tagPrefixList" not in rules[0]["selection"]
@@ -377,8 +467,13 @@ def test_outputs():
 
 # --- IAM -----------------------------------------------------------------------------------------
 
-RESOURCE_STAR_ALLOWED = {"ecr:GetAuthorizationToken", "ecs:RegisterTaskDefinition", "ecs:DescribeTaskDefinition",
-                         "ecs:DeregisterTaskDefinition", "ecs:ListTasks"}
+RESOURCE_STAR_ALLOWED = {
+    "ecr:GetAuthorizationToken",
+    "ecs:RegisterTaskDefinition",
+    "ecs:DescribeTaskDefinition",
+    "ecs:DeregisterTaskDefinition",
+    "ecs:ListTasks",
+}
 
 
 @pytest.mark.parametrize("env", sorted(ENGINE_OF_SAMPLE))
@@ -398,9 +493,14 @@ def test_iam_has_no_wildcard_actions_and_star_only_where_unavoidable(env):
 def test_pipeline_passes_only_the_task_roles_to_ecs(env):
     body = template(env, "pipeline")
     passes = [s for name, s in role_statements(body) if "iam:PassRole" in s["Action"]]
-    assert passes == [{"Action": ["iam:PassRole"], "Effect": "Allow",
-                       "Resource": [{"Ref": "TaskRoleArn"}, {"Ref": "TaskExecutionRoleArn"}],
-                       "Condition": {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}}]
+    assert passes == [
+        {
+            "Action": ["iam:PassRole"],
+            "Effect": "Allow",
+            "Resource": [{"Ref": "TaskRoleArn"}, {"Ref": "TaskExecutionRoleArn"}],
+            "Condition": {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
+        }
+    ]
 
 
 def test_build_role_pushes_only_to_its_repository():
@@ -411,6 +511,7 @@ def test_build_role_pushes_only_to_its_repository():
 
 
 # --- wiring through the manifest ---------------------------------------------------------------
+
 
 @pytest.mark.parametrize("env", sorted(ENGINE_OF_SAMPLE))
 def test_manifest_wires_the_pipeline_to_the_service_stack(env):
@@ -465,10 +566,15 @@ def test_templates_stay_under_the_template_body_limit():
 
 
 def test_names_fit_at_the_longest_prefix():
-    config = EnvironmentConfig.model_validate({
-        "project": "a" * 13, "environment": "b" * 10, "region": "eu-west-1",
-        "network": {"vpc_cidr": "10.0.0.0/16", "subnet_prefix_length": 20},
-        "pipeline": {"github_owner": "acme", "github_repository": "shop"}})
+    config = EnvironmentConfig.model_validate(
+        {
+            "project": "a" * 13,
+            "environment": "b" * 10,
+            "region": "eu-west-1",
+            "network": {"vpc_cidr": "10.0.0.0/16", "subnet_prefix_length": 20},
+            "pipeline": {"github_owner": "acme", "github_repository": "shop"},
+        }
+    )
     assert len(config.prefix) == 24
     for kind, name in naming.all_names(config).items():
         assert len(name) <= naming.LIMITS[kind], (kind, name)

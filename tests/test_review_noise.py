@@ -4,6 +4,7 @@ Each case edits a private copy of params/dev.yaml, regenerates into a temporary 
 compares every file of out/dev/ path by path with the baseline. Reordering, renamed logical
 IDs or changes in unrelated stacks would show up as extra paths and fail the test.
 """
+
 from __future__ import annotations
 
 import json
@@ -83,8 +84,12 @@ def test_a_release_changes_nothing_in_out(env):
     service = next(s for s in manifest["stacks"] if s["name"] == "service")
     assert service["parameters_kept_on_update"] == ["ImageUri"]
     body = json.loads((OUT / env / "service.json").read_text())
-    images = [c["Image"] for r in body["Resources"].values() if r["Type"] == "AWS::ECS::TaskDefinition"
-              for c in r["Properties"]["ContainerDefinitions"]]
+    images = [
+        c["Image"]
+        for r in body["Resources"].values()
+        if r["Type"] == "AWS::ECS::TaskDefinition"
+        for c in r["Properties"]["ContainerDefinitions"]
+    ]
     assert images and all(image == {"Ref": "ImageUri"} for image in images)
     # No image can be pinned in params: the key does not exist.
     assert "image" not in ServiceConfig.model_fields and "image_uri" not in ServiceConfig.model_fields

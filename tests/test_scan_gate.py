@@ -6,6 +6,7 @@ ImageScanFinding, EnhancedImageScanFinding) documents, prints errors the way AWS
 ("An error occurred (Code) when calling the X operation: ...", exit 255), and records its argv.
 One test drives the real AWS CLI against moto's ECR on 127.0.0.1.
 """
+
 from __future__ import annotations
 
 import json
@@ -81,9 +82,11 @@ def scan(status, counts=None, findings=(), digest=DIGEST, next_token=None, descr
     return resp
 
 
-NOT_FOUND = {"error": "ScanNotFoundException",
-             "message": f"Image scan does not exist for the image with '{{imageDigest:'{DIGEST}', "
-                        f"imageTag:'null'}}' in the repository with name '{REPO}'"}
+NOT_FOUND = {
+    "error": "ScanNotFoundException",
+    "message": f"Image scan does not exist for the image with '{{imageDigest:'{DIGEST}', "
+    f"imageTag:'null'}}' in the repository with name '{REPO}'",
+}
 CLEAN = scan("COMPLETE", counts={})
 
 
@@ -97,15 +100,27 @@ class FakeAws:
 
     def run(self, scenario: dict, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
         (self.dir / "scenario.json").write_text(json.dumps(scenario))
-        full_env = {"PATH": f"{self.dir / 'bin'}:{os.environ['PATH']}", "FAKE_AWS_DIR": str(self.dir),
-                    **(env or {})}
-        return subprocess.run([sys.executable, str(GATE), *args], capture_output=True, text=True,
-                              env=full_env, timeout=60)
+        full_env = {"PATH": f"{self.dir / 'bin'}:{os.environ['PATH']}", "FAKE_AWS_DIR": str(self.dir), **(env or {})}
+        return subprocess.run(
+            [sys.executable, str(GATE), *args], capture_output=True, text=True, env=full_env, timeout=60
+        )
 
     def gate(self, *replies: dict, extra: tuple = (), **kw) -> subprocess.CompletedProcess:
-        return self.run({"describe-image-scan-findings": list(replies)},
-                        "--repository", REPO, "--digest", DIGEST, "--region", "eu-west-1",
-                        "--interval", "0.05", "--timeout", "20", *extra, **kw)
+        return self.run(
+            {"describe-image-scan-findings": list(replies)},
+            "--repository",
+            REPO,
+            "--digest",
+            DIGEST,
+            "--region",
+            "eu-west-1",
+            "--interval",
+            "0.05",
+            "--timeout",
+            "20",
+            *extra,
+            **kw,
+        )
 
     def calls(self) -> list[list[str]]:
         path = self.dir / "calls.jsonl"
@@ -134,11 +149,17 @@ def test_clean_image_passes(aws):
 
 
 def test_high_finding_fails_and_is_listed(aws):
-    result = aws.gate(scan("COMPLETE", {"HIGH": 1, "LOW": 2}, [
-        finding("LOW", "CVE-2023-1111", "zlib", "1.2.13"),
-        finding("HIGH", "CVE-2024-2961", "glibc", "2.36-9+deb12u4"),
-        finding("LOW", "CVE-2023-2222", "tar", "1.34"),
-    ]))
+    result = aws.gate(
+        scan(
+            "COMPLETE",
+            {"HIGH": 1, "LOW": 2},
+            [
+                finding("LOW", "CVE-2023-1111", "zlib", "1.2.13"),
+                finding("HIGH", "CVE-2024-2961", "glibc", "2.36-9+deb12u4"),
+                finding("LOW", "CVE-2023-2222", "tar", "1.34"),
+            ],
+        )
+    )
     assert result.returncode == 1
     assert table_row(result.stdout, "HIGH") == ["HIGH", "1", "0", "FAIL"]
     assert table_row(result.stdout, "LOW") == ["LOW", "2", "-", "not", "gated"]
@@ -157,8 +178,9 @@ def test_medium_finding_fails(aws):
 
 
 def test_counts_within_configured_allowance_pass(aws):
-    result = aws.gate(scan("COMPLETE", {"HIGH": 2, "MEDIUM": 5, "LOW": 40}),
-                      extra=("--max", "CRITICAL=0,HIGH=2,MEDIUM=5"))
+    result = aws.gate(
+        scan("COMPLETE", {"HIGH": 2, "MEDIUM": 5, "LOW": 40}), extra=("--max", "CRITICAL=0,HIGH=2,MEDIUM=5")
+    )
     assert result.returncode == 0, result.stdout
     assert table_row(result.stdout, "HIGH") == ["HIGH", "2", "2", "ok"]
     assert table_row(result.stdout, "MEDIUM") == ["MEDIUM", "5", "5", "ok"]
@@ -188,7 +210,9 @@ def test_failed_scan_fails_closed(aws):
     assert "PASS" not in result.stdout
 
 
-@pytest.mark.parametrize("status", ["UNSUPPORTED_IMAGE", "FINDINGS_UNAVAILABLE", "SCAN_ELIGIBILITY_EXPIRED", "NEW_STATUS"])
+@pytest.mark.parametrize(
+    "status", ["UNSUPPORTED_IMAGE", "FINDINGS_UNAVAILABLE", "SCAN_ELIGIBILITY_EXPIRED", "NEW_STATUS"]
+)
 def test_other_statuses_fail_closed(aws, status):
     result = aws.gate(scan(status))
     assert result.returncode == 1
@@ -213,7 +237,9 @@ def test_in_progress_then_complete_passes_after_polling(aws):
 
 
 def test_scan_not_found_then_complete(aws):
-    result = aws.gate(NOT_FOUND, NOT_FOUND, scan("COMPLETE", {"HIGH": 1}, [finding("HIGH", "CVE-2024-6387", "openssh", "9.2")]))
+    result = aws.gate(
+        NOT_FOUND, NOT_FOUND, scan("COMPLETE", {"HIGH": 1}, [finding("HIGH", "CVE-2024-6387", "openssh", "9.2")])
+    )
     assert result.returncode == 1  # waited for the scan, then gated on its result
     assert "scan NOT_STARTED, waiting" in result.stdout
     assert table_row(result.stdout, "HIGH") == ["HIGH", "1", "0", "FAIL"]
@@ -226,13 +252,26 @@ def test_scan_never_started_times_out_with_hint(aws):
     assert "last status NOT_STARTED (is scan on push enabled?)" in result.stdout
 
 
-@pytest.mark.parametrize("reply, shown", [
-    ({"error": "AccessDeniedException", "message": "User is not authorized to perform: ecr:DescribeImageScanFindings"},
-     "(AccessDeniedException) when calling the DescribeImageScanFindings operation: User is not authorized"),
-    ({"error": "RepositoryNotFoundException", "message": f"The repository with name '{REPO}' does not exist"},
-     "(RepositoryNotFoundException)"),
-    ({"error": "ImageNotFoundException", "message": "The image does not exist", "rc": 254}, "(ImageNotFoundException)"),
-])
+@pytest.mark.parametrize(
+    "reply, shown",
+    [
+        (
+            {
+                "error": "AccessDeniedException",
+                "message": "User is not authorized to perform: ecr:DescribeImageScanFindings",
+            },
+            "(AccessDeniedException) when calling the DescribeImageScanFindings operation: User is not authorized",
+        ),
+        (
+            {"error": "RepositoryNotFoundException", "message": f"The repository with name '{REPO}' does not exist"},
+            "(RepositoryNotFoundException)",
+        ),
+        (
+            {"error": "ImageNotFoundException", "message": "The image does not exist", "rc": 254},
+            "(ImageNotFoundException)",
+        ),
+    ],
+)
 def test_aws_cli_error_fails_closed(aws, reply, shown):
     result = aws.gate(reply)
     assert result.returncode == 1
@@ -273,9 +312,12 @@ def test_complete_without_findings_object_fails_closed(aws):
 
 
 def test_tag_is_resolved_to_its_digest(aws):
-    scenario = {"describe-images": [{"imageDetails": [{"repositoryName": REPO, "imageDigest": DIGEST,
-                                                       "imageTags": ["3f9c2e1"]}]}],
-                "describe-image-scan-findings": [CLEAN]}
+    scenario = {
+        "describe-images": [
+            {"imageDetails": [{"repositoryName": REPO, "imageDigest": DIGEST, "imageTags": ["3f9c2e1"]}]}
+        ],
+        "describe-image-scan-findings": [CLEAN],
+    }
     result = aws.run(scenario, "--repository", REPO, "--tag", "3f9c2e1")
     assert result.returncode == 0, result.stdout
     describe, findings = aws.calls()
@@ -284,8 +326,12 @@ def test_tag_is_resolved_to_its_digest(aws):
 
 
 def test_findings_pages_are_followed_for_the_top_list(aws):
-    page1 = scan("COMPLETE", {"CRITICAL": 1, "LOW": 11}, [finding("LOW", f"CVE-2023-10{i:02d}", "libx", "1.0") for i in range(11)],
-                 next_token="tok-2")
+    page1 = scan(
+        "COMPLETE",
+        {"CRITICAL": 1, "LOW": 11},
+        [finding("LOW", f"CVE-2023-10{i:02d}", "libx", "1.0") for i in range(11)],
+        next_token="tok-2",
+    )
     page2 = scan("COMPLETE", {"CRITICAL": 1, "LOW": 11}, [finding("CRITICAL", "CVE-2024-3094", "xz-utils", "5.6.0")])
     scenario = {"describe-image-scan-findings": [page1], "describe-image-scan-findings --next-token tok-2": [page2]}
     result = aws.run(scenario, "--repository", REPO, "--digest", DIGEST)
@@ -328,23 +374,30 @@ def test_active_enhanced_scan_is_evaluated_when_accepted(aws):
 
 def test_settings_from_environment(aws):
     scenario = {"describe-image-scan-findings": [scan("COMPLETE", {"HIGH": 1})]}
-    env = {"SCAN_GATE_REPOSITORY": REPO, "SCAN_GATE_DIGEST": DIGEST, "AWS_REGION": "ap-south-1",
-           "SCAN_GATE_MAX": "HIGH=1"}
+    env = {
+        "SCAN_GATE_REPOSITORY": REPO,
+        "SCAN_GATE_DIGEST": DIGEST,
+        "AWS_REGION": "ap-south-1",
+        "SCAN_GATE_MAX": "HIGH=1",
+    }
     result = aws.run(scenario, env=env)
     assert result.returncode == 0, result.stdout + result.stderr
     assert aws.calls()[0][aws.calls()[0].index("--region") + 1] == "ap-south-1"
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--digest", DIGEST], "--repository and one of --digest or --tag are required"),
-    (["--repository", REPO], "--repository and one of --digest or --tag are required"),
-    (["--repository", REPO, "--digest", "3f9c2e1"], "is not sha256:<64 hex digits>"),
-    (["--repository", REPO, "--digest", DIGEST, "--max", "HIGH=-1"], "bad allowance 'HIGH=-1'"),
-    (["--repository", REPO, "--digest", DIGEST, "--max", "SEVERE=0"], "bad allowance 'SEVERE=0'"),
-    (["--repository", REPO, "--digest", DIGEST, "--max", ""], "at least one SEVERITY=COUNT"),
-    (["--repository", REPO, "--digest", DIGEST, "--timeout", "0"], "must be > 0"),
-    (["--repository", REPO, "--digest", DIGEST, "--interval", "soon"], "--interval"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--digest", DIGEST], "--repository and one of --digest or --tag are required"),
+        (["--repository", REPO], "--repository and one of --digest or --tag are required"),
+        (["--repository", REPO, "--digest", "3f9c2e1"], "is not sha256:<64 hex digits>"),
+        (["--repository", REPO, "--digest", DIGEST, "--max", "HIGH=-1"], "bad allowance 'HIGH=-1'"),
+        (["--repository", REPO, "--digest", DIGEST, "--max", "SEVERE=0"], "bad allowance 'SEVERE=0'"),
+        (["--repository", REPO, "--digest", DIGEST, "--max", ""], "at least one SEVERITY=COUNT"),
+        (["--repository", REPO, "--digest", DIGEST, "--timeout", "0"], "must be > 0"),
+        (["--repository", REPO, "--digest", DIGEST, "--interval", "soon"], "--interval"),
+    ],
+)
 def test_bad_usage_exits_2_without_calling_aws(aws, args, message):
     result = aws.run({}, *args)
     assert result.returncode == 2
@@ -376,8 +429,9 @@ def moto_endpoint():
     if not server or not AWS_CLI.exists():
         pytest.skip("moto_server or the AWS CLI is not installed in .venv")
     port = _free_port()
-    proc = subprocess.Popen([server, "-H", "127.0.0.1", "-p", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [server, "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         for _ in range(100):
@@ -395,27 +449,55 @@ def moto_endpoint():
 @pytest.mark.deploy
 def test_real_cli_against_moto_ecr(moto_endpoint, tmp_path):
     repo = f"scan-gate-{os.getpid()}-{int(time.time() * 1000) % 100000}"
-    env = {"PATH": f"{AWS_CLI.parent}:{os.environ['PATH']}", "AWS_ENDPOINT_URL": moto_endpoint,
-           "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",
-           "HOME": str(tmp_path)}
+    env = {
+        "PATH": f"{AWS_CLI.parent}:{os.environ['PATH']}",
+        "AWS_ENDPOINT_URL": moto_endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "HOME": str(tmp_path),
+    }
 
     def cli(*args):
-        out = subprocess.run([str(AWS_CLI), "ecr", *args, "--output", "json"], env=env,
-                             capture_output=True, text=True, timeout=60, check=True).stdout
+        out = subprocess.run(
+            [str(AWS_CLI), "ecr", *args, "--output", "json"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        ).stdout
         return json.loads(out)
 
     def push(layer):
-        manifest = {"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
-                    "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 1469,
-                               "digest": "sha256:" + "0" * 64},
-                    "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "size": 2048,
-                                "digest": "sha256:" + layer * 64}]}
-        return cli("put-image", "--repository-name", repo, "--image-tag", f"t{layer}",
-                   "--image-manifest", json.dumps(manifest))["image"]["imageId"]["imageDigest"]
+        manifest = {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+            "config": {
+                "mediaType": "application/vnd.docker.container.image.v1+json",
+                "size": 1469,
+                "digest": "sha256:" + "0" * 64,
+            },
+            "layers": [
+                {
+                    "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
+                    "size": 2048,
+                    "digest": "sha256:" + layer * 64,
+                }
+            ],
+        }
+        return cli(
+            "put-image", "--repository-name", repo, "--image-tag", f"t{layer}", "--image-manifest", json.dumps(manifest)
+        )["image"]["imageId"]["imageDigest"]
 
     def gate(digest, *extra):
-        return subprocess.run([sys.executable, str(GATE), "--repository", repo, "--digest", digest,
-                               "--interval", "0.2", *extra], env=env, capture_output=True, text=True, timeout=120)
+        return subprocess.run(
+            [sys.executable, str(GATE), "--repository", repo, "--digest", digest, "--interval", "0.2", *extra],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
 
     cli("create-repository", "--repository-name", repo)
     vulnerable, clean = push("1"), push("2")
@@ -430,12 +512,21 @@ def test_real_cli_against_moto_ecr(moto_endpoint, tmp_path):
     assert table_row(result.stdout, "HIGH") == ["HIGH", "1", "0", "FAIL"]
     assert "CVE-9999-9999" in result.stdout and "moto_fake 9.9.9" in result.stdout
 
-    registered = {"region": "us-east-1", "results": [{
-        "registryId": "123456789012", "repositoryName": repo, "imageId": {"imageDigest": clean},
-        "imageScanStatus": {"status": "COMPLETE", "description": "The scan was completed successfully."},
-        "imageScanFindings": {"findings": [], "findingSeverityCounts": {"LOW": 1}}}]}
-    request = urllib.request.Request(moto_endpoint + "/moto-api/static/ecr/scan-finding-results",
-                                     data=json.dumps(registered).encode(), method="POST")
+    registered = {
+        "region": "us-east-1",
+        "results": [
+            {
+                "registryId": "123456789012",
+                "repositoryName": repo,
+                "imageId": {"imageDigest": clean},
+                "imageScanStatus": {"status": "COMPLETE", "description": "The scan was completed successfully."},
+                "imageScanFindings": {"findings": [], "findingSeverityCounts": {"LOW": 1}},
+            }
+        ],
+    }
+    request = urllib.request.Request(
+        moto_endpoint + "/moto-api/static/ecr/scan-finding-results", data=json.dumps(registered).encode(), method="POST"
+    )
     urllib.request.urlopen(request, timeout=10)
     cli("start-image-scan", "--repository-name", repo, "--image-id", f"imageDigest={clean}")
     result = gate(clean, "--timeout", "30")

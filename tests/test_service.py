@@ -1,4 +1,5 @@
 """Service blueprint: the generated template as a reviewer and the pipeline rely on it."""
+
 from __future__ import annotations
 
 import json
@@ -6,9 +7,9 @@ import json
 import pytest
 
 from blueprints import assets, naming
-from blueprints.stacks import service
 from blueprints.config import EnvironmentConfig
 from blueprints.config.service import PREDEFINED_DEPLOYMENTS
+from blueprints.stacks import service
 from tests.helpers import OUT, environments, resources, role_statements, template
 
 CERT = "arn:aws:acm:eu-west-1:111122223333:certificate/00000000-0000-0000-0000-000000000000"
@@ -17,9 +18,15 @@ PARAMETER = "arn:aws:ssm:eu-west-1:111122223333:parameter/shop/api-key"
 
 
 def _config(project_="shop", env_="test", **service_overrides) -> EnvironmentConfig:
-    return EnvironmentConfig.model_validate({
-        "project": project_, "environment": env_, "region": "eu-west-1",
-        "network": {"vpc_cidr": "10.0.0.0/16", "subnet_prefix_length": 20}, "service": service_overrides})
+    return EnvironmentConfig.model_validate(
+        {
+            "project": project_,
+            "environment": env_,
+            "region": "eu-west-1",
+            "network": {"vpc_cidr": "10.0.0.0/16", "subnet_prefix_length": 20},
+            "service": service_overrides,
+        }
+    )
 
 
 def _build(**service_overrides) -> dict:
@@ -50,8 +57,11 @@ def test_https_environment_uses_tls_and_redirects_http():
         assert props["Certificates"] == [{"CertificateArn": CERT.replace("shop", "webapp")}]
     redirect = listeners["HttpRedirectListener"]
     assert (redirect["Port"], redirect["Protocol"]) == (80, "HTTP")
-    assert redirect["DefaultActions"][0]["RedirectConfig"] == {"Protocol": "HTTPS", "Port": "443",
-                                                               "StatusCode": "HTTP_301"}
+    assert redirect["DefaultActions"][0]["RedirectConfig"] == {
+        "Protocol": "HTTPS",
+        "Port": "443",
+        "StatusCode": "HTTP_301",
+    }
     attributes = body["Resources"]["LoadBalancer"]["Properties"]["LoadBalancerAttributes"]
     assert {"Key": "deletion_protection.enabled", "Value": "true"} in attributes
     hook_env = body["Resources"]["ValidationHookFunction"]["Properties"]["Environment"]["Variables"]
@@ -72,13 +82,15 @@ def test_predefined_deployment_configuration(name):
     assert not resources(body, "AWS::CodeDeploy::DeploymentConfig")
 
 
-@pytest.mark.parametrize("kind,block,expected", [
-    ("canary", "TimeBasedCanary", {"CanaryPercentage": 20, "CanaryInterval": 7}),
-    ("linear", "TimeBasedLinear", {"LinearPercentage": 20, "LinearInterval": 7}),
-])
+@pytest.mark.parametrize(
+    "kind,block,expected",
+    [
+        ("canary", "TimeBasedCanary", {"CanaryPercentage": 20, "CanaryInterval": 7}),
+        ("linear", "TimeBasedLinear", {"LinearPercentage": 20, "LinearInterval": 7}),
+    ],
+)
 def test_custom_deployment_configuration(kind, block, expected):
-    body = _build(deployment_config="custom",
-                  custom_deployment={"type": kind, "percentage": 20, "interval_minutes": 7})
+    body = _build(deployment_config="custom", custom_deployment={"type": kind, "percentage": 20, "interval_minutes": 7})
     config = resources(body, "AWS::CodeDeploy::DeploymentConfig")["DeploymentConfig"]
     assert config["ComputePlatform"] == "ECS"
     assert config["TrafficRoutingConfig"] == {"Type": block, block: expected}
@@ -89,17 +101,23 @@ def test_deployment_group_is_blue_green_with_rollback_and_alarms():
     body = _build(termination_wait_minutes=15)
     group = body["Resources"]["DeploymentGroup"]["Properties"]
     assert group["DeploymentStyle"] == {"DeploymentType": "BLUE_GREEN", "DeploymentOption": "WITH_TRAFFIC_CONTROL"}
-    assert group["ECSServices"] == [{"ClusterName": {"Ref": "Cluster"}, "ServiceName": {"Fn::GetAtt": ["Service", "Name"]}}]
+    assert group["ECSServices"] == [
+        {"ClusterName": {"Ref": "Cluster"}, "ServiceName": {"Fn::GetAtt": ["Service", "Name"]}}
+    ]
     pair = group["LoadBalancerInfo"]["TargetGroupPairInfoList"]
     assert len(pair) == 1
     assert pair[0]["ProdTrafficRoute"] == {"ListenerArns": [{"Ref": "ProductionListener"}]}
     assert pair[0]["TestTrafficRoute"] == {"ListenerArns": [{"Ref": "TestListener"}]}
     assert [tg["Name"] for tg in pair[0]["TargetGroups"]] == [
-        {"Fn::GetAtt": ["BlueTargetGroup", "TargetGroupName"]}, {"Fn::GetAtt": ["GreenTargetGroup", "TargetGroupName"]}]
+        {"Fn::GetAtt": ["BlueTargetGroup", "TargetGroupName"]},
+        {"Fn::GetAtt": ["GreenTargetGroup", "TargetGroupName"]},
+    ]
     termination = group["BlueGreenDeploymentConfiguration"]["TerminateBlueInstancesOnDeploymentSuccess"]
     assert termination == {"Action": "TERMINATE", "TerminationWaitTimeInMinutes": 15}
-    assert group["AutoRollbackConfiguration"] == {"Enabled": True,
-                                                  "Events": ["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM"]}
+    assert group["AutoRollbackConfiguration"] == {
+        "Enabled": True,
+        "Events": ["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM"],
+    }
     alarms = resources(body, "AWS::CloudWatch::Alarm")
     assert {a["Name"]["Ref"] for a in group["AlarmConfiguration"]["Alarms"]} == set(alarms)
     assert {a["MetricName"] for a in alarms.values()} == {"HTTPCode_Target_5XX_Count", "UnHealthyHostCount"}
@@ -115,8 +133,9 @@ def test_ecs_service_runs_privately_under_codedeploy():
     assert props["TaskDefinition"] == "shop-test-task", "by family: CloudFormation must never change it"
     network = props["NetworkConfiguration"]["AwsvpcConfiguration"]
     assert network["AssignPublicIp"] == "DISABLED" and network["Subnets"] == {"Ref": "PrivateSubnetIds"}
-    assert props["LoadBalancers"] == [{"ContainerName": "app", "ContainerPort": 80,
-                                       "TargetGroupArn": {"Ref": "BlueTargetGroup"}}]
+    assert props["LoadBalancers"] == [
+        {"ContainerName": "app", "ContainerPort": 80, "TargetGroupArn": {"Ref": "BlueTargetGroup"}}
+    ]
     target = body["Resources"]["ScalableTarget"]["Properties"]
     assert (target["MinCapacity"], target["MaxCapacity"]) == (2, 6)
     assert target["ResourceId"] == "service/shop-test/shop-test-service"
@@ -125,8 +144,15 @@ def test_ecs_service_runs_privately_under_codedeploy():
 
 
 def test_task_definition_settings():
-    body = _build(cpu=1024, memory=3072, cpu_architecture="ARM64", container_name="api", container_port=8000,
-                  environment={"MODE": "x"}, container_health_check="curl -f http://localhost:8000/ || exit 1")
+    body = _build(
+        cpu=1024,
+        memory=3072,
+        cpu_architecture="ARM64",
+        container_name="api",
+        container_port=8000,
+        environment={"MODE": "x"},
+        container_health_check="curl -f http://localhost:8000/ || exit 1",
+    )
     task = body["Resources"]["TaskDefinition"]["Properties"]
     assert (task["Cpu"], task["Memory"], task["NetworkMode"]) == ("1024", "3072", "awsvpc")
     assert task["RuntimePlatform"] == {"CpuArchitecture": "ARM64", "OperatingSystemFamily": "LINUX"}
@@ -142,8 +168,10 @@ def test_task_definition_settings():
 def test_secrets_reach_the_container_and_only_they_are_readable():
     body = _build(secrets={"DB_PASSWORD": SECRET + ":password::", "API_KEY": PARAMETER})
     container = body["Resources"]["TaskDefinition"]["Properties"]["ContainerDefinitions"][0]
-    assert container["Secrets"] == [{"Name": "API_KEY", "ValueFrom": PARAMETER},
-                                    {"Name": "DB_PASSWORD", "ValueFrom": SECRET + ":password::"}]
+    assert container["Secrets"] == [
+        {"Name": "API_KEY", "ValueFrom": PARAMETER},
+        {"Name": "DB_PASSWORD", "ValueFrom": SECRET + ":password::"},
+    ]
     by_action = {s["Action"][0]: s["Resource"] for n, s in role_statements(body) if n == "TaskExecutionRole"}
     # Given without its random suffix, the secret matches in IAM only with "-??????".
     assert by_action["secretsmanager:GetSecretValue"] == [SECRET, SECRET + "-??????"]
@@ -159,15 +187,23 @@ def test_secrets_reach_the_container_and_only_they_are_readable():
 
 
 def _ingress(body, group):
-    return [(r["FromPort"], r.get("CidrIp") or r.get("SourceSecurityGroupId"))
-            for r in body["Resources"][group]["Properties"]["SecurityGroupIngress"]]
+    return [
+        (r["FromPort"], r.get("CidrIp") or r.get("SourceSecurityGroupId"))
+        for r in body["Resources"][group]["Properties"]["SecurityGroupIngress"]
+    ]
 
 
 def test_security_group_rules():
-    body = _build(production_port=8000, test_port=9000, container_port=3000,
-                  allowed_cidrs=["198.51.100.0/24"], test_allowed_cidrs=["203.0.113.0/24"])
-    assert sorted(_ingress(body, "LoadBalancerSecurityGroup"), key=str) == sorted([
-        (8000, "198.51.100.0/24"), (9000, "203.0.113.0/24"), (9000, {"Ref": "HookSecurityGroup"})], key=str)
+    body = _build(
+        production_port=8000,
+        test_port=9000,
+        container_port=3000,
+        allowed_cidrs=["198.51.100.0/24"],
+        test_allowed_cidrs=["203.0.113.0/24"],
+    )
+    assert sorted(_ingress(body, "LoadBalancerSecurityGroup"), key=str) == sorted(
+        [(8000, "198.51.100.0/24"), (9000, "203.0.113.0/24"), (9000, {"Ref": "HookSecurityGroup"})], key=str
+    )
     assert _ingress(body, "ServiceSecurityGroup") == [(3000, {"Ref": "LoadBalancerSecurityGroup"})]
     alb_egress = body["Resources"]["LoadBalancerSecurityGroup"]["Properties"]["SecurityGroupEgress"]
     assert [(r["FromPort"], r["CidrIp"]) for r in alb_egress] == [(3000, {"Ref": "VpcCidr"})]
@@ -179,11 +215,18 @@ def test_security_group_rules():
 @pytest.mark.parametrize("env", environments())
 def test_iam_has_no_wildcard_actions_and_star_only_where_aws_requires(env):
     body = template(env, "service")
-    allowed_star = {"ecr:GetAuthorizationToken", "elasticloadbalancing:DescribeTargetGroups",
-                    "elasticloadbalancing:DescribeListeners", "elasticloadbalancing:DescribeRules",
-                    "elasticloadbalancing:DescribeTargetHealth",
-                    "ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DeleteNetworkInterface",
-                    "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"}
+    allowed_star = {
+        "ecr:GetAuthorizationToken",
+        "elasticloadbalancing:DescribeTargetGroups",
+        "elasticloadbalancing:DescribeListeners",
+        "elasticloadbalancing:DescribeRules",
+        "elasticloadbalancing:DescribeTargetHealth",
+        "ec2:CreateNetworkInterface",
+        "ec2:DescribeNetworkInterfaces",
+        "ec2:DeleteNetworkInterface",
+        "ec2:AssignPrivateIpAddresses",
+        "ec2:UnassignPrivateIpAddresses",
+    }
     for _, statement in role_statements(body):
         assert all("*" not in action for action in statement["Action"]), statement
         if "*" in statement["Resource"]:
@@ -202,9 +245,12 @@ def test_codedeploy_role_is_scoped_to_this_service():
     assert by_action["lambda:InvokeFunction"] == [{"Fn::GetAtt": ["ValidationHookFunction", "Arn"]}]
     assert by_action["elasticloadbalancing:ModifyListener"] == [{"Ref": "ProductionListener"}, {"Ref": "TestListener"}]
     assert by_action["ecs:CreateTaskSet"][0] == {
-        "Fn::Sub": "arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:service/webapp-dev/webapp-dev-service"}
-    assert by_action["iam:PassRole"] == [{"Fn::GetAtt": ["TaskExecutionRole", "Arn"]},
-                                         {"Fn::GetAtt": ["TaskRole", "Arn"]}]
+        "Fn::Sub": "arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:service/webapp-dev/webapp-dev-service"
+    }
+    assert by_action["iam:PassRole"] == [
+        {"Fn::GetAtt": ["TaskExecutionRole", "Arn"]},
+        {"Fn::GetAtt": ["TaskRole", "Arn"]},
+    ]
     assert "s3:GetObject" not in by_action and "sns:Publish" not in by_action
     assert not body["Resources"]["TaskRole"]["Properties"].get("Policies")
 
@@ -218,10 +264,17 @@ def test_validation_hook_function():
     assert function["VpcConfig"]["SubnetIds"] == {"Ref": "PrivateSubnetIds"}
     variables = function["Environment"]["Variables"]
     assert json.loads(variables["PATHS"]) == ["/"] and variables["EXPECTED_STATUS"] == "200"
-    hook_actions = {a: s["Resource"] for n, s in role_statements(body) if n == "ValidationHookRole" for a in s["Action"]}
-    assert hook_actions["codedeploy:PutLifecycleEventHookExecutionStatus"] == [{"Fn::Sub": (
-        "arn:${AWS::Partition}:codedeploy:${AWS::Region}:${AWS::AccountId}:"
-        "deploymentgroup:webapp-dev/webapp-dev-service")}]
+    hook_actions = {
+        a: s["Resource"] for n, s in role_statements(body) if n == "ValidationHookRole" for a in s["Action"]
+    }
+    assert hook_actions["codedeploy:PutLifecycleEventHookExecutionStatus"] == [
+        {
+            "Fn::Sub": (
+                "arn:${AWS::Partition}:codedeploy:${AWS::Region}:${AWS::AccountId}:"
+                "deploymentgroup:webapp-dev/webapp-dev-service"
+            )
+        }
+    ]
     assert hook_actions["logs:PutLogEvents"] == [{"Fn::GetAtt": ["ValidationHookLogGroup", "Arn"]}]
 
 
@@ -243,12 +296,27 @@ def test_parameters_outputs_and_wiring(env):
     """The codedeploy samples; tests/test_engines.py covers the other engines' outputs and capabilities."""
     body = template(env, "service")
     assert all(p["Description"] for p in body["Parameters"].values())
-    grouped = {p for g in body["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"] for p in g["Parameters"]}
+    grouped = {
+        p for g in body["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"] for p in g["Parameters"]
+    }
     assert grouped == set(body["Parameters"])
-    assert {"ProductionUrl", "TestUrl", "LoadBalancerDnsName", "ClusterName", "ServiceName", "TaskDefinitionFamily",
-            "ContainerName", "ContainerPort", "CodeDeployApplicationName", "DeploymentGroupName", "HookFunctionName",
-            "ProductionListenerArn", "TestListenerArn", "BlueTargetGroupName", "GreenTargetGroupName",
-            } <= set(body["Outputs"])
+    assert {
+        "ProductionUrl",
+        "TestUrl",
+        "LoadBalancerDnsName",
+        "ClusterName",
+        "ServiceName",
+        "TaskDefinitionFamily",
+        "ContainerName",
+        "ContainerPort",
+        "CodeDeployApplicationName",
+        "DeploymentGroupName",
+        "HookFunctionName",
+        "ProductionListenerArn",
+        "TestListenerArn",
+        "BlueTargetGroupName",
+        "GreenTargetGroupName",
+    } <= set(body["Outputs"])
     manifest = json.loads((OUT / env / "stacks.json").read_text())
     stack = next(s for s in manifest["stacks"] if s["name"] == "service")
     assert stack["parameters_kept_on_update"] == ["ImageUri"]
@@ -258,15 +326,27 @@ def test_parameters_outputs_and_wiring(env):
 
 
 def test_health_check_settings_reach_both_target_groups_and_the_service():
-    body = _build(health_check_path="/healthz", health_check_interval_seconds=20, health_check_timeout_seconds=7,
-                  healthy_threshold=4, unhealthy_threshold=5, health_check_matcher="200-299",
-                  deregistration_delay_seconds=45, health_check_grace_period_seconds=90)
+    body = _build(
+        health_check_path="/healthz",
+        health_check_interval_seconds=20,
+        health_check_timeout_seconds=7,
+        healthy_threshold=4,
+        unhealthy_threshold=5,
+        health_check_matcher="200-299",
+        deregistration_delay_seconds=45,
+        health_check_grace_period_seconds=90,
+    )
     groups = resources(body, "AWS::ElasticLoadBalancingV2::TargetGroup")
     assert set(groups) == {"BlueTargetGroup", "GreenTargetGroup"}
     for group in groups.values():
-        assert (group["HealthCheckPath"], group["HealthCheckIntervalSeconds"], group["HealthCheckTimeoutSeconds"],
-                group["HealthyThresholdCount"], group["UnhealthyThresholdCount"], group["Matcher"]) == (
-            "/healthz", 20, 7, 4, 5, {"HttpCode": "200-299"})
+        assert (
+            group["HealthCheckPath"],
+            group["HealthCheckIntervalSeconds"],
+            group["HealthCheckTimeoutSeconds"],
+            group["HealthyThresholdCount"],
+            group["UnhealthyThresholdCount"],
+            group["Matcher"],
+        ) == ("/healthz", 20, 7, 4, 5, {"HttpCode": "200-299"})
         assert group["TargetType"] == "ip"
         attributes = {a["Key"]: a["Value"] for a in group["TargetGroupAttributes"]}
         assert attributes["deregistration_delay.timeout_seconds"] == "45"

@@ -1,5 +1,6 @@
 """The validation hook: the core check against a real HTTP server on 127.0.0.1, and the
 CodeDeploy adapter reporting through botocore's Stubber."""
+
 from __future__ import annotations
 
 import json
@@ -20,7 +21,7 @@ EVENT = {"DeploymentId": "d-ABCDEF123", "LifecycleEventHookExecutionId": "hook-e
 class _App(BaseHTTPRequestHandler):
     routes = {"/": (200, b"Hello from the sample app"), "/health": (200, b"ok"), "/broken": (500, b"boom")}
 
-    def do_GET(self):  # noqa: N802 - http.server's naming
+    def do_GET(self):
         if self.path == "/slow":
             time.sleep(1.0)
         status, body = self.routes.get(self.path, (404, b"not found"))
@@ -64,7 +65,9 @@ def test_all_paths_pass(server):
     result = hook.check(_url(server), ["/", "/health"], 200, None, timeout=2, retries=2)
     assert result["passed"] is True
     assert [(c["path"], c["status"], c["passed"], c["attempts"]) for c in result["checks"]] == [
-        ("/", 200, True, 1), ("/health", 200, True, 1)]
+        ("/", 200, True, 1),
+        ("/health", 200, True, 1),
+    ]
 
 
 def test_body_substring_must_appear(server):
@@ -100,6 +103,7 @@ def test_connection_refused_is_a_failure():
 
 # --- CodeDeploy adapter -------------------------------------------------------------------
 
+
 class _FakeEc2:
     """Returns the load balancer's network interfaces: here, the local test server."""
 
@@ -112,22 +116,40 @@ class _FakeEc2:
 
 
 def _environ(port: int, paths=("/",), status=200) -> dict:
-    return {"SCHEME": "http", "TEST_PORT": str(port), "LOAD_BALANCER_NAME": "app/webapp-dev-alb/0123456789abcdef",
-            "LOAD_BALANCER_DNS": "webapp-dev-alb-1.eu-west-1.elb.amazonaws.com", "PATHS": json.dumps(list(paths)),
-            "EXPECTED_STATUS": str(status), "BODY_CONTAINS": "", "TIMEOUT_SECONDS": "1", "RETRIES": "2"}
+    return {
+        "SCHEME": "http",
+        "TEST_PORT": str(port),
+        "LOAD_BALANCER_NAME": "app/webapp-dev-alb/0123456789abcdef",
+        "LOAD_BALANCER_DNS": "webapp-dev-alb-1.eu-west-1.elb.amazonaws.com",
+        "PATHS": json.dumps(list(paths)),
+        "EXPECTED_STATUS": str(status),
+        "BODY_CONTAINS": "",
+        "TIMEOUT_SECONDS": "1",
+        "RETRIES": "2",
+    }
 
 
 def _codedeploy(expected_status: str | None, error: str | None = None):
     client = boto3.client("codedeploy", region_name="eu-west-1", aws_access_key_id="x", aws_secret_access_key="x")
     stubber = Stubber(client)
-    params = {"deploymentId": EVENT["DeploymentId"],
-              "lifecycleEventHookExecutionId": EVENT["LifecycleEventHookExecutionId"], "status": expected_status}
+    params = {
+        "deploymentId": EVENT["DeploymentId"],
+        "lifecycleEventHookExecutionId": EVENT["LifecycleEventHookExecutionId"],
+        "status": expected_status,
+    }
     if error:
-        stubber.add_client_error("put_lifecycle_event_hook_execution_status", service_error_code=error,
-                                 http_status_code=400, expected_params=params)
+        stubber.add_client_error(
+            "put_lifecycle_event_hook_execution_status",
+            service_error_code=error,
+            http_status_code=400,
+            expected_params=params,
+        )
     else:
-        stubber.add_response("put_lifecycle_event_hook_execution_status",
-                             {"lifecycleEventHookExecutionId": EVENT["LifecycleEventHookExecutionId"]}, params)
+        stubber.add_response(
+            "put_lifecycle_event_hook_execution_status",
+            {"lifecycleEventHookExecutionId": EVENT["LifecycleEventHookExecutionId"]},
+            params,
+        )
     stubber.activate()
     return client, stubber
 
@@ -149,7 +171,8 @@ def test_codedeploy_reports_succeeded_when_all_paths_pass(server):
 def test_codedeploy_reports_failed_on_a_non_matching_status(server):
     client, stubber = _codedeploy("Failed")
     assert _handle(_environ(server.server_address[1], ["/broken"]), _FakeEc2(["127.0.0.1"]), client) == {
-        "status": "Failed"}
+        "status": "Failed"
+    }
     stubber.assert_no_pending_responses()
 
 
@@ -194,10 +217,10 @@ def test_source_fits_inline_and_needs_only_the_lambda_runtime():
 
     source = Path(hook.__file__).read_text()
     assert len(source.encode()) < 4 * 1024 * 1024
-    imported = {node.names[0].name.split(".")[0] for node in ast.walk(ast.parse(source))
-                if isinstance(node, ast.Import)}
-    imported |= {node.module.split(".")[0] for node in ast.walk(ast.parse(source))
-                 if isinstance(node, ast.ImportFrom)}
+    imported = {
+        node.names[0].name.split(".")[0] for node in ast.walk(ast.parse(source)) if isinstance(node, ast.Import)
+    }
+    imported |= {node.module.split(".")[0] for node in ast.walk(ast.parse(source)) if isinstance(node, ast.ImportFrom)}
     assert imported <= {"json", "logging", "os", "ssl", "time", "urllib", "boto3"}
 
 
@@ -208,26 +231,30 @@ def test_source_fits_inline_and_needs_only_the_lambda_runtime():
 ECS_EVENT = {
     "serviceArn": "arn:aws:ecs:eu-west-1:111122223333:service/webapp-preview/webapp-preview-service",
     "targetServiceRevisionArn": "arn:aws:ecs:eu-west-1:111122223333:service-revision/webapp-preview/"
-                                "webapp-preview-service/2",
-    "testTrafficWeights": {"arn:aws:ecs:eu-west-1:111122223333:service-revision/webapp-preview/"
-                           "webapp-preview-service/2": 100},
-    "productionTrafficWeights": {"arn:aws:ecs:eu-west-1:111122223333:service-revision/webapp-preview/"
-                                 "webapp-preview-service/1": 100},
+    "webapp-preview-service/2",
+    "testTrafficWeights": {
+        "arn:aws:ecs:eu-west-1:111122223333:service-revision/webapp-preview/webapp-preview-service/2": 100
+    },
+    "productionTrafficWeights": {
+        "arn:aws:ecs:eu-west-1:111122223333:service-revision/webapp-preview/webapp-preview-service/1": 100
+    },
 }
 
 
 def test_ecs_hook_returns_succeeded_when_all_paths_pass(server):
     ec2 = _FakeEc2(["127.0.0.1"])
-    result = hook.ecs_handler(dict(ECS_EVENT), None, ec2=ec2, environ=_environ(server.server_address[1],
-                                                                                  ["/", "/health"]))
+    result = hook.ecs_handler(
+        dict(ECS_EVENT), None, ec2=ec2, environ=_environ(server.server_address[1], ["/", "/health"])
+    )
     assert result == {"hookStatus": "SUCCEEDED"}
     assert ec2.calls == [[{"Name": "description", "Values": ["ELB app/webapp-dev-alb/0123456789abcdef"]}]]
     assert set(server.hosts) == {"webapp-dev-alb-1.eu-west-1.elb.amazonaws.com"}
 
 
 def test_ecs_hook_returns_failed_on_a_non_matching_status(server):
-    result = hook.ecs_handler(dict(ECS_EVENT), None, ec2=_FakeEc2(["127.0.0.1"]),
-                              environ=_environ(server.server_address[1], ["/", "/broken"]))
+    result = hook.ecs_handler(
+        dict(ECS_EVENT), None, ec2=_FakeEc2(["127.0.0.1"]), environ=_environ(server.server_address[1], ["/", "/broken"])
+    )
     assert result == {"hookStatus": "FAILED"}
 
 

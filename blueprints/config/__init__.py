@@ -3,6 +3,7 @@
 ``load_environment`` is the only entry point: it returns an ``EnvironmentConfig`` or raises
 ``ParamsError`` whose lines each name the file, the key path, the bad value and what is allowed.
 """
+
 from __future__ import annotations
 
 import re
@@ -39,8 +40,9 @@ class EnvironmentConfig(StrictModel):
     )
     network: NetworkConfig
     service: ServiceConfig = Field(default_factory=ServiceConfig)
-    pipeline: Optional[PipelineConfig] = Field(
-        None, description="Release pipeline (GitHub, image build and scan gate, blue/green deploy); none if absent.")
+    pipeline: PipelineConfig | None = Field(
+        None, description="Release pipeline (GitHub, image build and scan gate, blue/green deploy); none if absent."
+    )
 
     @field_validator("project")
     @classmethod
@@ -75,34 +77,43 @@ class EnvironmentConfig(StrictModel):
         return check_tags(value, reserved=len(RESERVED_TAGS))
 
     @model_validator(mode="after")
-    def _prefix_length(self) -> "EnvironmentConfig":
+    def _prefix_length(self) -> EnvironmentConfig:
         if len(self.prefix) > PREFIX_MAX:
             raise KeyProblem(
-                "project", self.project,
+                "project",
+                self.project,
                 f"with environment {self.environment!r} makes the name prefix {self.prefix!r} "
                 f"({len(self.prefix)} characters); at most {PREFIX_MAX} are allowed so that every derived "
-                "AWS name fits its limit (load balancer and target group names: 32)")
+                "AWS name fits its limit (load balancer and target group names: 32)",
+            )
         return self
 
     @model_validator(mode="after")
-    def _zones_in_region(self) -> "EnvironmentConfig":
+    def _zones_in_region(self) -> EnvironmentConfig:
         zones = self.network.availability_zones
         if isinstance(zones, list):
             foreign = [z for z in zones if not (z.startswith(self.region) and len(z) == len(self.region) + 1)]
             if foreign:
-                raise KeyProblem("network.availability_zones", zones,
-                                 f"has {', '.join(map(repr, foreign))}, not in region {self.region!r} "
-                                 f"(zones there are named {self.region}a, {self.region}b, ...)")
+                raise KeyProblem(
+                    "network.availability_zones",
+                    zones,
+                    f"has {', '.join(map(repr, foreign))}, not in region {self.region!r} "
+                    f"(zones there are named {self.region}a, {self.region}b, ...)",
+                )
         return self
 
     @model_validator(mode="after")
-    def _pipeline_builds_for_the_service(self) -> "EnvironmentConfig":
+    def _pipeline_builds_for_the_service(self) -> EnvironmentConfig:
         # The image is built on the CPU architecture the service runs; ARM builds have fewer sizes.
-        if (self.pipeline and self.service.cpu_architecture == "ARM64"
-                and self.pipeline.compute_type not in ARM_COMPUTE_TYPES):
+        if (
+            self.pipeline
+            and self.service.cpu_architecture == "ARM64"
+            and self.pipeline.compute_type not in ARM_COMPUTE_TYPES
+        ):
             raise ValueError(
                 f"pipeline.compute_type {self.pipeline.compute_type} is not available for ARM64 builds "
-                f"(service.cpu_architecture ARM64; allowed: {', '.join(ARM_COMPUTE_TYPES)})")
+                f"(service.cpu_architecture ARM64; allowed: {', '.join(ARM_COMPUTE_TYPES)})"
+            )
         return self
 
     @property
@@ -136,7 +147,5 @@ def load_environment(path: Path, shown: str | None = None) -> EnvironmentConfig:
     except KeyProblem as exc:
         raise ParamsError([f"{shown}: {exc.path}: {exc.value!r} {exc.message}"]) from None
     if config.environment != path.stem:
-        raise ParamsError(
-            [f"{shown}: environment: {config.environment!r} must match the file name ({path.stem!r})"]
-        )
+        raise ParamsError([f"{shown}: environment: {config.environment!r} must match the file name ({path.stem!r})"])
     return config

@@ -3,6 +3,7 @@
 Every user-facing error has the shape ``<file>: <key.path>: <value> <what is wrong and
 what is allowed>`` so that a typo in params/ is found without reading a traceback.
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -47,9 +48,7 @@ def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> dict
     for key_node, _ in node.value:
         key = loader.construct_object(key_node)
         if key in seen:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r}", key_node.start_mark
-            )
+            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
         seen[key] = True
     return loader.construct_mapping(node)
 
@@ -64,7 +63,7 @@ def read_yaml(path: Path, shown: str) -> dict:
     except OSError as exc:
         raise ParamsError([f"{shown}: cannot be read: {exc.strerror}"]) from None
     try:
-        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - SafeLoader subclass
+        data = yaml.load(text, Loader=_UniqueKeyLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
@@ -165,9 +164,7 @@ def check_tags(tags: dict[str, str], reserved: int = 0) -> dict[str, str]:
         raise ValueError(f"has {len(tags)} tags; at most {50 - reserved} are allowed")
     for key, value in tags.items():
         if not isinstance(key, str) or not 1 <= len(key) <= 128 or not _TAG_CHARS.match(key):
-            raise ValueError(
-                f"has an invalid tag key {key!r}: 1-128 letters, digits, spaces or _.:/=+-@ are allowed"
-            )
+            raise ValueError(f"has an invalid tag key {key!r}: 1-128 letters, digits, spaces or _.:/=+-@ are allowed")
         if key.lower().startswith("aws:"):
             raise ValueError(f"has tag key {key!r}: the aws: prefix is reserved by AWS")
         if not isinstance(value, str) or len(value) > 256 or not _TAG_CHARS.match(value):

@@ -1,9 +1,10 @@
 """The ``network:`` section of a parameter file."""
+
 from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Literal, Union
+from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -11,7 +12,28 @@ from .base import StrictModel, check_cidr
 
 # Values accepted by CloudWatch Logs PutRetentionPolicy / AWS::Logs::LogGroup RetentionInDays.
 LOG_RETENTION_DAYS = (
-    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
 )
 
 _ZONE_NAME = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d[a-z]$")
@@ -26,7 +48,7 @@ def check_retention(value: int) -> int:
 
 class NetworkConfig(StrictModel):
     vpc_cidr: str = Field(description="IPv4 CIDR of the VPC, /16 to /24.")
-    availability_zones: Union[int, list[str]] = Field(
+    availability_zones: int | list[str] = Field(
         2, description="How many zones to use (2-6, picked in order by Fn::GetAZs) or their exact names."
     )
     subnet_prefix_length: int = Field(
@@ -44,7 +66,7 @@ class NetworkConfig(StrictModel):
 
     @field_validator("availability_zones")
     @classmethod
-    def _zones(cls, value: Union[int, list[str]]) -> Union[int, list[str]]:
+    def _zones(cls, value: int | list[str]) -> int | list[str]:
         if isinstance(value, int):
             if not 2 <= value <= 6:
                 raise ValueError("is not a zone count from 2 to 6 (or give a list of zone names)")
@@ -71,7 +93,7 @@ class NetworkConfig(StrictModel):
         return value
 
     @model_validator(mode="after")
-    def _subnets_fit(self) -> "NetworkConfig":
+    def _subnets_fit(self) -> NetworkConfig:
         vpc_prefix = ipaddress.IPv4Network(self.vpc_cidr).prefixlen
         blocks = 2 ** (self.subnet_prefix_length - vpc_prefix) if self.subnet_prefix_length >= vpc_prefix else 0
         if blocks < 2 * self.zone_count:

@@ -1,9 +1,10 @@
 """The ``pipeline:`` section of a parameter file: where the application's code comes from,
 how its image is built and scanned, and how a release is approved and reported."""
+
 from __future__ import annotations
 
 import re
-from typing import Literal, Optional
+from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -13,8 +14,13 @@ from .base import StrictModel
 SEVERITIES = ("CRITICAL", "HIGH", "MEDIUM", "UNTRIAGED", "LOW", "INFORMATIONAL", "UNDEFINED")
 # CodeBuild compute types for Linux containers (x86_64); ARM containers offer only SMALL and LARGE.
 # https://docs.aws.amazon.com/codebuild/latest/userguide/build-env-ref-compute-types.html
-COMPUTE_TYPES = ("BUILD_GENERAL1_SMALL", "BUILD_GENERAL1_MEDIUM", "BUILD_GENERAL1_LARGE",
-                 "BUILD_GENERAL1_XLARGE", "BUILD_GENERAL1_2XLARGE")
+COMPUTE_TYPES = (
+    "BUILD_GENERAL1_SMALL",
+    "BUILD_GENERAL1_MEDIUM",
+    "BUILD_GENERAL1_LARGE",
+    "BUILD_GENERAL1_XLARGE",
+    "BUILD_GENERAL1_2XLARGE",
+)
 ARM_COMPUTE_TYPES = ("BUILD_GENERAL1_SMALL", "BUILD_GENERAL1_LARGE")
 CREATE_CONNECTION = "create"
 
@@ -25,19 +31,28 @@ _REPOSITORY = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
 _BRANCH = re.compile(r"^(?!/)(?!.*//)(?!.*\.\.)(?!.*@\{)(?!.*/$)(?!.*\.$)(?!.*\.lock$)[^\s~^:?*\[\\]{1,255}$")
 _CONNECTION_ARN = re.compile(
     r"^arn:aws(?:-[a-z]+)*:(?:codestar-connections|codeconnections):[a-z]{2}(?:-[a-z]+)+-\d:\d{12}:"
-    r"connection/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+    r"connection/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+)
 _TOPIC_ARN = re.compile(r"^arn:aws(?:-[a-z]+)*:sns:[a-z]{2}(?:-[a-z]+)+-\d:\d{12}:[A-Za-z0-9_-]{1,256}$")
-_EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-                    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
+_EMAIL = re.compile(
+    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
+)
 _RELATIVE_PATH = re.compile(r"^[A-Za-z0-9._/@+-]+$")
 
 
 def _check_relative_path(value: str, what: str) -> str:
     parts = value.split("/")
-    if (not _RELATIVE_PATH.match(value) or value.startswith("/") or ".." in parts or len(value) > 1024
-            or "" in parts[:-1]):
-        raise ValueError(f"is not {what}: a relative path inside the repository (letters, digits, ._/@+-; "
-                         "no leading /, no ..)")
+    if (
+        not _RELATIVE_PATH.match(value)
+        or value.startswith("/")
+        or ".." in parts
+        or len(value) > 1024
+        or "" in parts[:-1]
+    ):
+        raise ValueError(
+            f"is not {what}: a relative path inside the repository (letters, digits, ._/@+-; no leading /, no ..)"
+        )
     return value
 
 
@@ -46,25 +61,32 @@ class PipelineConfig(StrictModel):
     github_repository: str = Field(description="Name of the application repository (without the owner).")
     branch: str = Field("main", description="Branch whose every push starts a release.")
     connection: str = Field(
-        CREATE_CONNECTION, description="ARN of an existing CodeStar/CodeConnections connection to GitHub, or "
-                                       "'create' to let the stack create one (needs a one-time handshake).")
+        CREATE_CONNECTION,
+        description="ARN of an existing CodeStar/CodeConnections connection to GitHub, or "
+        "'create' to let the stack create one (needs a one-time handshake).",
+    )
     dockerfile: str = Field("Dockerfile", description="Path of the Dockerfile in the application repository.")
     build_context: str = Field(".", description="Directory sent to docker build, relative to the repository root.")
     scan_allowances: dict[str, int] = Field(
         default_factory=lambda: {"CRITICAL": 0, "HIGH": 0, "MEDIUM": 0},
-        description="Severities that fail the build and how many findings of each are allowed.")
+        description="Severities that fail the build and how many findings of each are allowed.",
+    )
     scan_timeout_seconds: int = Field(600, description="How long the gate waits for the scan, 60-3600 seconds.")
     images_to_keep: int = Field(20, description="Tagged images the repository keeps, 1-1000.")
     untagged_image_days: int = Field(3, description="Days after which untagged images expire, 1-365.")
     artifact_retention_days: int = Field(30, description="Days after which pipeline artifacts expire, 1-3650.")
-    manual_approval: Optional[bool] = Field(
-        None, description="Manual approval before the deployment; defaults to on for prod, off elsewhere.")
-    notification_email: Optional[str] = Field(
-        None, description="E-mail address told when a pipeline execution fails (the stack creates a topic).")
-    notification_topic_arn: Optional[str] = Field(
-        None, description="Existing SNS topic told when a pipeline execution fails (instead of an e-mail).")
+    manual_approval: bool | None = Field(
+        None, description="Manual approval before the deployment; defaults to on for prod, off elsewhere."
+    )
+    notification_email: str | None = Field(
+        None, description="E-mail address told when a pipeline execution fails (the stack creates a topic)."
+    )
+    notification_topic_arn: str | None = Field(
+        None, description="Existing SNS topic told when a pipeline execution fails (instead of an e-mail)."
+    )
     compute_type: Literal[COMPUTE_TYPES] = Field(  # type: ignore[valid-type]
-        "BUILD_GENERAL1_SMALL", description="CodeBuild compute type of the image build.")
+        "BUILD_GENERAL1_SMALL", description="CodeBuild compute type of the image build."
+    )
 
     @field_validator("github_owner")
     @classmethod
@@ -77,8 +99,10 @@ class PipelineConfig(StrictModel):
     @classmethod
     def _repository(cls, value: str) -> str:
         if not _REPOSITORY.match(value) or value in (".", "..") or value.endswith(".git"):
-            raise ValueError("is not a GitHub repository name: 1-100 letters, digits, '.', '_' and '-' "
-                             "(without the owner and without .git)")
+            raise ValueError(
+                "is not a GitHub repository name: 1-100 letters, digits, '.', '_' and '-' "
+                "(without the owner and without .git)"
+            )
         return value
 
     @field_validator("branch")
@@ -94,7 +118,8 @@ class PipelineConfig(StrictModel):
         if value != CREATE_CONNECTION and not _CONNECTION_ARN.match(value):
             raise ValueError(
                 "is not a connection ARN (arn:aws:codestar-connections:<region>:<account>:connection/<uuid> or "
-                "arn:aws:codeconnections:...) nor 'create'")
+                "arn:aws:codeconnections:...) nor 'create'"
+            )
         return value
 
     @field_validator("dockerfile")
@@ -149,20 +174,20 @@ class PipelineConfig(StrictModel):
 
     @field_validator("notification_email")
     @classmethod
-    def _email(cls, value: Optional[str]) -> Optional[str]:
+    def _email(cls, value: str | None) -> str | None:
         if value is not None and (not _EMAIL.match(value) or len(value) > 254):
             raise ValueError("is not an e-mail address such as team@example.com")
         return value
 
     @field_validator("notification_topic_arn")
     @classmethod
-    def _topic(cls, value: Optional[str]) -> Optional[str]:
+    def _topic(cls, value: str | None) -> str | None:
         if value is not None and not _TOPIC_ARN.match(value):
             raise ValueError("is not an SNS topic ARN (arn:aws:sns:<region>:<account>:<topic name>)")
         return value
 
     @model_validator(mode="after")
-    def _one_notification_target(self) -> "PipelineConfig":
+    def _one_notification_target(self) -> PipelineConfig:
         if self.notification_email and self.notification_topic_arn:
             raise ValueError("give notification_email or notification_topic_arn, not both")
         return self

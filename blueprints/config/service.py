@@ -1,9 +1,10 @@
 """The ``service:`` section of a parameter file: the container, its load balancer and its
 blue/green deployment."""
+
 from __future__ import annotations
 
 import re
-from typing import Literal, Optional
+from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -50,8 +51,11 @@ def check_fargate_size(cpu: int, memory: int) -> None:
         raise ValueError(f"cpu {cpu} is not a Fargate CPU value (allowed: {', '.join(map(str, FARGATE_SIZES))})")
     if memory not in FARGATE_SIZES[cpu]:
         allowed = FARGATE_SIZES[cpu]
-        listed = ", ".join(map(str, allowed)) if len(allowed) <= 4 else (
-            f"{allowed[0]} to {allowed[-1]} in steps of {allowed[1] - allowed[0]}")
+        listed = (
+            ", ".join(map(str, allowed))
+            if len(allowed) <= 4
+            else (f"{allowed[0]} to {allowed[-1]} in steps of {allowed[1] - allowed[0]}")
+        )
         raise ValueError(f"memory {memory} does not go with cpu {cpu} on Fargate (allowed memory: {listed})")
 
 
@@ -89,10 +93,12 @@ class ServiceConfig(StrictModel):
     cpu_target_percent: int = Field(60, description="Average CPU utilisation auto scaling aims for, 10-90.")
     environment: dict[str, str] = Field(default_factory=dict, description="Plain environment variables.")
     secrets: dict[str, str] = Field(
-        default_factory=dict, description="Environment variables read from Secrets Manager or SSM (ARNs only).")
+        default_factory=dict, description="Environment variables read from Secrets Manager or SSM (ARNs only)."
+    )
     log_retention_days: int = Field(30, description="Retention of the container log group.")
-    container_health_check: Optional[str] = Field(
-        None, description="Optional shell command run inside the container (CMD-SHELL); exit 0 means healthy.")
+    container_health_check: str | None = Field(
+        None, description="Optional shell command run inside the container (CMD-SHELL); exit 0 means healthy."
+    )
     health_check_path: str = Field("/", description="Path the load balancer requests to check a task.")
     health_check_interval_seconds: int = Field(15, description="Seconds between load balancer checks, 5-300.")
     health_check_timeout_seconds: int = Field(5, description="Seconds before a check fails, 2-120, below the interval.")
@@ -103,27 +109,37 @@ class ServiceConfig(StrictModel):
     deregistration_delay_seconds: int = Field(30, description="Seconds the load balancer drains a task, 0-3600.")
     production_port: int = Field(80, description="Port of the production listener.")
     test_port: int = Field(8080, description="Port of the test listener that the validation hook calls.")
-    certificate_arn: Optional[str] = Field(
-        None, description="ACM certificate: listeners use HTTPS, and port 80 redirects to the production port.")
+    certificate_arn: str | None = Field(
+        None, description="ACM certificate: listeners use HTTPS, and port 80 redirects to the production port."
+    )
     allowed_cidrs: list[str] = Field(["0.0.0.0/0"], description="CIDRs that may reach the production listener.")
     test_allowed_cidrs: list[str] = Field(
-        default_factory=list, description="CIDRs that may reach the test listener (the hook always may).")
+        default_factory=list, description="CIDRs that may reach the test listener (the hook always may)."
+    )
     deployment_engine: str = Field(
-        engine_registry.DEFAULT, description="What runs blue/green deployments: a CodeDeploy deployment group, "
-                                             "CloudFormation (AWS::CodeDeployBlueGreen transform) or ECS's own "
-                                             "blue/green strategy (the names in blueprints/engines/registry.py).")
+        engine_registry.DEFAULT,
+        description="What runs blue/green deployments: a CodeDeploy deployment group, "
+        "CloudFormation (AWS::CodeDeployBlueGreen transform) or ECS's own "
+        "blue/green strategy (the names in blueprints/engines/registry.py).",
+    )
     deployment_config: Literal[
-        "AllAtOnce", "Canary10Percent5Minutes", "Canary10Percent15Minutes",
-        "Linear10PercentEvery1Minutes", "Linear10PercentEvery3Minutes", "custom",
+        "AllAtOnce",
+        "Canary10Percent5Minutes",
+        "Canary10Percent15Minutes",
+        "Linear10PercentEvery1Minutes",
+        "Linear10PercentEvery3Minutes",
+        "custom",
     ] = Field("AllAtOnce", description="How traffic moves to the new version; custom reads custom_deployment.")
-    custom_deployment: Optional[CustomDeployment] = Field(None, description="The shift when deployment_config is custom.")
+    custom_deployment: CustomDeployment | None = Field(None, description="The shift when deployment_config is custom.")
     termination_wait_minutes: int = Field(
-        60, description="Minutes the old tasks stay after success, 0-2880 (the ecs engine's bake time: 0-1440).")
-    deletion_protection: Optional[bool] = Field(
-        None, description="Load balancer deletion protection; defaults to the environment's protection.")
+        60, description="Minutes the old tasks stay after success, 0-2880 (the ecs engine's bake time: 0-1440)."
+    )
+    deletion_protection: bool | None = Field(
+        None, description="Load balancer deletion protection; defaults to the environment's protection."
+    )
     validation_paths: list[str] = Field(["/"], description="Paths the hook requests on the test listener.")
     validation_expected_status: int = Field(200, description="HTTP status every validation path must return.")
-    validation_body_contains: Optional[str] = Field(None, description="Text every validation response must contain.")
+    validation_body_contains: str | None = Field(None, description="Text every validation response must contain.")
 
     @field_validator("deployment_engine")
     @classmethod
@@ -249,10 +265,11 @@ class ServiceConfig(StrictModel):
 
     @field_validator("certificate_arn")
     @classmethod
-    def _certificate(cls, value: Optional[str]) -> Optional[str]:
+    def _certificate(cls, value: str | None) -> str | None:
         if value is not None and not _CERTIFICATE_ARN.match(value):
             raise ValueError(
-                "is not an ACM certificate ARN (arn:aws:acm:<region>:<account>:certificate/<36-character id>)")
+                "is not an ACM certificate ARN (arn:aws:acm:<region>:<account>:certificate/<36-character id>)"
+            )
         return value
 
     @field_validator("allowed_cidrs", "test_allowed_cidrs")
@@ -284,20 +301,25 @@ class ServiceConfig(StrictModel):
         return value
 
     @model_validator(mode="after")
-    def _consistent(self) -> "ServiceConfig":
+    def _consistent(self) -> ServiceConfig:
         check_fargate_size(self.cpu, self.memory)
         if not self.min_count <= self.desired_count <= self.max_count:
             raise ValueError(
                 f"task counts must satisfy min_count <= desired_count <= max_count "
-                f"(got {self.min_count} <= {self.desired_count} <= {self.max_count})")
+                f"(got {self.min_count} <= {self.desired_count} <= {self.max_count})"
+            )
         if self.health_check_timeout_seconds >= self.health_check_interval_seconds:
             raise ValueError("health_check_timeout_seconds must be shorter than health_check_interval_seconds")
         ports = [self.production_port, self.test_port] + ([80] if self.certificate_arn else [])
         if len(set(ports)) != len(ports):
             raise ValueError(
                 "production_port and test_port must differ"
-                + (" and neither may be 80, which redirects to HTTPS when certificate_arn is set"
-                   if self.certificate_arn else ""))
+                + (
+                    " and neither may be 80, which redirects to HTTPS when certificate_arn is set"
+                    if self.certificate_arn
+                    else ""
+                )
+            )
         both = set(self.environment) & set(self.secrets)
         if both:
             raise ValueError(f"{', '.join(sorted(both))} is set in both environment and secrets")

@@ -110,8 +110,9 @@ class Engine(Protocol):
     def build_steps(self, config: EnvironmentConfig, service_template: CfnTemplate) -> list[BuildStep]:
         """Commands that write the deploy artifacts into the artifact folder."""
 
-    def deploy_actions(self, t: CfnTemplate, config: EnvironmentConfig, approval: bool,
-                       service_template: CfnTemplate) -> list[codepipeline.Actions]:
+    def deploy_actions(
+        self, t: CfnTemplate, config: EnvironmentConfig, approval: bool, service_template: CfnTemplate
+    ) -> list[codepipeline.Actions]:
         """The Deploy stage. ``approval``: the manual approval goes inside it, when
         ``approval_in_deploy_stage`` (else the pipeline adds an Approve stage before it)."""
 
@@ -130,12 +131,20 @@ def service(config: EnvironmentConfig, shared: ServiceHandles, **engine_properti
     # controller they belong to the task sets, and CreateService fails if it is set:
     # https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_CreateService.html
     # https://github.com/aws-cloudformation/cfn-lint/issues/3612
-    grace = ({"HealthCheckGracePeriodSeconds": svc.health_check_grace_period_seconds}
-             if "LoadBalancers" in engine_properties else {})
+    grace = (
+        {"HealthCheckGracePeriodSeconds": svc.health_check_grace_period_seconds}
+        if "LoadBalancers" in engine_properties
+        else {}
+    )
     return ecs.Service(
-        SERVICE_LOGICAL_ID, ServiceName=naming.service(config), Cluster=Ref(shared.cluster),
-        DesiredCount=svc.desired_count, **grace,
-        PropagateTags="SERVICE", EnableECSManagedTags=True, Tags=Tags(Name=naming.service(config)),
+        SERVICE_LOGICAL_ID,
+        ServiceName=naming.service(config),
+        Cluster=Ref(shared.cluster),
+        DesiredCount=svc.desired_count,
+        **grace,
+        PropagateTags="SERVICE",
+        EnableECSManagedTags=True,
+        Tags=Tags(Name=naming.service(config)),
         **engine_properties,
     )
 
@@ -143,14 +152,21 @@ def service(config: EnvironmentConfig, shared: ServiceHandles, **engine_properti
 def private_subnets(shared: ServiceHandles, configuration: Any = ecs.AwsvpcConfiguration) -> Any:
     """Tasks run in the private subnets, without public addresses, in the service security group.
     ``configuration`` is the property class (a task set spells it differently from a service)."""
-    return configuration(AssignPublicIp="DISABLED", Subnets=Ref(shared.private_subnets),
-                         SecurityGroups=[Ref(shared.service_security_group)])
+    return configuration(
+        AssignPublicIp="DISABLED",
+        Subnets=Ref(shared.private_subnets),
+        SecurityGroups=[Ref(shared.service_security_group)],
+    )
 
 
 def blue_load_balancer(config: EnvironmentConfig, shared: ServiceHandles, **extra: Any) -> ecs.LoadBalancer:
     """The container registered in the blue target group (where production traffic starts)."""
-    return ecs.LoadBalancer(ContainerName=naming.container(config), ContainerPort=config.service.container_port,
-                            TargetGroupArn=Ref(shared.blue_target_group), **extra)
+    return ecs.LoadBalancer(
+        ContainerName=naming.container(config),
+        ContainerPort=config.service.container_port,
+        TargetGroupArn=Ref(shared.blue_target_group),
+        **extra,
+    )
 
 
 def invoke_hook(shared: ServiceHandles) -> Statement:

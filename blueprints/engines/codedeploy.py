@@ -39,8 +39,11 @@ class CodeDeployEngine:
     released_by_stack_update: ClassVar[bool] = False
     artifacts: ClassVar[tuple[str, ...]] = ("imageDetail.json", "taskdef.json", "appspec.yaml")
     service_outputs: ClassVar[dict[str, str]] = {
-        "CodeDeployApplicationName": "CodeDeployApplicationName", "DeploymentGroupName": "DeploymentGroupName",
-        "DeploymentConfigName": "DeploymentConfigName", **actions.TASK_OUTPUTS}
+        "CodeDeployApplicationName": "CodeDeployApplicationName",
+        "DeploymentGroupName": "DeploymentGroupName",
+        "DeploymentConfigName": "DeploymentConfigName",
+        **actions.TASK_OUTPUTS,
+    }
     approval_in_deploy_stage: ClassVar[bool] = False
 
     # --- service stack ------------------------------------------------------------------------
@@ -50,20 +53,29 @@ class CodeDeployEngine:
 
     def hook_statements(self, config: EnvironmentConfig) -> list[Statement]:
         """The hook reports to deployments of this deployment group only."""
-        return [Statement(Effect=Allow, Action=[awscodedeploy.PutLifecycleEventHookExecutionStatus],
-                          Resource=[_deployment_group_arn(config)])]
+        return [
+            Statement(
+                Effect=Allow,
+                Action=[awscodedeploy.PutLifecycleEventHookExecutionStatus],
+                Resource=[_deployment_group_arn(config)],
+            )
+        ]
 
     def add_deployment(self, t: CfnTemplate, config: EnvironmentConfig, shared: ServiceHandles) -> ecs.Service:
-        service = t.add_resource(base.service(
-            config, shared,
-            # By family, not by revision: CloudFormation cannot change the task definition of a
-            # CODE_DEPLOY service, so the reference must not change when the template does.
-            TaskDefinition=naming.task_family(config),
-            DependsOn=[shared.task_definition, shared.production_listener, shared.test_listener],
-            LaunchType="FARGATE", DeploymentController=ecs.DeploymentController(Type="CODE_DEPLOY"),
-            LoadBalancers=[base.blue_load_balancer(config, shared)],
-            NetworkConfiguration=ecs.NetworkConfiguration(AwsvpcConfiguration=base.private_subnets(shared)),
-        ))
+        service = t.add_resource(
+            base.service(
+                config,
+                shared,
+                # By family, not by revision: CloudFormation cannot change the task definition of a
+                # CODE_DEPLOY service, so the reference must not change when the template does.
+                TaskDefinition=naming.task_family(config),
+                DependsOn=[shared.task_definition, shared.production_listener, shared.test_listener],
+                LaunchType="FARGATE",
+                DeploymentController=ecs.DeploymentController(Type="CODE_DEPLOY"),
+                LoadBalancers=[base.blue_load_balancer(config, shared)],
+                NetworkConfiguration=ecs.NetworkConfiguration(AwsvpcConfiguration=base.private_subnets(shared)),
+            )
+        )
         role = _service_role(t, config, shared)
         config_name = _deployment_config(t, config)
         application, group = _deployment_group(t, config, shared, service, role, config_name)
@@ -88,13 +100,18 @@ class CodeDeployEngine:
         actions.task_parameters(t)
 
     def build_variables(self) -> list[codebuild.EnvironmentVariable]:
-        return [codebuild.EnvironmentVariable(Name=artifacts.ROLE_VARIABLES["TaskRole"], Type="PLAINTEXT",
-                                              Value=Ref("TaskRoleArn")),
-                codebuild.EnvironmentVariable(Name=artifacts.ROLE_VARIABLES["TaskExecutionRole"], Type="PLAINTEXT",
-                                              Value=Ref("TaskExecutionRoleArn")),
-                # taskdef.json's family (pipeline_artifacts.FAMILY_VARIABLE).
-                codebuild.EnvironmentVariable(Name=artifacts.FAMILY_VARIABLE, Type="PLAINTEXT",
-                                              Value=Ref("TaskDefinitionFamily"))]
+        return [
+            codebuild.EnvironmentVariable(
+                Name=artifacts.ROLE_VARIABLES["TaskRole"], Type="PLAINTEXT", Value=Ref("TaskRoleArn")
+            ),
+            codebuild.EnvironmentVariable(
+                Name=artifacts.ROLE_VARIABLES["TaskExecutionRole"], Type="PLAINTEXT", Value=Ref("TaskExecutionRoleArn")
+            ),
+            # taskdef.json's family (pipeline_artifacts.FAMILY_VARIABLE).
+            codebuild.EnvironmentVariable(
+                Name=artifacts.FAMILY_VARIABLE, Type="PLAINTEXT", Value=Ref("TaskDefinitionFamily")
+            ),
+        ]
 
     def build_statements(self, config: EnvironmentConfig) -> list[Statement]:
         return []
@@ -102,41 +119,73 @@ class CodeDeployEngine:
     def build_steps(self, config: EnvironmentConfig, service_template: CfnTemplate) -> list[BuildStep]:
         taskdef = artifacts.heredoc_body(artifacts.taskdef_json(config, service_template).rstrip("\n"))
         appspec = artifacts.appspec_yaml(config).rstrip("\n")
-        return [BuildStep(
-            "Task definition of the service stack (same container, sizes and roles); CodeDeployToECS\n"
-            f"replaces {artifacts.IMAGE_PLACEHOLDER} with the image of imageDetail.json.",
-            (f"cat > taskdef.json <<TASKDEF_JSON\n{taskdef}\nTASKDEF_JSON",
-             f"cat > appspec.yaml <<'APPSPEC_YAML'\n{appspec}\nAPPSPEC_YAML"))]
+        return [
+            BuildStep(
+                "Task definition of the service stack (same container, sizes and roles); CodeDeployToECS\n"
+                f"replaces {artifacts.IMAGE_PLACEHOLDER} with the image of imageDetail.json.",
+                (
+                    f"cat > taskdef.json <<TASKDEF_JSON\n{taskdef}\nTASKDEF_JSON",
+                    f"cat > appspec.yaml <<'APPSPEC_YAML'\n{appspec}\nAPPSPEC_YAML",
+                ),
+            )
+        ]
 
-    def deploy_actions(self, t: CfnTemplate, config: EnvironmentConfig, approval: bool,
-                       service_template: CfnTemplate) -> list[codepipeline.Actions]:
-        return [actions.action("Deploy", "Deploy", "CodeDeployToECS", {
-            "ApplicationName": Ref("CodeDeployApplicationName"),
-            "DeploymentGroupName": Ref("DeploymentGroupName"),
-            "TaskDefinitionTemplateArtifact": actions.BUILD_OUTPUT, "TaskDefinitionTemplatePath": "taskdef.json",
-            "AppSpecTemplateArtifact": actions.BUILD_OUTPUT, "AppSpecTemplatePath": "appspec.yaml",
-            "Image1ArtifactName": actions.BUILD_OUTPUT, "Image1ContainerName": Ref("ContainerName"),
-        }, inputs=(actions.BUILD_OUTPUT,))]
+    def deploy_actions(
+        self, t: CfnTemplate, config: EnvironmentConfig, approval: bool, service_template: CfnTemplate
+    ) -> list[codepipeline.Actions]:
+        return [
+            actions.action(
+                "Deploy",
+                "Deploy",
+                "CodeDeployToECS",
+                {
+                    "ApplicationName": Ref("CodeDeployApplicationName"),
+                    "DeploymentGroupName": Ref("DeploymentGroupName"),
+                    "TaskDefinitionTemplateArtifact": actions.BUILD_OUTPUT,
+                    "TaskDefinitionTemplatePath": "taskdef.json",
+                    "AppSpecTemplateArtifact": actions.BUILD_OUTPUT,
+                    "AppSpecTemplatePath": "appspec.yaml",
+                    "Image1ArtifactName": actions.BUILD_OUTPUT,
+                    "Image1ContainerName": Ref("ContainerName"),
+                },
+                inputs=(actions.BUILD_OUTPUT,),
+            )
+        ]
 
     def pipeline_statements(self, t: CfnTemplate, config: EnvironmentConfig) -> list[Statement]:
         return [
             # What the CodeDeployToECS action calls, on this application and deployment group only.
-            Statement(Effect=Allow, Action=[awscodedeploy.CreateDeployment, awscodedeploy.GetDeployment],
-                      Resource=[Sub(ARN % ("codedeploy", "deploymentgroup:${CodeDeployApplicationName}/"
-                                                         "${DeploymentGroupName}"))]),
-            Statement(Effect=Allow, Action=[awscodedeploy.GetApplication, awscodedeploy.GetApplicationRevision,
-                                            awscodedeploy.RegisterApplicationRevision],
-                      Resource=[Sub(ARN % ("codedeploy", "application:${CodeDeployApplicationName}"))]),
-            Statement(Effect=Allow, Action=[awscodedeploy.GetDeploymentConfig],
-                      Resource=[Sub(ARN % ("codedeploy", "deploymentconfig:${DeploymentConfigName}"))]),
+            Statement(
+                Effect=Allow,
+                Action=[awscodedeploy.CreateDeployment, awscodedeploy.GetDeployment],
+                Resource=[
+                    Sub(ARN % ("codedeploy", "deploymentgroup:${CodeDeployApplicationName}/${DeploymentGroupName}"))
+                ],
+            ),
+            Statement(
+                Effect=Allow,
+                Action=[
+                    awscodedeploy.GetApplication,
+                    awscodedeploy.GetApplicationRevision,
+                    awscodedeploy.RegisterApplicationRevision,
+                ],
+                Resource=[Sub(ARN % ("codedeploy", "application:${CodeDeployApplicationName}"))],
+            ),
+            Statement(
+                Effect=Allow,
+                Action=[awscodedeploy.GetDeploymentConfig],
+                Resource=[Sub(ARN % ("codedeploy", "deploymentconfig:${DeploymentConfigName}"))],
+            ),
             *actions.task_definition_statements(),
             actions.pass_task_roles([Ref("TaskRoleArn"), Ref("TaskExecutionRoleArn")]),
         ]
 
 
 def _deployment_group_arn(config: EnvironmentConfig) -> Sub:
-    return Sub(ARN % ("codedeploy", f"deploymentgroup:{naming.codedeploy_application(config)}/"
-                                    f"{naming.deployment_group(config)}"))
+    return Sub(
+        ARN
+        % ("codedeploy", f"deploymentgroup:{naming.codedeploy_application(config)}/{naming.deployment_group(config)}")
+    )
 
 
 def _service_role(t: CfnTemplate, config: EnvironmentConfig, shared: ServiceHandles) -> iam.Role:
@@ -148,30 +197,54 @@ def _service_role(t: CfnTemplate, config: EnvironmentConfig, shared: ServiceHand
     cluster, service = naming.cluster(config), naming.service(config)
     load_balancer = shared.load_balancer.title
     statements = [
-        Statement(Effect=Allow, Action=[awsecs.DescribeServices, awsecs.CreateTaskSet,
-                                        awsecs.UpdateServicePrimaryTaskSet, awsecs.DeleteTaskSet],
-                  Resource=[Sub(ARN % ("ecs", f"service/{cluster}/{service}")),
-                            Sub(ARN % ("ecs", f"task-set/{cluster}/{service}/*"))]),
+        Statement(
+            Effect=Allow,
+            Action=[
+                awsecs.DescribeServices,
+                awsecs.CreateTaskSet,
+                awsecs.UpdateServicePrimaryTaskSet,
+                awsecs.DeleteTaskSet,
+            ],
+            Resource=[
+                Sub(ARN % ("ecs", f"service/{cluster}/{service}")),
+                Sub(ARN % ("ecs", f"task-set/{cluster}/{service}/*")),
+            ],
+        ),
         # Elastic Load Balancing Describe* actions have no resource-level permissions: "*" only.
-        Statement(Effect=Allow, Action=[awselb.DescribeTargetGroups, awselb.DescribeListeners,
-                                        awselb.DescribeRules], Resource=["*"]),
-        Statement(Effect=Allow, Action=[awselb.ModifyListener],
-                  Resource=[Ref(shared.production_listener), Ref(shared.test_listener)]),
-        Statement(Effect=Allow, Action=[awselb.ModifyRule], Resource=[Sub(
-            ARN % ("elasticloadbalancing", f"listener-rule/${{{load_balancer}.LoadBalancerFullName}}/*"))]),
-        Statement(Effect=Allow, Action=[awscw.DescribeAlarms],
-                  Resource=[GetAtt(alarm, "Arn") for alarm in shared.alarms]),
+        Statement(
+            Effect=Allow,
+            Action=[awselb.DescribeTargetGroups, awselb.DescribeListeners, awselb.DescribeRules],
+            Resource=["*"],
+        ),
+        Statement(
+            Effect=Allow,
+            Action=[awselb.ModifyListener],
+            Resource=[Ref(shared.production_listener), Ref(shared.test_listener)],
+        ),
+        Statement(
+            Effect=Allow,
+            Action=[awselb.ModifyRule],
+            Resource=[
+                Sub(ARN % ("elasticloadbalancing", f"listener-rule/${{{load_balancer}.LoadBalancerFullName}}/*"))
+            ],
+        ),
+        Statement(
+            Effect=Allow, Action=[awscw.DescribeAlarms], Resource=[GetAtt(alarm, "Arn") for alarm in shared.alarms]
+        ),
         base.invoke_hook(shared),
         # New task sets run with the task definition's roles.
-        roles.pass_role([GetAtt(shared.task_execution_role, "Arn"), GetAtt(shared.task_role, "Arn")],
-                        "ecs-tasks.amazonaws.com"),
+        roles.pass_role(
+            [GetAtt(shared.task_execution_role, "Arn"), GetAtt(shared.task_role, "Arn")], "ecs-tasks.amazonaws.com"
+        ),
     ]
-    return t.add_resource(iam.Role(
-        "CodeDeployServiceRole",
-        Description=f"CodeDeploy blue/green deployments of {config.prefix} only (not AWSCodeDeployRoleForECS).",
-        AssumeRolePolicyDocument=roles.trust("codedeploy.amazonaws.com"),
-        Policies=[roles.inline_policy("ecs-blue-green", statements)],
-    ))
+    return t.add_resource(
+        iam.Role(
+            "CodeDeployServiceRole",
+            Description=f"CodeDeploy blue/green deployments of {config.prefix} only (not AWSCodeDeployRoleForECS).",
+            AssumeRolePolicyDocument=roles.trust("codedeploy.amazonaws.com"),
+            Policies=[roles.inline_policy("ecs-blue-green", statements)],
+        )
+    )
 
 
 def _deployment_config(t: CfnTemplate, config: EnvironmentConfig) -> str | Ref:
@@ -181,45 +254,77 @@ def _deployment_config(t: CfnTemplate, config: EnvironmentConfig) -> str | Ref:
     custom = svc.custom_deployment
     assert custom is not None  # the config requires custom_deployment with deployment_config custom
     if custom.type == "canary":
-        routing = codedeploy.TrafficRoutingConfig(Type="TimeBasedCanary", TimeBasedCanary=codedeploy.TimeBasedCanary(
-            CanaryPercentage=custom.percentage, CanaryInterval=custom.interval_minutes))
+        routing = codedeploy.TrafficRoutingConfig(
+            Type="TimeBasedCanary",
+            TimeBasedCanary=codedeploy.TimeBasedCanary(
+                CanaryPercentage=custom.percentage, CanaryInterval=custom.interval_minutes
+            ),
+        )
     else:
-        routing = codedeploy.TrafficRoutingConfig(Type="TimeBasedLinear", TimeBasedLinear=codedeploy.TimeBasedLinear(
-            LinearPercentage=custom.percentage, LinearInterval=custom.interval_minutes))
+        routing = codedeploy.TrafficRoutingConfig(
+            Type="TimeBasedLinear",
+            TimeBasedLinear=codedeploy.TimeBasedLinear(
+                LinearPercentage=custom.percentage, LinearInterval=custom.interval_minutes
+            ),
+        )
     # Unnamed: a changed shift replaces the config, which a fixed name would block.
-    deployment_config = t.add_resource(codedeploy.DeploymentConfig(
-        "DeploymentConfig", ComputePlatform="ECS", TrafficRoutingConfig=routing))
+    deployment_config = t.add_resource(
+        codedeploy.DeploymentConfig("DeploymentConfig", ComputePlatform="ECS", TrafficRoutingConfig=routing)
+    )
     return Ref(deployment_config)
 
 
-def _deployment_group(t: CfnTemplate, config: EnvironmentConfig, shared: ServiceHandles, service: ecs.Service,
-                      role: iam.Role, config_name: str | Ref) -> tuple[codedeploy.Application,
-                                                                       codedeploy.DeploymentGroup]:
+def _deployment_group(
+    t: CfnTemplate,
+    config: EnvironmentConfig,
+    shared: ServiceHandles,
+    service: ecs.Service,
+    role: iam.Role,
+    config_name: str | Ref,
+) -> tuple[codedeploy.Application, codedeploy.DeploymentGroup]:
     svc = config.service
-    application = t.add_resource(codedeploy.Application(
-        "CodeDeployApplication", ApplicationName=naming.codedeploy_application(config), ComputePlatform="ECS"))
-    group = t.add_resource(codedeploy.DeploymentGroup(
-        "DeploymentGroup", ApplicationName=Ref(application),
-        DeploymentGroupName=naming.deployment_group(config), ServiceRoleArn=GetAtt(role, "Arn"),
-        DeploymentConfigName=config_name,
-        DeploymentStyle=codedeploy.DeploymentStyle(DeploymentType="BLUE_GREEN",
-                                                   DeploymentOption="WITH_TRAFFIC_CONTROL"),
-        ECSServices=[codedeploy.ECSService(ClusterName=Ref(shared.cluster), ServiceName=GetAtt(service, "Name"))],
-        LoadBalancerInfo=codedeploy.LoadBalancerInfo(TargetGroupPairInfoList=[codedeploy.TargetGroupPairInfo(
-            TargetGroups=[codedeploy.TargetGroupInfo(Name=GetAtt(tg, "TargetGroupName"))
-                          for tg in (shared.blue_target_group, shared.green_target_group)],
-            ProdTrafficRoute=codedeploy.TrafficRoute(ListenerArns=[Ref(shared.production_listener)]),
-            TestTrafficRoute=codedeploy.TrafficRoute(ListenerArns=[Ref(shared.test_listener)]),
-        )]),
-        BlueGreenDeploymentConfiguration=codedeploy.BlueGreenDeploymentConfiguration(
-            DeploymentReadyOption=codedeploy.DeploymentReadyOption(ActionOnTimeout="CONTINUE_DEPLOYMENT"),
-            TerminateBlueInstancesOnDeploymentSuccess=codedeploy.BlueInstanceTerminationOption(
-                Action="TERMINATE", TerminationWaitTimeInMinutes=svc.termination_wait_minutes)),
-        AutoRollbackConfiguration=codedeploy.AutoRollbackConfiguration(
-            Enabled=True, Events=["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM"]),
-        AlarmConfiguration=codedeploy.AlarmConfiguration(
-            Enabled=True, Alarms=[codedeploy.Alarm(Name=Ref(alarm)) for alarm in shared.alarms]),
-    ))
+    application = t.add_resource(
+        codedeploy.Application(
+            "CodeDeployApplication", ApplicationName=naming.codedeploy_application(config), ComputePlatform="ECS"
+        )
+    )
+    group = t.add_resource(
+        codedeploy.DeploymentGroup(
+            "DeploymentGroup",
+            ApplicationName=Ref(application),
+            DeploymentGroupName=naming.deployment_group(config),
+            ServiceRoleArn=GetAtt(role, "Arn"),
+            DeploymentConfigName=config_name,
+            DeploymentStyle=codedeploy.DeploymentStyle(
+                DeploymentType="BLUE_GREEN", DeploymentOption="WITH_TRAFFIC_CONTROL"
+            ),
+            ECSServices=[codedeploy.ECSService(ClusterName=Ref(shared.cluster), ServiceName=GetAtt(service, "Name"))],
+            LoadBalancerInfo=codedeploy.LoadBalancerInfo(
+                TargetGroupPairInfoList=[
+                    codedeploy.TargetGroupPairInfo(
+                        TargetGroups=[
+                            codedeploy.TargetGroupInfo(Name=GetAtt(tg, "TargetGroupName"))
+                            for tg in (shared.blue_target_group, shared.green_target_group)
+                        ],
+                        ProdTrafficRoute=codedeploy.TrafficRoute(ListenerArns=[Ref(shared.production_listener)]),
+                        TestTrafficRoute=codedeploy.TrafficRoute(ListenerArns=[Ref(shared.test_listener)]),
+                    )
+                ]
+            ),
+            BlueGreenDeploymentConfiguration=codedeploy.BlueGreenDeploymentConfiguration(
+                DeploymentReadyOption=codedeploy.DeploymentReadyOption(ActionOnTimeout="CONTINUE_DEPLOYMENT"),
+                TerminateBlueInstancesOnDeploymentSuccess=codedeploy.BlueInstanceTerminationOption(
+                    Action="TERMINATE", TerminationWaitTimeInMinutes=svc.termination_wait_minutes
+                ),
+            ),
+            AutoRollbackConfiguration=codedeploy.AutoRollbackConfiguration(
+                Enabled=True, Events=["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM"]
+            ),
+            AlarmConfiguration=codedeploy.AlarmConfiguration(
+                Enabled=True, Alarms=[codedeploy.Alarm(Name=Ref(alarm)) for alarm in shared.alarms]
+            ),
+        )
+    )
     return application, group
 
 

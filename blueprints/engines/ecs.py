@@ -50,8 +50,11 @@ class EcsEngine:
     supports_outputs: ClassVar[bool] = True
     released_by_stack_update: ClassVar[bool] = False
     artifacts: ClassVar[tuple[str, ...]] = ("imageDetail.json", "imagedefinitions.json")
-    service_outputs: ClassVar[dict[str, str]] = {"ClusterName": "ClusterName", "ServiceName": "ServiceName",
-                                                 **actions.TASK_OUTPUTS}
+    service_outputs: ClassVar[dict[str, str]] = {
+        "ClusterName": "ClusterName",
+        "ServiceName": "ServiceName",
+        **actions.TASK_OUTPUTS,
+    }
     approval_in_deploy_stage: ClassVar[bool] = False
 
     # --- service stack ------------------------------------------------------------------------
@@ -61,11 +64,13 @@ class EcsEngine:
         if service.deployment_config != "AllAtOnce":
             raise ValueError(
                 f"deployment_config {service.deployment_config} is not available with the ecs engine: its BLUE_GREEN "
-                "strategy moves production traffic all at once (allowed: AllAtOnce)")
+                "strategy moves production traffic all at once (allowed: AllAtOnce)"
+            )
         if service.termination_wait_minutes > ECS_MAX_BAKE_TIME_MINUTES:
             raise ValueError(
                 f"termination_wait_minutes {service.termination_wait_minutes} is the ecs engine's bake time, which "
-                f"is at most {ECS_MAX_BAKE_TIME_MINUTES} minutes (allowed: 0-{ECS_MAX_BAKE_TIME_MINUTES})")
+                f"is at most {ECS_MAX_BAKE_TIME_MINUTES} minutes (allowed: 0-{ECS_MAX_BAKE_TIME_MINUTES})"
+            )
 
     def hook_statements(self, config: EnvironmentConfig) -> list[Statement]:
         """Nothing to report to: ECS reads the hook's answer from the function's return value."""
@@ -75,24 +80,45 @@ class EcsEngine:
         production_rule, test_rule = _listener_rules(t, shared)
         load_balancer_role = _load_balancer_role(t, config, shared, production_rule, test_rule)
         hook_invoke_role = _hook_invoke_role(t, config, shared)
-        return t.add_resource(base.service(
-            config, shared,
-            # By family, as with the codedeploy engine: releases register revisions outside the
-            # stack, and a stack update must not roll the service back to the template's image.
-            TaskDefinition=naming.task_family(config), DependsOn=[shared.task_definition],
-            LaunchType="FARGATE", DeploymentController=ecs.DeploymentController(Type="ECS"),
-            DeploymentConfiguration=ecs.DeploymentConfiguration(
-                Strategy="BLUE_GREEN", BakeTimeInMinutes=config.service.termination_wait_minutes,
-                LifecycleHooks=[ecs.DeploymentLifecycleHook(
-                    HookTargetArn=GetAtt(shared.hook_function, "Arn"), RoleArn=GetAtt(hook_invoke_role, "Arn"),
-                    LifecycleStages=["POST_TEST_TRAFFIC_SHIFT"])],
-                Alarms=ecs.DeploymentAlarms(AlarmNames=[Ref(alarm) for alarm in shared.alarms], Enable=True,
-                                            Rollback=True)),
-            LoadBalancers=[base.blue_load_balancer(config, shared, AdvancedConfiguration=ecs.AdvancedConfiguration(
-                AlternateTargetGroupArn=Ref(shared.green_target_group), ProductionListenerRule=Ref(production_rule),
-                TestListenerRule=Ref(test_rule), RoleArn=GetAtt(load_balancer_role, "Arn")))],
-            NetworkConfiguration=ecs.NetworkConfiguration(AwsvpcConfiguration=base.private_subnets(shared)),
-        ))
+        return t.add_resource(
+            base.service(
+                config,
+                shared,
+                # By family, as with the codedeploy engine: releases register revisions outside the
+                # stack, and a stack update must not roll the service back to the template's image.
+                TaskDefinition=naming.task_family(config),
+                DependsOn=[shared.task_definition],
+                LaunchType="FARGATE",
+                DeploymentController=ecs.DeploymentController(Type="ECS"),
+                DeploymentConfiguration=ecs.DeploymentConfiguration(
+                    Strategy="BLUE_GREEN",
+                    BakeTimeInMinutes=config.service.termination_wait_minutes,
+                    LifecycleHooks=[
+                        ecs.DeploymentLifecycleHook(
+                            HookTargetArn=GetAtt(shared.hook_function, "Arn"),
+                            RoleArn=GetAtt(hook_invoke_role, "Arn"),
+                            LifecycleStages=["POST_TEST_TRAFFIC_SHIFT"],
+                        )
+                    ],
+                    Alarms=ecs.DeploymentAlarms(
+                        AlarmNames=[Ref(alarm) for alarm in shared.alarms], Enable=True, Rollback=True
+                    ),
+                ),
+                LoadBalancers=[
+                    base.blue_load_balancer(
+                        config,
+                        shared,
+                        AdvancedConfiguration=ecs.AdvancedConfiguration(
+                            AlternateTargetGroupArn=Ref(shared.green_target_group),
+                            ProductionListenerRule=Ref(production_rule),
+                            TestListenerRule=Ref(test_rule),
+                            RoleArn=GetAtt(load_balancer_role, "Arn"),
+                        ),
+                    )
+                ],
+                NetworkConfiguration=ecs.NetworkConfiguration(AwsvpcConfiguration=base.private_subnets(shared)),
+            )
+        )
 
     # --- pipeline stack -----------------------------------------------------------------------
 
@@ -115,29 +141,52 @@ class EcsEngine:
         return []
 
     def build_steps(self, config: EnvironmentConfig, service_template: CfnTemplate) -> list[BuildStep]:
-        return [BuildStep(
-            "The ECS deploy action registers a revision of the service's task definition with this image.",
-            ("""printf '[{"name":"%s","imageUri":"%s"}]\\n' "$CONTAINER_NAME" "$IMAGE_URI" > imagedefinitions.json""",))]
+        return [
+            BuildStep(
+                "The ECS deploy action registers a revision of the service's task definition with this image.",
+                (
+                    """printf '[{"name":"%s","imageUri":"%s"}]\\n' "$CONTAINER_NAME" "$IMAGE_URI" > imagedefinitions.json""",
+                ),
+            )
+        ]
 
-    def deploy_actions(self, t: CfnTemplate, config: EnvironmentConfig, approval: bool,
-                       service_template: CfnTemplate) -> list[codepipeline.Actions]:
-        return [actions.action("Deploy", "Deploy", "ECS", {
-            "ClusterName": Ref("ClusterName"), "ServiceName": Ref("ServiceName"),
-            "FileName": "imagedefinitions.json",
-        }, inputs=(actions.BUILD_OUTPUT,))]
+    def deploy_actions(
+        self, t: CfnTemplate, config: EnvironmentConfig, approval: bool, service_template: CfnTemplate
+    ) -> list[codepipeline.Actions]:
+        return [
+            actions.action(
+                "Deploy",
+                "Deploy",
+                "ECS",
+                {
+                    "ClusterName": Ref("ClusterName"),
+                    "ServiceName": Ref("ServiceName"),
+                    "FileName": "imagedefinitions.json",
+                },
+                inputs=(actions.BUILD_OUTPUT,),
+            )
+        ]
 
     def pipeline_statements(self, t: CfnTemplate, config: EnvironmentConfig) -> list[Statement]:
         cluster_arn = Sub(ARN % ("ecs", "cluster/${ClusterName}"))
         return [
             # What the ECS deploy action calls: read and update this service only.
-            Statement(Effect=Allow, Action=[awsecs.DescribeServices, awsecs.UpdateService],
-                      Resource=[Sub(ARN % ("ecs", "service/${ClusterName}/${ServiceName}"))]),
-            Statement(Effect=Allow, Action=[awsecs.DescribeTasks],
-                      Resource=[Sub(ARN % ("ecs", "task/${ClusterName}/*"))]),
+            Statement(
+                Effect=Allow,
+                Action=[awsecs.DescribeServices, awsecs.UpdateService],
+                Resource=[Sub(ARN % ("ecs", "service/${ClusterName}/${ServiceName}"))],
+            ),
+            Statement(
+                Effect=Allow, Action=[awsecs.DescribeTasks], Resource=[Sub(ARN % ("ecs", "task/${ClusterName}/*"))]
+            ),
             # ListTasks is authorised on container instances, which Fargate has none of: "*",
             # limited to this cluster by its condition key.
-            Statement(Effect=Allow, Action=[awsecs.ListTasks], Resource=["*"],
-                      Condition=Condition(ArnEquals({"ecs:cluster": cluster_arn}))),
+            Statement(
+                Effect=Allow,
+                Action=[awsecs.ListTasks],
+                Resource=["*"],
+                Condition=Condition(ArnEquals({"ecs:cluster": cluster_arn})),
+            ),
             *actions.task_definition_statements(),
             actions.pass_task_roles([Ref("TaskRoleArn"), Ref("TaskExecutionRoleArn")]),
         ]
@@ -146,15 +195,30 @@ class EcsEngine:
 def _listener_rules(t: CfnTemplate, shared: ServiceHandles) -> tuple[elb.ListenerRule, elb.ListenerRule]:
     rules = []
     for logical_id, listener in ((PRODUCTION_RULE, shared.production_listener), (TEST_RULE, shared.test_listener)):
-        rules.append(t.add_resource(elb.ListenerRule(
-            logical_id, ListenerArn=Ref(listener), Priority=1,
-            Conditions=[elb.Condition(Field="path-pattern", PathPatternConfig=elb.PathPatternConfig(Values=["*"]))],
-            # ECS rewrites these weights during a deployment; the template states the state at creation.
-            Actions=[elb.ListenerRuleAction(Type="forward", ForwardConfig=elb.ForwardConfig(TargetGroups=[
-                elb.TargetGroupTuple(TargetGroupArn=Ref(shared.blue_target_group), Weight=100),
-                elb.TargetGroupTuple(TargetGroupArn=Ref(shared.green_target_group), Weight=0),
-            ]))],
-        )))
+        rules.append(
+            t.add_resource(
+                elb.ListenerRule(
+                    logical_id,
+                    ListenerArn=Ref(listener),
+                    Priority=1,
+                    Conditions=[
+                        elb.Condition(Field="path-pattern", PathPatternConfig=elb.PathPatternConfig(Values=["*"]))
+                    ],
+                    # ECS rewrites these weights during a deployment; the template states the state at creation.
+                    Actions=[
+                        elb.ListenerRuleAction(
+                            Type="forward",
+                            ForwardConfig=elb.ForwardConfig(
+                                TargetGroups=[
+                                    elb.TargetGroupTuple(TargetGroupArn=Ref(shared.blue_target_group), Weight=100),
+                                    elb.TargetGroupTuple(TargetGroupArn=Ref(shared.green_target_group), Weight=0),
+                                ]
+                            ),
+                        )
+                    ],
+                )
+            )
+        )
     return rules[0], rules[1]
 
 
@@ -166,38 +230,62 @@ def _assume_by_ecs() -> PolicyDocument:
     return roles.trust("ecs.amazonaws.com", source_account=False)
 
 
-def _load_balancer_role(t: CfnTemplate, config: EnvironmentConfig, shared: ServiceHandles,
-                        production_rule: elb.ListenerRule, test_rule: elb.ListenerRule) -> iam.Role:
+def _load_balancer_role(
+    t: CfnTemplate,
+    config: EnvironmentConfig,
+    shared: ServiceHandles,
+    production_rule: elb.ListenerRule,
+    test_rule: elb.ListenerRule,
+) -> iam.Role:
     """The actions of AWS's AmazonECSInfrastructureRolePolicyForLoadBalancers that an ALB
     blue/green deployment uses, scoped to this stack's target groups, listeners and rules:
     https://docs.aws.amazon.com/aws-managed-policy/latest/reference/AmazonECSInfrastructureRolePolicyForLoadBalancers.html
     """
     statements = [
         # Elastic Load Balancing Describe* actions have no resource-level permissions: "*" only.
-        Statement(Effect=Allow, Action=[awselb.DescribeListeners, awselb.DescribeRules, awselb.DescribeTargetGroups,
-                                        awselb.DescribeTargetHealth], Resource=["*"]),
-        Statement(Effect=Allow, Action=[awselb.RegisterTargets, awselb.DeregisterTargets],
-                  Resource=[Ref(shared.blue_target_group), Ref(shared.green_target_group)]),
-        Statement(Effect=Allow, Action=[awselb.ModifyListener],
-                  Resource=[Ref(shared.production_listener), Ref(shared.test_listener)]),
+        Statement(
+            Effect=Allow,
+            Action=[
+                awselb.DescribeListeners,
+                awselb.DescribeRules,
+                awselb.DescribeTargetGroups,
+                awselb.DescribeTargetHealth,
+            ],
+            Resource=["*"],
+        ),
+        Statement(
+            Effect=Allow,
+            Action=[awselb.RegisterTargets, awselb.DeregisterTargets],
+            Resource=[Ref(shared.blue_target_group), Ref(shared.green_target_group)],
+        ),
+        Statement(
+            Effect=Allow,
+            Action=[awselb.ModifyListener],
+            Resource=[Ref(shared.production_listener), Ref(shared.test_listener)],
+        ),
         Statement(Effect=Allow, Action=[awselb.ModifyRule], Resource=[Ref(production_rule), Ref(test_rule)]),
     ]
-    return t.add_resource(iam.Role(
-        LOAD_BALANCER_ROLE,
-        Description=f"ECS blue/green of {config.prefix}: move its listener rules between its target groups.",
-        AssumeRolePolicyDocument=_assume_by_ecs(),
-        Policies=[roles.inline_policy("switch-listener-rules", statements)],
-    ))
+    return t.add_resource(
+        iam.Role(
+            LOAD_BALANCER_ROLE,
+            Description=f"ECS blue/green of {config.prefix}: move its listener rules between its target groups.",
+            AssumeRolePolicyDocument=_assume_by_ecs(),
+            Policies=[roles.inline_policy("switch-listener-rules", statements)],
+        )
+    )
 
 
 def _hook_invoke_role(t: CfnTemplate, config: EnvironmentConfig, shared: ServiceHandles) -> iam.Role:
     """ECS invokes the lifecycle hook with this role; AWS's example allows every function, this
     one only the stack's validation function."""
-    return t.add_resource(iam.Role(
-        HOOK_INVOKE_ROLE, Description=f"ECS blue/green of {config.prefix}: invoke its validation hook.",
-        AssumeRolePolicyDocument=_assume_by_ecs(),
-        Policies=[roles.inline_policy("invoke-validation-hook", [base.invoke_hook(shared)])],
-    ))
+    return t.add_resource(
+        iam.Role(
+            HOOK_INVOKE_ROLE,
+            Description=f"ECS blue/green of {config.prefix}: invoke its validation hook.",
+            AssumeRolePolicyDocument=_assume_by_ecs(),
+            Policies=[roles.inline_policy("invoke-validation-hook", [base.invoke_hook(shared)])],
+        )
+    )
 
 
 ENGINE = register(EcsEngine())

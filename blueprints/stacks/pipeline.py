@@ -6,16 +6,34 @@ scan gate on the exact digest, the engine's build steps) -> optional manual appr
 engine's actions, blueprints/engines/). The buildspec and deploy artifacts are rendered by
 pipeline_artifacts.py; the actions are made of pipeline_actions.py.
 """
+
 from __future__ import annotations
 
 import json
 import math
 
-from awacs import codebuild as awscodebuild, codestar_connections, codeconnections, ecr as awsecr
-from awacs import logs as awslogs, s3 as awss3, sns as awssns
+from awacs import codebuild as awscodebuild
+from awacs import codeconnections, codestar_connections
+from awacs import ecr as awsecr
+from awacs import logs as awslogs
+from awacs import s3 as awss3
+from awacs import sns as awssns
 from awacs.aws import Allow, Bool, Condition, Deny, PolicyDocument, Principal, Statement, StringEquals
-from troposphere import GetAtt, Ref, Sub, Tags, codebuild, codepipeline, codestarconnections
-from troposphere import codestarnotifications, ecr, iam, logs, s3, sns
+from troposphere import (
+    GetAtt,
+    Ref,
+    Sub,
+    Tags,
+    codebuild,
+    codepipeline,
+    codestarconnections,
+    codestarnotifications,
+    ecr,
+    iam,
+    logs,
+    s3,
+    sns,
+)
 
 from .. import engines, naming, roles
 from ..config import EnvironmentConfig
@@ -30,8 +48,10 @@ SOURCE_OUTPUT = "SourceOutput"
 SOURCE_NAMESPACE = "SourceVariables"
 # Standard CodeBuild images with Docker (Amazon Linux 2023 based), per CPU architecture.
 # https://docs.aws.amazon.com/codebuild/latest/userguide/ec2-compute-images.html
-BUILD_IMAGES = {"X86_64": ("LINUX_CONTAINER", "aws/codebuild/amazonlinux-x86_64-standard:5.0"),
-                "ARM64": ("ARM_CONTAINER", "aws/codebuild/amazonlinux-aarch64-standard:3.0")}
+BUILD_IMAGES = {
+    "X86_64": ("LINUX_CONTAINER", "aws/codebuild/amazonlinux-x86_64-standard:5.0"),
+    "ARM64": ("ARM_CONTAINER", "aws/codebuild/amazonlinux-aarch64-standard:3.0"),
+}
 BUILD_MINUTES = 30  # docker build and push; the scan wait comes on top
 
 
@@ -54,7 +74,8 @@ def build(config: EnvironmentConfig, service_template: CfnTemplate) -> CfnTempla
     t = CfnTemplate(
         f"Release pipeline of {config.prefix}: GitHub {p.full_repository_id}@{p.branch} -> Docker build -> ECR "
         f"scan gate ({p.scan_max}) -> {'manual approval -> ' if approval_on(config) else ''}"
-        f"{deploy.pipeline_description()}.")
+        f"{deploy.pipeline_description()}."
+    )
     deploy.pipeline_parameters(t)
     connection = _connection(t, config)
     _repository(t, config)
@@ -70,10 +91,16 @@ def _connection(t: CfnTemplate, config: EnvironmentConfig) -> str | Ref:
     if not settings(config).creates_connection:
         return settings(config).connection
     # Created PENDING: someone completes the GitHub handshake once in the console (README).
-    t.add_resource(codestarconnections.Connection(
-        "GitHubConnection", ConnectionName=naming.connection(config), ProviderType="GitHub"))
-    t.output("ConnectionArn", Ref("GitHubConnection"),
-             "GitHub connection: PENDING until its handshake is completed once in the console.")
+    t.add_resource(
+        codestarconnections.Connection(
+            "GitHubConnection", ConnectionName=naming.connection(config), ProviderType="GitHub"
+        )
+    )
+    t.output(
+        "ConnectionArn",
+        Ref("GitHubConnection"),
+        "GitHub connection: PENDING until its handshake is completed once in the console.",
+    )
     return Ref("GitHubConnection")
 
 
@@ -83,118 +110,219 @@ def _repository(t: CfnTemplate, config: EnvironmentConfig) -> None:
     # rulePriority up; "untagged" must omit tag lists, "tagged" needs tagPrefixList or tagPatternList
     # ("*" matches every tag). Not "any": that would count untagged images towards the N kept and
     # could expire tagged ones to make room for them.
-    rules = {"rules": [
-        {"rulePriority": 1, "description": f"Expire untagged images after {p.untagged_image_days} days",
-         "selection": {"tagStatus": "untagged", "countType": "sinceImagePushed", "countUnit": "days",
-                       "countNumber": p.untagged_image_days}, "action": {"type": "expire"}},
-        {"rulePriority": 2, "description": f"Keep the last {p.images_to_keep} tagged images",
-         "selection": {"tagStatus": "tagged", "tagPatternList": ["*"], "countType": "imageCountMoreThan",
-                       "countNumber": p.images_to_keep},
-         "action": {"type": "expire"}},
-    ]}
-    t.add_resource(ecr.Repository(
-        "Repository", RepositoryName=naming.repository(config), ImageTagMutability="IMMUTABLE",
-        ImageScanningConfiguration=ecr.ImageScanningConfiguration(ScanOnPush=True),
-        EncryptionConfiguration=ecr.EncryptionConfiguration(EncryptionType="KMS"),
-        LifecyclePolicy=ecr.LifecyclePolicy(LifecyclePolicyText=json.dumps(rules, sort_keys=True)),
-        # Images of running tasks must outlive the pipeline stack.
-        DeletionPolicy="Retain", UpdateReplacePolicy="Retain",
-        Tags=Tags(Name=naming.repository(config)),
-    ))
+    rules = {
+        "rules": [
+            {
+                "rulePriority": 1,
+                "description": f"Expire untagged images after {p.untagged_image_days} days",
+                "selection": {
+                    "tagStatus": "untagged",
+                    "countType": "sinceImagePushed",
+                    "countUnit": "days",
+                    "countNumber": p.untagged_image_days,
+                },
+                "action": {"type": "expire"},
+            },
+            {
+                "rulePriority": 2,
+                "description": f"Keep the last {p.images_to_keep} tagged images",
+                "selection": {
+                    "tagStatus": "tagged",
+                    "tagPatternList": ["*"],
+                    "countType": "imageCountMoreThan",
+                    "countNumber": p.images_to_keep,
+                },
+                "action": {"type": "expire"},
+            },
+        ]
+    }
+    t.add_resource(
+        ecr.Repository(
+            "Repository",
+            RepositoryName=naming.repository(config),
+            ImageTagMutability="IMMUTABLE",
+            ImageScanningConfiguration=ecr.ImageScanningConfiguration(ScanOnPush=True),
+            EncryptionConfiguration=ecr.EncryptionConfiguration(EncryptionType="KMS"),
+            LifecyclePolicy=ecr.LifecyclePolicy(LifecyclePolicyText=json.dumps(rules, sort_keys=True)),
+            # Images of running tasks must outlive the pipeline stack.
+            DeletionPolicy="Retain",
+            UpdateReplacePolicy="Retain",
+            Tags=Tags(Name=naming.repository(config)),
+        )
+    )
 
 
 def _artifact_bucket(t: CfnTemplate, config: EnvironmentConfig) -> None:
     days = settings(config).artifact_retention_days
-    t.add_resource(s3.Bucket(
-        "ArtifactBucket",
-        BucketEncryption=s3.BucketEncryption(ServerSideEncryptionConfiguration=[s3.ServerSideEncryptionRule(
-            ServerSideEncryptionByDefault=s3.ServerSideEncryptionByDefault(SSEAlgorithm="aws:kms"),
-            BucketKeyEnabled=True)]),
-        VersioningConfiguration=s3.VersioningConfiguration(Status="Enabled"),
-        PublicAccessBlockConfiguration=s3.PublicAccessBlockConfiguration(
-            BlockPublicAcls=True, BlockPublicPolicy=True, IgnorePublicAcls=True, RestrictPublicBuckets=True),
-        OwnershipControls=s3.OwnershipControls(Rules=[s3.OwnershipControlsRule(ObjectOwnership="BucketOwnerEnforced")]),
-        LifecycleConfiguration=s3.LifecycleConfiguration(Rules=[s3.LifecycleRule(
-            Id="expire-artifacts", Status="Enabled", ExpirationInDays=days,
-            NoncurrentVersionExpiration=s3.NoncurrentVersionExpiration(NoncurrentDays=1),
-            AbortIncompleteMultipartUpload=s3.AbortIncompleteMultipartUpload(DaysAfterInitiation=1))]),
-        Tags=Tags(Name=f"{config.prefix}-pipeline-artifacts"),
-        Metadata=checkov_skip(("CKV_AWS_18", "Holds only pipeline artifacts that expire; CloudTrail records "
-                                             "who reads and writes them.")),
-    ))
-    t.add_resource(s3.BucketPolicy(
-        "ArtifactBucketPolicy", Bucket=Ref("ArtifactBucket"),
-        PolicyDocument=PolicyDocument(Version="2012-10-17", Statement=[Statement(
-            Sid="DenyInsecureTransport", Effect=Deny, Principal=Principal("*"), Action=[awss3.Action("*")],
-            Resource=[GetAtt("ArtifactBucket", "Arn"), Sub("${ArtifactBucket.Arn}/*")],
-            Condition=Condition(Bool({"aws:SecureTransport": "false"})))]),
-    ))
+    t.add_resource(
+        s3.Bucket(
+            "ArtifactBucket",
+            BucketEncryption=s3.BucketEncryption(
+                ServerSideEncryptionConfiguration=[
+                    s3.ServerSideEncryptionRule(
+                        ServerSideEncryptionByDefault=s3.ServerSideEncryptionByDefault(SSEAlgorithm="aws:kms"),
+                        BucketKeyEnabled=True,
+                    )
+                ]
+            ),
+            VersioningConfiguration=s3.VersioningConfiguration(Status="Enabled"),
+            PublicAccessBlockConfiguration=s3.PublicAccessBlockConfiguration(
+                BlockPublicAcls=True, BlockPublicPolicy=True, IgnorePublicAcls=True, RestrictPublicBuckets=True
+            ),
+            OwnershipControls=s3.OwnershipControls(
+                Rules=[s3.OwnershipControlsRule(ObjectOwnership="BucketOwnerEnforced")]
+            ),
+            LifecycleConfiguration=s3.LifecycleConfiguration(
+                Rules=[
+                    s3.LifecycleRule(
+                        Id="expire-artifacts",
+                        Status="Enabled",
+                        ExpirationInDays=days,
+                        NoncurrentVersionExpiration=s3.NoncurrentVersionExpiration(NoncurrentDays=1),
+                        AbortIncompleteMultipartUpload=s3.AbortIncompleteMultipartUpload(DaysAfterInitiation=1),
+                    )
+                ]
+            ),
+            Tags=Tags(Name=f"{config.prefix}-pipeline-artifacts"),
+            Metadata=checkov_skip(
+                (
+                    "CKV_AWS_18",
+                    "Holds only pipeline artifacts that expire; CloudTrail records who reads and writes them.",
+                )
+            ),
+        )
+    )
+    t.add_resource(
+        s3.BucketPolicy(
+            "ArtifactBucketPolicy",
+            Bucket=Ref("ArtifactBucket"),
+            PolicyDocument=PolicyDocument(
+                Version="2012-10-17",
+                Statement=[
+                    Statement(
+                        Sid="DenyInsecureTransport",
+                        Effect=Deny,
+                        Principal=Principal("*"),
+                        Action=[awss3.Action("*")],
+                        Resource=[GetAtt("ArtifactBucket", "Arn"), Sub("${ArtifactBucket.Arn}/*")],
+                        Condition=Condition(Bool({"aws:SecureTransport": "false"})),
+                    )
+                ],
+            ),
+        )
+    )
 
 
 def _artifact_statements() -> list[Statement]:
-    return [Statement(Effect=Allow, Action=[awss3.GetObject, awss3.GetObjectVersion, awss3.PutObject],
-                      Resource=[Sub("${ArtifactBucket.Arn}/*")]),
-            Statement(Effect=Allow, Action=[awss3.GetBucketVersioning, awss3.GetBucketLocation],
-                      Resource=[GetAtt("ArtifactBucket", "Arn")])]
+    return [
+        Statement(
+            Effect=Allow,
+            Action=[awss3.GetObject, awss3.GetObjectVersion, awss3.PutObject],
+            Resource=[Sub("${ArtifactBucket.Arn}/*")],
+        ),
+        Statement(
+            Effect=Allow,
+            Action=[awss3.GetBucketVersioning, awss3.GetBucketLocation],
+            Resource=[GetAtt("ArtifactBucket", "Arn")],
+        ),
+    ]
 
 
 def _build_project(t: CfnTemplate, config: EnvironmentConfig, deploy: Engine, service_template: CfnTemplate) -> None:
     p = settings(config)
-    t.add_resource(logs.LogGroup(
-        "BuildLogGroup", LogGroupName=f"/aws/codebuild/{naming.build_project(config)}",
-        RetentionInDays=config.service.log_retention_days, DeletionPolicy="Delete", UpdateReplacePolicy="Delete",
-        Metadata=checkov_skip(("CKV_AWS_158", "Build logs hold no secrets; AWS-owned keys encrypt them at rest."),
-                              ("CKV_AWS_338", "Retention follows service.log_retention_days.")),
-    ))
+    t.add_resource(
+        logs.LogGroup(
+            "BuildLogGroup",
+            LogGroupName=f"/aws/codebuild/{naming.build_project(config)}",
+            RetentionInDays=config.service.log_retention_days,
+            DeletionPolicy="Delete",
+            UpdateReplacePolicy="Delete",
+            Metadata=checkov_skip(
+                ("CKV_AWS_158", "Build logs hold no secrets; AWS-owned keys encrypt them at rest."),
+                ("CKV_AWS_338", "Retention follows service.log_retention_days."),
+            ),
+        )
+    )
     repository_arn = GetAtt("Repository", "Arn")
     statements = [
-        Statement(Effect=Allow, Action=[awslogs.CreateLogStream, awslogs.PutLogEvents],
-                  Resource=[GetAtt("BuildLogGroup", "Arn")]),
+        Statement(
+            Effect=Allow,
+            Action=[awslogs.CreateLogStream, awslogs.PutLogEvents],
+            Resource=[GetAtt("BuildLogGroup", "Arn")],
+        ),
         # GetAuthorizationToken has no resource-level permissions: AWS allows only "*".
         Statement(Effect=Allow, Action=[awsecr.GetAuthorizationToken], Resource=["*"]),
         # Push to this repository only, and read the scan of what was pushed.
-        Statement(Effect=Allow, Action=[awsecr.BatchCheckLayerAvailability, awsecr.InitiateLayerUpload,
-                                        awsecr.UploadLayerPart, awsecr.CompleteLayerUpload, awsecr.PutImage,
-                                        awsecr.BatchGetImage, awsecr.GetDownloadUrlForLayer, awsecr.DescribeImages,
-                                        awsecr.DescribeImageScanFindings],
-                  Resource=[repository_arn]),
+        Statement(
+            Effect=Allow,
+            Action=[
+                awsecr.BatchCheckLayerAvailability,
+                awsecr.InitiateLayerUpload,
+                awsecr.UploadLayerPart,
+                awsecr.CompleteLayerUpload,
+                awsecr.PutImage,
+                awsecr.BatchGetImage,
+                awsecr.GetDownloadUrlForLayer,
+                awsecr.DescribeImages,
+                awsecr.DescribeImageScanFindings,
+            ],
+            Resource=[repository_arn],
+        ),
         *_artifact_statements(),
         *deploy.build_statements(config),
     ]
-    t.add_resource(iam.Role(
-        "BuildRole", Description=f"Image build of {config.prefix}: push to its repository, read the scan, logs.",
-        AssumeRolePolicyDocument=roles.trust("codebuild.amazonaws.com"),
-        Policies=[roles.inline_policy("build-push-scan", statements)],
-        Metadata=checkov_skip(("CKV_AWS_111", "Only ecr:GetAuthorizationToken uses \"*\": it has no resource "
-                                              "scope."),
-                              ("CKV_AWS_356", "Only ecr:GetAuthorizationToken uses \"*\": it has no resource "
-                                              "scope.")),
-    ))
+    t.add_resource(
+        iam.Role(
+            "BuildRole",
+            Description=f"Image build of {config.prefix}: push to its repository, read the scan, logs.",
+            AssumeRolePolicyDocument=roles.trust("codebuild.amazonaws.com"),
+            Policies=[roles.inline_policy("build-push-scan", statements)],
+            Metadata=checkov_skip(
+                ("CKV_AWS_111", 'Only ecr:GetAuthorizationToken uses "*": it has no resource scope.'),
+                ("CKV_AWS_356", 'Only ecr:GetAuthorizationToken uses "*": it has no resource scope.'),
+            ),
+        )
+    )
     environment_type, image = BUILD_IMAGES[config.service.cpu_architecture]
-    t.add_resource(codebuild.Project(
-        "BuildProject", Name=naming.build_project(config),
-        Description=f"Builds {p.full_repository_id}, pushes it to ECR and gates on the image scan.",
-        ServiceRole=GetAtt("BuildRole", "Arn"),
-        Source=codebuild.Source(Type="CODEPIPELINE", BuildSpec=pipeline_artifacts.buildspec(config, service_template, deploy)),
-        Artifacts=codebuild.Artifacts(Type="CODEPIPELINE"),
-        Environment=codebuild.Environment(
-            Type=environment_type, Image=image, ComputeType=p.compute_type,
-            PrivilegedMode=True,  # docker build needs the Docker daemon
-            ImagePullCredentialsType="CODEBUILD",
-            EnvironmentVariables=[
-                codebuild.EnvironmentVariable(Name="REPOSITORY_URI", Type="PLAINTEXT",
-                                              Value=GetAtt("Repository", "RepositoryUri")),
-                codebuild.EnvironmentVariable(Name="REPOSITORY_NAME", Type="PLAINTEXT", Value=Ref("Repository")),
-                *deploy.build_variables(),
-            ]),
-        LogsConfig=codebuild.LogsConfig(CloudWatchLogs=codebuild.CloudWatchLogs(
-            Status="ENABLED", GroupName=Ref("BuildLogGroup"))),
-        TimeoutInMinutes=BUILD_MINUTES + math.ceil(p.scan_timeout_seconds / 60),
-        EncryptionKey="alias/aws/s3",  # the AWS-managed key CodeBuild uses by default, made explicit
-        Tags=Tags(Name=naming.build_project(config)),
-        Metadata=checkov_skip(("CKV_AWS_316", "Privileged mode is what lets CodeBuild run docker build; the "
-                                              "project builds only this repository's Dockerfile.")),
-    ))
+    t.add_resource(
+        codebuild.Project(
+            "BuildProject",
+            Name=naming.build_project(config),
+            Description=f"Builds {p.full_repository_id}, pushes it to ECR and gates on the image scan.",
+            ServiceRole=GetAtt("BuildRole", "Arn"),
+            Source=codebuild.Source(
+                Type="CODEPIPELINE", BuildSpec=pipeline_artifacts.buildspec(config, service_template, deploy)
+            ),
+            Artifacts=codebuild.Artifacts(Type="CODEPIPELINE"),
+            Environment=codebuild.Environment(
+                Type=environment_type,
+                Image=image,
+                ComputeType=p.compute_type,
+                PrivilegedMode=True,  # docker build needs the Docker daemon
+                ImagePullCredentialsType="CODEBUILD",
+                EnvironmentVariables=[
+                    codebuild.EnvironmentVariable(
+                        Name="REPOSITORY_URI", Type="PLAINTEXT", Value=GetAtt("Repository", "RepositoryUri")
+                    ),
+                    codebuild.EnvironmentVariable(Name="REPOSITORY_NAME", Type="PLAINTEXT", Value=Ref("Repository")),
+                    *deploy.build_variables(),
+                ],
+            ),
+            LogsConfig=codebuild.LogsConfig(
+                CloudWatchLogs=codebuild.CloudWatchLogs(Status="ENABLED", GroupName=Ref("BuildLogGroup"))
+            ),
+            TimeoutInMinutes=BUILD_MINUTES + math.ceil(p.scan_timeout_seconds / 60),
+            EncryptionKey="alias/aws/s3",  # the AWS-managed key CodeBuild uses by default, made explicit
+            Tags=Tags(Name=naming.build_project(config)),
+            Metadata=checkov_skip(
+                (
+                    "CKV_AWS_316",
+                    "Privileged mode is what lets CodeBuild run docker build; the "
+                    "project builds only this repository's Dockerfile.",
+                )
+            ),
+        )
+    )
 
 
 def _pipeline_role(t: CfnTemplate, config: EnvironmentConfig, deploy: Engine, connection: str | Ref) -> None:
@@ -202,54 +330,106 @@ def _pipeline_role(t: CfnTemplate, config: EnvironmentConfig, deploy: Engine, co
     uses_codestar = settings(config).creates_connection or ":codestar-connections:" in settings(config).connection
     statements = [
         Statement(Effect=Allow, Action=connection_actions[uses_codestar], Resource=[connection]),
-        Statement(Effect=Allow, Action=[awscodebuild.StartBuild, awscodebuild.BatchGetBuilds,
-                                        awscodebuild.StopBuild], Resource=[GetAtt("BuildProject", "Arn")]),
+        Statement(
+            Effect=Allow,
+            Action=[awscodebuild.StartBuild, awscodebuild.BatchGetBuilds, awscodebuild.StopBuild],
+            Resource=[GetAtt("BuildProject", "Arn")],
+        ),
         *_artifact_statements(),
         *deploy.pipeline_statements(t, config),
     ]
-    t.add_resource(iam.Role(
-        "PipelineRole", Description=f"Release pipeline of {config.prefix}: its connection, build, bucket and "
-                                    f"{config.service.deployment_engine} deployment only.",
-        AssumeRolePolicyDocument=roles.trust("codepipeline.amazonaws.com"),
-        Policies=[roles.inline_policy("release", statements)],
-        Metadata=checkov_skip(("CKV_AWS_111", "\"*\" only for ECS task-definition actions that have no resource "
-                                              "scope; iam:PassRole is limited to the task roles and ECS.")),
-    ))
+    t.add_resource(
+        iam.Role(
+            "PipelineRole",
+            Description=f"Release pipeline of {config.prefix}: its connection, build, bucket and "
+            f"{config.service.deployment_engine} deployment only.",
+            AssumeRolePolicyDocument=roles.trust("codepipeline.amazonaws.com"),
+            Policies=[roles.inline_policy("release", statements)],
+            Metadata=checkov_skip(
+                (
+                    "CKV_AWS_111",
+                    '"*" only for ECS task-definition actions that have no resource '
+                    "scope; iam:PassRole is limited to the task roles and ECS.",
+                )
+            ),
+        )
+    )
 
 
-def _pipeline(t: CfnTemplate, config: EnvironmentConfig, deploy: Engine, connection: str | Ref,
-              service_template: CfnTemplate) -> None:
+def _pipeline(
+    t: CfnTemplate, config: EnvironmentConfig, deploy: Engine, connection: str | Ref, service_template: CfnTemplate
+) -> None:
     p = settings(config)
     _pipeline_role(t, config, deploy, connection)
-    source = action("GitHub", "Source", "CodeStarSourceConnection", {
-        "ConnectionArn": connection, "FullRepositoryId": p.full_repository_id, "BranchName": p.branch,
-        "OutputArtifactFormat": "CODE_ZIP", "DetectChanges": "true",
-    }, outputs=(SOURCE_OUTPUT,), Namespace=SOURCE_NAMESPACE)
-    image = action("ImageAndScanGate", "Build", "CodeBuild", {
-        "ProjectName": Ref("BuildProject"),
-        "EnvironmentVariables": json.dumps([{"name": "COMMIT_ID", "type": "PLAINTEXT",
-                                             "value": f"#{{{SOURCE_NAMESPACE}.CommitId}}"}]),
-    }, inputs=(SOURCE_OUTPUT,), outputs=(BUILD_OUTPUT,), Namespace=BUILD_NAMESPACE)
+    source = action(
+        "GitHub",
+        "Source",
+        "CodeStarSourceConnection",
+        {
+            "ConnectionArn": connection,
+            "FullRepositoryId": p.full_repository_id,
+            "BranchName": p.branch,
+            "OutputArtifactFormat": "CODE_ZIP",
+            "DetectChanges": "true",
+        },
+        outputs=(SOURCE_OUTPUT,),
+        Namespace=SOURCE_NAMESPACE,
+    )
+    image = action(
+        "ImageAndScanGate",
+        "Build",
+        "CodeBuild",
+        {
+            "ProjectName": Ref("BuildProject"),
+            "EnvironmentVariables": json.dumps(
+                [{"name": "COMMIT_ID", "type": "PLAINTEXT", "value": f"#{{{SOURCE_NAMESPACE}.CommitId}}"}]
+            ),
+        },
+        inputs=(SOURCE_OUTPUT,),
+        outputs=(BUILD_OUTPUT,),
+        Namespace=BUILD_NAMESPACE,
+    )
     approval = approval_on(config)
-    stages = [codepipeline.Stages(Name="Source", Actions=[source]),
-              codepipeline.Stages(Name="Build", Actions=[image])]
+    stages = [codepipeline.Stages(Name="Source", Actions=[source]), codepipeline.Stages(Name="Build", Actions=[image])]
     if approval and not deploy.approval_in_deploy_stage:
         stages.append(codepipeline.Stages(Name="Approve", Actions=[approval_action()]))
-    stages.append(codepipeline.Stages(
-        Name="Deploy", Actions=deploy.deploy_actions(t, config, approval, service_template)))
-    t.add_resource(codepipeline.Pipeline(
-        "Pipeline", Name=naming.pipeline(config), PipelineType="V2", ExecutionMode="QUEUED",
-        RoleArn=GetAtt("PipelineRole", "Arn"), RestartExecutionOnUpdate=False,
-        ArtifactStore=codepipeline.ArtifactStore(Type="S3", Location=Ref("ArtifactBucket")),
-        Triggers=[codepipeline.PipelineTriggerDeclaration(
-            ProviderType="CodeStarSourceConnection", GitConfiguration=codepipeline.GitConfiguration(
-                SourceActionName="GitHub", Push=[codepipeline.GitPushFilter(
-                    Branches=codepipeline.GitBranchFilterCriteria(Includes=[p.branch]))]))],
-        Stages=stages, Tags=Tags(Name=naming.pipeline(config)),
-        Metadata=checkov_skip(("CKV_AWS_219", "Artifacts are encrypted with the AWS-managed aws/s3 KMS key; a "
-                                              "customer key adds cost and a key policy without a reader to "
-                                              "separate.")),
-    ))
+    stages.append(
+        codepipeline.Stages(Name="Deploy", Actions=deploy.deploy_actions(t, config, approval, service_template))
+    )
+    t.add_resource(
+        codepipeline.Pipeline(
+            "Pipeline",
+            Name=naming.pipeline(config),
+            PipelineType="V2",
+            ExecutionMode="QUEUED",
+            RoleArn=GetAtt("PipelineRole", "Arn"),
+            RestartExecutionOnUpdate=False,
+            ArtifactStore=codepipeline.ArtifactStore(Type="S3", Location=Ref("ArtifactBucket")),
+            Triggers=[
+                codepipeline.PipelineTriggerDeclaration(
+                    ProviderType="CodeStarSourceConnection",
+                    GitConfiguration=codepipeline.GitConfiguration(
+                        SourceActionName="GitHub",
+                        Push=[
+                            codepipeline.GitPushFilter(
+                                Branches=codepipeline.GitBranchFilterCriteria(Includes=[p.branch])
+                            )
+                        ],
+                    ),
+                )
+            ],
+            Stages=stages,
+            Tags=Tags(Name=naming.pipeline(config)),
+            Metadata=checkov_skip(
+                (
+                    "CKV_AWS_219",
+                    "Artifacts are encrypted with the AWS-managed aws/s3 KMS key; a "
+                    "customer key adds cost and a key policy without a reader to "
+                    "separate.",
+                )
+            ),
+        )
+    )
 
 
 def _notifications(t: CfnTemplate, config: EnvironmentConfig) -> None:
@@ -258,34 +438,62 @@ def _notifications(t: CfnTemplate, config: EnvironmentConfig) -> None:
         return
     topic = p.notification_topic_arn
     if p.notification_email:
-        t.add_resource(sns.Topic(
-            "FailureTopic", DisplayName=f"{config.prefix} release failed",
-            Subscription=[sns.Subscription(Protocol="email", Endpoint=p.notification_email)],
-            Metadata=checkov_skip(("CKV_AWS_26", "CodeStar Notifications cannot publish to a topic encrypted "
-                                                 "with the AWS-managed key; messages carry only pipeline "
-                                                 "status.")),
-        ))
-        t.add_resource(sns.TopicPolicy(
-            "FailureTopicPolicy", Topics=[Ref("FailureTopic")],
-            PolicyDocument=PolicyDocument(Version="2012-10-17", Statement=[Statement(
-                Sid="CodeStarNotifications", Effect=Allow,
-                Principal=Principal("Service", "codestar-notifications.amazonaws.com"),
-                Action=[awssns.Publish], Resource=[Ref("FailureTopic")],
-                Condition=Condition(StringEquals({"aws:SourceAccount": Ref("AWS::AccountId")})))]),
-        ))
+        t.add_resource(
+            sns.Topic(
+                "FailureTopic",
+                DisplayName=f"{config.prefix} release failed",
+                Subscription=[sns.Subscription(Protocol="email", Endpoint=p.notification_email)],
+                Metadata=checkov_skip(
+                    (
+                        "CKV_AWS_26",
+                        "CodeStar Notifications cannot publish to a topic encrypted "
+                        "with the AWS-managed key; messages carry only pipeline "
+                        "status.",
+                    )
+                ),
+            )
+        )
+        t.add_resource(
+            sns.TopicPolicy(
+                "FailureTopicPolicy",
+                Topics=[Ref("FailureTopic")],
+                PolicyDocument=PolicyDocument(
+                    Version="2012-10-17",
+                    Statement=[
+                        Statement(
+                            Sid="CodeStarNotifications",
+                            Effect=Allow,
+                            Principal=Principal("Service", "codestar-notifications.amazonaws.com"),
+                            Action=[awssns.Publish],
+                            Resource=[Ref("FailureTopic")],
+                            Condition=Condition(StringEquals({"aws:SourceAccount": Ref("AWS::AccountId")})),
+                        )
+                    ],
+                ),
+            )
+        )
         topic = Ref("FailureTopic")
-    t.add_resource(codestarnotifications.NotificationRule(
-        "FailureNotificationRule", Name=naming.notification_rule(config), DetailType="BASIC",
-        EventTypeIds=["codepipeline-pipeline-pipeline-execution-failed"],
-        Resource=Sub(ARN % ("codepipeline", "${Pipeline}")),
-        Targets=[codestarnotifications.Target(TargetType="SNS", TargetAddress=topic)],
-    ))
+    t.add_resource(
+        codestarnotifications.NotificationRule(
+            "FailureNotificationRule",
+            Name=naming.notification_rule(config),
+            DetailType="BASIC",
+            EventTypeIds=["codepipeline-pipeline-pipeline-execution-failed"],
+            Resource=Sub(ARN % ("codepipeline", "${Pipeline}")),
+            Targets=[codestarnotifications.Target(TargetType="SNS", TargetAddress=topic)],
+        )
+    )
 
 
 def _outputs(t: CfnTemplate, config: EnvironmentConfig) -> None:
     t.output("PipelineName", Ref("Pipeline"), "Release pipeline.")
-    t.output("PipelineConsoleUrl", Sub("https://${AWS::Region}.console.aws.amazon.com/codesuite/codepipeline/"
-                                       "pipelines/${Pipeline}/view?region=${AWS::Region}"),
-             "The pipeline in the AWS console.")
+    t.output(
+        "PipelineConsoleUrl",
+        Sub(
+            "https://${AWS::Region}.console.aws.amazon.com/codesuite/codepipeline/"
+            "pipelines/${Pipeline}/view?region=${AWS::Region}"
+        ),
+        "The pipeline in the AWS console.",
+    )
     t.output("RepositoryUri", GetAtt("Repository", "RepositoryUri"), "ECR repository of the service's images.")
     t.output("ArtifactBucketName", Ref("ArtifactBucket"), "S3 bucket of the pipeline's artifacts.")

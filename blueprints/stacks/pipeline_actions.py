@@ -10,6 +10,7 @@ manifest, or, for the cloudformation engine whose template may have no Outputs, 
 names of blueprints/naming.py, also written into the manifest. The pipeline template itself names
 none of them.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -27,19 +28,37 @@ SERVICE_GROUP = "Service stack"
 CHANGE_SET = "pipeline-release"
 
 
-def action(name: str, category: str, provider: str, configuration: dict, run_order: int = 1,
-           inputs: tuple[str, ...] = (), outputs: tuple[str, ...] = (), owner: str = "AWS",
-           **extra: Any) -> codepipeline.Actions:
+def action(
+    name: str,
+    category: str,
+    provider: str,
+    configuration: dict,
+    run_order: int = 1,
+    inputs: tuple[str, ...] = (),
+    outputs: tuple[str, ...] = (),
+    owner: str = "AWS",
+    **extra: Any,
+) -> codepipeline.Actions:
     return codepipeline.Actions(
-        Name=name, RunOrder=run_order, Configuration=configuration,
+        Name=name,
+        RunOrder=run_order,
+        Configuration=configuration,
         ActionTypeId=codepipeline.ActionTypeId(Category=category, Owner=owner, Provider=provider, Version="1"),
         InputArtifacts=[codepipeline.InputArtifacts(Name=n) for n in inputs],
-        OutputArtifacts=[codepipeline.OutputArtifacts(Name=n) for n in outputs], **extra)
+        OutputArtifacts=[codepipeline.OutputArtifacts(Name=n) for n in outputs],
+        **extra,
+    )
 
 
 def approval_action(run_order: int = 1) -> codepipeline.Actions:
-    return action("Approve", "Approval", "Manual", {
-        "CustomData": "Approve to release the image that passed the scan gate."}, run_order, owner="AWS")
+    return action(
+        "Approve",
+        "Approval",
+        "Manual",
+        {"CustomData": "Approve to release the image that passed the scan gate."},
+        run_order,
+        owner="AWS",
+    )
 
 
 def pass_task_roles(resources: list[Any]) -> Statement:
@@ -50,33 +69,44 @@ def pass_task_roles(resources: list[Any]) -> Statement:
 def task_definition_statements() -> list[Statement]:
     return [
         # RegisterTaskDefinition and DescribeTaskDefinition have no resource-level permissions.
-        Statement(Effect=Allow, Action=[awsecs.RegisterTaskDefinition, awsecs.DescribeTaskDefinition],
-                  Resource=["*"]),
+        Statement(Effect=Allow, Action=[awsecs.RegisterTaskDefinition, awsecs.DescribeTaskDefinition], Resource=["*"]),
         # The task definition carries tags: registering it tags the new revision of this family.
-        Statement(Effect=Allow, Action=[awsecs.TagResource],
-                  Resource=[Sub(ARN % ("ecs", "task-definition/${TaskDefinitionFamily}:*"))]),
+        Statement(
+            Effect=Allow,
+            Action=[awsecs.TagResource],
+            Resource=[Sub(ARN % ("ecs", "task-definition/${TaskDefinitionFamily}:*"))],
+        ),
     ]
 
 
 # Service-stack outputs that both engines releasing through ECS task definitions need: the
 # container that receives the image, the family new revisions belong to and the roles they run with.
-TASK_OUTPUTS = {"ContainerName": "ContainerName", "TaskDefinitionFamily": "TaskDefinitionFamily",
-                "TaskRoleArn": "TaskRoleArn", "TaskExecutionRoleArn": "TaskExecutionRoleArn"}
+TASK_OUTPUTS = {
+    "ContainerName": "ContainerName",
+    "TaskDefinitionFamily": "TaskDefinitionFamily",
+    "TaskRoleArn": "TaskRoleArn",
+    "TaskExecutionRoleArn": "TaskExecutionRoleArn",
+}
 
 
 def family_parameter(t: Any) -> None:
-    t.param("TaskDefinitionFamily", "Task definition family of the service; releases register new revisions "
-                                    "of it (service stack output, or its deterministic name).", SERVICE_GROUP)
+    t.param(
+        "TaskDefinitionFamily",
+        "Task definition family of the service; releases register new revisions "
+        "of it (service stack output, or its deterministic name).",
+        SERVICE_GROUP,
+    )
 
 
 def task_parameters(t: Any) -> None:
     t.param("ContainerName", "Container that receives the new image (service stack output).", SERVICE_GROUP)
     family_parameter(t)
     t.param("TaskRoleArn", "Role of the service's tasks (service stack output).", SERVICE_GROUP)
-    t.param("TaskExecutionRoleArn", "Role ECS starts the service's tasks with (service stack output).",
-            SERVICE_GROUP)
+    t.param("TaskExecutionRoleArn", "Role ECS starts the service's tasks with (service stack output).", SERVICE_GROUP)
 
 
 def service_arns() -> tuple[Sub, Sub]:
-    return (Sub(ARN % ("ecs", "service/${ClusterName}/${ServiceName}")),
-            Sub(ARN % ("ecs", "task-set/${ClusterName}/${ServiceName}/*")))
+    return (
+        Sub(ARN % ("ecs", "service/${ClusterName}/${ServiceName}")),
+        Sub(ARN % ("ecs", "task-set/${ClusterName}/${ServiceName}/*")),
+    )

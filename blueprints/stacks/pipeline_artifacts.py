@@ -7,12 +7,12 @@ reads.
 TaskDefinition resource (built by blueprints/service.py), turned into the ECS API's shape, so the
 container, sizes, logs, environment, secrets and roles cannot drift from the service stack.
 """
+
 from __future__ import annotations
 
 import hashlib
 import json
-from typing import TYPE_CHECKING
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 
@@ -33,8 +33,18 @@ FAMILY_VARIABLE = "TASK_FAMILY"
 BUILD_VARIABLES = (*ROLE_VARIABLES.values(), FAMILY_VARIABLE)
 # Properties of the service's TaskDefinition that taskdef.json.j2 carries; anything else fails
 # generation instead of silently going missing from releases.
-TASKDEF_PROPERTIES = {"Family", "RequiresCompatibilities", "NetworkMode", "Cpu", "Memory", "RuntimePlatform",
-                      "ExecutionRoleArn", "TaskRoleArn", "ContainerDefinitions", "Tags"}
+TASKDEF_PROPERTIES = {
+    "Family",
+    "RequiresCompatibilities",
+    "NetworkMode",
+    "Cpu",
+    "Memory",
+    "RuntimePlatform",
+    "ExecutionRoleArn",
+    "TaskRoleArn",
+    "ContainerDefinitions",
+    "Tags",
+}
 # Maps whose keys are data, not property names (kept as written).
 _FREE_FORM = {"Options", "DockerLabels"}
 
@@ -44,8 +54,12 @@ def _json(value: Any, indent: int | None = None) -> str:
     return json.dumps(value, indent=indent, sort_keys=True, ensure_ascii=False)
 
 
-_ENV = jinja2.Environment(loader=jinja2.PackageLoader("blueprints.assets", "templates"), undefined=jinja2.StrictUndefined,
-                          keep_trailing_newline=True, autoescape=False)
+_ENV = jinja2.Environment(
+    loader=jinja2.PackageLoader("blueprints.assets", "templates"),
+    undefined=jinja2.StrictUndefined,
+    keep_trailing_newline=True,
+    autoescape=False,
+)
 _ENV.filters["json"] = _json
 
 
@@ -65,8 +79,11 @@ def _resolve(value: Any, config: EnvironmentConfig) -> Any:
     if not isinstance(value, dict):
         return value
     if list(value) == ["Ref"]:
-        known = {IMAGE_PARAMETER: IMAGE_PLACEHOLDER, "ServiceLogGroup": naming.log_group(config),
-                 "AWS::Region": config.region}
+        known = {
+            IMAGE_PARAMETER: IMAGE_PLACEHOLDER,
+            "ServiceLogGroup": naming.log_group(config),
+            "AWS::Region": config.region,
+        }
         if value["Ref"] in known:
             return known[value["Ref"]]
     elif list(value) == ["Fn::GetAtt"] and value["Fn::GetAtt"][1] == "Arn" and value["Fn::GetAtt"][0] in ROLE_VARIABLES:
@@ -99,8 +116,10 @@ def task_definition(config: EnvironmentConfig, service_template: CfnTemplate) ->
     # TaskDefinitionFamily output), not a name the pipeline derives itself.
     # The Name tag repeats the family (blueprints/service.py), so it follows the same value.
     shaped["family"] = _token(FAMILY_VARIABLE)
-    shaped["tags"] = [{**tag, "value": shaped["family"]} if tag.get("value") == properties["Family"] else tag
-                      for tag in shaped.get("tags", [])]
+    shaped["tags"] = [
+        {**tag, "value": shaped["family"]} if tag.get("value") == properties["Family"] else tag
+        for tag in shaped.get("tags", [])
+    ]
     return shaped
 
 
@@ -113,8 +132,12 @@ def taskdef_json(config: EnvironmentConfig, service_template: CfnTemplate) -> st
 
 
 def appspec_yaml(config: EnvironmentConfig) -> str:
-    return render("appspec.yaml.j2", container_name=naming.container(config),
-                   container_port=config.service.container_port, hook_function=naming.hook_function(config))
+    return render(
+        "appspec.yaml.j2",
+        container_name=naming.container(config),
+        container_port=config.service.container_port,
+        hook_function=naming.hook_function(config),
+    )
 
 
 def heredoc_body(text: str) -> str:
@@ -147,8 +170,13 @@ def buildspec(config: EnvironmentConfig, service_template: CfnTemplate, engine: 
     gate = assets.text(assets.SCAN_GATE)
     return render(
         "buildspec.yml.j2",
-        project_name=naming.build_project(config), dockerfile=pipeline.dockerfile,
-        build_context=pipeline.build_context, scan_max=pipeline.scan_max, scan_timeout=pipeline.scan_timeout_seconds,
-        scan_gate=gate.rstrip("\n"), scan_gate_sha256=hashlib.sha256(gate.encode("utf-8")).hexdigest(),
-        artifacts=engine.artifacts, deploy_lines=steps_yaml(engine.build_steps(config, service_template)),
+        project_name=naming.build_project(config),
+        dockerfile=pipeline.dockerfile,
+        build_context=pipeline.build_context,
+        scan_max=pipeline.scan_max,
+        scan_timeout=pipeline.scan_timeout_seconds,
+        scan_gate=gate.rstrip("\n"),
+        scan_gate_sha256=hashlib.sha256(gate.encode("utf-8")).hexdigest(),
+        artifacts=engine.artifacts,
+        deploy_lines=steps_yaml(engine.build_steps(config, service_template)),
     )

@@ -5,12 +5,14 @@ definition, load balancer side from load_balancer, auto scaling, validation hook
 outputs) and lets the engine of ``service.deployment_engine`` (blueprints/engines/) add the
 ECS service and its blue/green machinery.
 """
+
 from __future__ import annotations
 
 import json
 
-from awacs import ecr, logs as awslogs, secretsmanager, ssm
 from awacs import ec2 as awsec2
+from awacs import ecr, secretsmanager, ssm
+from awacs import logs as awslogs
 from awacs.aws import Allow, Statement
 from troposphere import GetAtt, Ref, Sub, Tags, awslambda, ecs, iam, logs
 from troposphere import applicationautoscaling as scaling
@@ -35,7 +37,8 @@ def build(config: EnvironmentConfig) -> CfnTemplate:
     engine = engines.get(svc.deployment_engine)
     t = CfnTemplate(
         f"Service for {config.prefix}: ECS Fargate behind an {svc.scheme.upper()} load balancer, blue/green "
-        f"deployments by {svc.deployment_engine} with a validation hook.")
+        f"deployments by {svc.deployment_engine} with a validation hook."
+    )
     network = _parameters(t, engine)
     cluster, log_group = _cluster(t, config)
     execution_role, task_role = _roles(t, config, log_group)
@@ -47,10 +50,20 @@ def build(config: EnvironmentConfig) -> CfnTemplate:
     alarms = lb.alarms(t, config, load_balancer, (blue, green))
     hook = _hook(t, config, engine, network, groups, load_balancer)
     shared = ServiceHandles(
-        cluster=cluster, task_definition=task_definition, task_execution_role=execution_role, task_role=task_role,
-        service_security_group=groups.service, private_subnets=network.private_subnets,
-        load_balancer=load_balancer, blue_target_group=blue, green_target_group=green,
-        production_listener=production, test_listener=test, alarms=alarms, hook_function=hook)
+        cluster=cluster,
+        task_definition=task_definition,
+        task_execution_role=execution_role,
+        task_role=task_role,
+        service_security_group=groups.service,
+        private_subnets=network.private_subnets,
+        load_balancer=load_balancer,
+        blue_target_group=blue,
+        green_target_group=green,
+        production_listener=production,
+        test_listener=test,
+        alarms=alarms,
+        hook_function=hook,
+    )
     service = engine.add_deployment(t, config, shared)
     _autoscaling(t, config, service)
     if engine.supports_outputs:
@@ -62,35 +75,58 @@ def _parameters(t: CfnTemplate, engine: Engine) -> lb.NetworkParameters:
     network = lb.NetworkParameters(
         vpc_id=t.param("VpcId", "VPC of the service (network stack output).", "Network", type="AWS::EC2::VPC::Id"),
         vpc_cidr=t.param("VpcCidr", "IPv4 CIDR of the VPC (network stack output).", "Network"),
-        public_subnets=t.param("PublicSubnetIds", "Public subnets of the load balancer (network stack output).",
-                               "Network", type="List<AWS::EC2::Subnet::Id>"),
-        private_subnets=t.param("PrivateSubnetIds", "Private subnets of the tasks and the hook (network stack "
-                                "output).", "Network", type="List<AWS::EC2::Subnet::Id>"),
+        public_subnets=t.param(
+            "PublicSubnetIds",
+            "Public subnets of the load balancer (network stack output).",
+            "Network",
+            type="List<AWS::EC2::Subnet::Id>",
+        ),
+        private_subnets=t.param(
+            "PrivateSubnetIds",
+            "Private subnets of the tasks and the hook (network stack output).",
+            "Network",
+            type="List<AWS::EC2::Subnet::Id>",
+        ),
     )
     # CloudFormation cannot change the task definition of a CODE_DEPLOY service after creation:
     # this image is used once, at creation; releases arrive through the pipeline. With the
     # cloudformation engine a release is a stack update that changes only this parameter.
-    t.param(IMAGE_PARAMETER, "Container image of the task definition; a release changes only this parameter."
-            if engine.released_by_stack_update else
-            "Container image of the first task definition; later releases come from the pipeline.",
-            "Service", Default=SAMPLE_IMAGE)
+    t.param(
+        IMAGE_PARAMETER,
+        "Container image of the task definition; a release changes only this parameter."
+        if engine.released_by_stack_update
+        else "Container image of the first task definition; later releases come from the pipeline.",
+        "Service",
+        Default=SAMPLE_IMAGE,
+    )
     return network
 
 
 def _cluster(t: CfnTemplate, config: EnvironmentConfig) -> tuple[ecs.Cluster, logs.LogGroup]:
-    cluster = t.add_resource(ecs.Cluster(
-        "Cluster", ClusterName=naming.cluster(config),
-        ClusterSettings=[ecs.ClusterSetting(Name="containerInsights", Value="enabled")],
-        Tags=Tags(Name=naming.cluster(config)),
-    ))
-    log_group = t.add_resource(logs.LogGroup(
-        "ServiceLogGroup", LogGroupName=naming.log_group(config), RetentionInDays=config.service.log_retention_days,
-        DeletionPolicy=config.retain_policy, UpdateReplacePolicy=config.retain_policy,
-        Metadata=checkov_skip(("CKV_AWS_158", "CloudWatch Logs encrypts at rest with AWS-owned keys; the "
-                                          "application must not log secrets."),
-                          ("CKV_AWS_338", "Retention is set per environment in params "
-                                          "(service.log_retention_days).")),
-    ))
+    cluster = t.add_resource(
+        ecs.Cluster(
+            "Cluster",
+            ClusterName=naming.cluster(config),
+            ClusterSettings=[ecs.ClusterSetting(Name="containerInsights", Value="enabled")],
+            Tags=Tags(Name=naming.cluster(config)),
+        )
+    )
+    log_group = t.add_resource(
+        logs.LogGroup(
+            "ServiceLogGroup",
+            LogGroupName=naming.log_group(config),
+            RetentionInDays=config.service.log_retention_days,
+            DeletionPolicy=config.retain_policy,
+            UpdateReplacePolicy=config.retain_policy,
+            Metadata=checkov_skip(
+                (
+                    "CKV_AWS_158",
+                    "CloudWatch Logs encrypts at rest with AWS-owned keys; the application must not log secrets.",
+                ),
+                ("CKV_AWS_338", "Retention is set per environment in params (service.log_retention_days)."),
+            ),
+        )
+    )
     return cluster, log_group
 
 
@@ -112,141 +148,241 @@ def _roles(t: CfnTemplate, config: EnvironmentConfig, log_group: logs.LogGroup) 
     statements = [
         # GetAuthorizationToken has no resource-level permissions: AWS allows only "*".
         Statement(Effect=Allow, Action=[ecr.GetAuthorizationToken], Resource=["*"]),
-        Statement(Effect=Allow, Action=[ecr.BatchCheckLayerAvailability, ecr.GetDownloadUrlForLayer,
-                                        ecr.BatchGetImage],
-                  Resource=[Sub(f"arn:${{AWS::Partition}}:ecr:${{AWS::Region}}:${{AWS::AccountId}}:repository/"
-                                f"{naming.repository(config)}")]),
-        Statement(Effect=Allow, Action=[awslogs.CreateLogStream, awslogs.PutLogEvents],
-                  Resource=[GetAtt(log_group, "Arn")]),
+        Statement(
+            Effect=Allow,
+            Action=[ecr.BatchCheckLayerAvailability, ecr.GetDownloadUrlForLayer, ecr.BatchGetImage],
+            Resource=[
+                Sub(
+                    f"arn:${{AWS::Partition}}:ecr:${{AWS::Region}}:${{AWS::AccountId}}:repository/"
+                    f"{naming.repository(config)}"
+                )
+            ],
+        ),
+        Statement(
+            Effect=Allow, Action=[awslogs.CreateLogStream, awslogs.PutLogEvents], Resource=[GetAtt(log_group, "Arn")]
+        ),
     ]
     secret_arns = sorted(svc.secrets.values())
     from_secrets_manager = [a for a in secret_arns if ":secretsmanager:" in a]
     from_ssm = [a for a in secret_arns if ":ssm:" in a]
     if from_secrets_manager:
-        statements.append(Statement(Effect=Allow, Action=[secretsmanager.GetSecretValue],
-                                    Resource=_secret_resources(from_secrets_manager)))
+        statements.append(
+            Statement(
+                Effect=Allow, Action=[secretsmanager.GetSecretValue], Resource=_secret_resources(from_secrets_manager)
+            )
+        )
     if from_ssm:
         statements.append(Statement(Effect=Allow, Action=[ssm.GetParameters], Resource=from_ssm))
-    execution_role = t.add_resource(iam.Role(
-        "TaskExecutionRole",
-        Description=f"ECS agent of {config.prefix}: pull the image, write the log group, read the named secrets.",
-        AssumeRolePolicyDocument=roles.trust("ecs-tasks.amazonaws.com"),
-        Policies=[roles.inline_policy("pull-log-secrets", statements)],
-    ))
-    task_role = t.add_resource(iam.Role(
-        "TaskRole", Description=f"Application of {config.prefix}; no permissions until the application needs some.",
-        AssumeRolePolicyDocument=roles.trust("ecs-tasks.amazonaws.com"),
-    ))
+    execution_role = t.add_resource(
+        iam.Role(
+            "TaskExecutionRole",
+            Description=f"ECS agent of {config.prefix}: pull the image, write the log group, read the named secrets.",
+            AssumeRolePolicyDocument=roles.trust("ecs-tasks.amazonaws.com"),
+            Policies=[roles.inline_policy("pull-log-secrets", statements)],
+        )
+    )
+    task_role = t.add_resource(
+        iam.Role(
+            "TaskRole",
+            Description=f"Application of {config.prefix}; no permissions until the application needs some.",
+            AssumeRolePolicyDocument=roles.trust("ecs-tasks.amazonaws.com"),
+        )
+    )
     return execution_role, task_role
 
 
-def _task_definition(t: CfnTemplate, config: EnvironmentConfig, log_group: logs.LogGroup, execution_role: iam.Role,
-                     task_role: iam.Role) -> ecs.TaskDefinition:
+def _task_definition(
+    t: CfnTemplate, config: EnvironmentConfig, log_group: logs.LogGroup, execution_role: iam.Role, task_role: iam.Role
+) -> ecs.TaskDefinition:
     svc = config.service
     health = {}
     if svc.container_health_check:
         health["HealthCheck"] = ecs.HealthCheck(
-            Command=["CMD-SHELL", svc.container_health_check], Interval=30, Timeout=5, Retries=3, StartPeriod=60)
+            Command=["CMD-SHELL", svc.container_health_check], Interval=30, Timeout=5, Retries=3, StartPeriod=60
+        )
     container = ecs.ContainerDefinition(
-        Name=naming.container(config), Image=Ref(IMAGE_PARAMETER), Essential=True,
+        Name=naming.container(config),
+        Image=Ref(IMAGE_PARAMETER),
+        Essential=True,
         PortMappings=[ecs.PortMapping(ContainerPort=svc.container_port, Protocol="tcp")],
         Environment=[ecs.Environment(Name=k, Value=v) for k, v in sorted(svc.environment.items())],
         Secrets=[ecs.Secret(Name=k, ValueFrom=v) for k, v in sorted(svc.secrets.items())],
-        LogConfiguration=ecs.LogConfiguration(LogDriver="awslogs", Options={
-            "awslogs-group": Ref(log_group), "awslogs-region": Ref("AWS::Region"),
-            "awslogs-stream-prefix": naming.container(config)}),
+        LogConfiguration=ecs.LogConfiguration(
+            LogDriver="awslogs",
+            Options={
+                "awslogs-group": Ref(log_group),
+                "awslogs-region": Ref("AWS::Region"),
+                "awslogs-stream-prefix": naming.container(config),
+            },
+        ),
         **health,
     )
-    return t.add_resource(ecs.TaskDefinition(
-        "TaskDefinition", Family=naming.task_family(config), RequiresCompatibilities=["FARGATE"],
-        NetworkMode="awsvpc", Cpu=str(svc.cpu), Memory=str(svc.memory),
-        RuntimePlatform=ecs.RuntimePlatform(CpuArchitecture=svc.cpu_architecture, OperatingSystemFamily="LINUX"),
-        ExecutionRoleArn=GetAtt(execution_role, "Arn"), TaskRoleArn=GetAtt(task_role, "Arn"),
-        ContainerDefinitions=[container], Tags=Tags(Name=naming.task_family(config)),
-        Metadata=checkov_skip(("CKV_AWS_336", "The sample image (Apache) writes to its filesystem; a read-only "
-                                          "root needs an image built for it.")),
-    ))
+    return t.add_resource(
+        ecs.TaskDefinition(
+            "TaskDefinition",
+            Family=naming.task_family(config),
+            RequiresCompatibilities=["FARGATE"],
+            NetworkMode="awsvpc",
+            Cpu=str(svc.cpu),
+            Memory=str(svc.memory),
+            RuntimePlatform=ecs.RuntimePlatform(CpuArchitecture=svc.cpu_architecture, OperatingSystemFamily="LINUX"),
+            ExecutionRoleArn=GetAtt(execution_role, "Arn"),
+            TaskRoleArn=GetAtt(task_role, "Arn"),
+            ContainerDefinitions=[container],
+            Tags=Tags(Name=naming.task_family(config)),
+            Metadata=checkov_skip(
+                (
+                    "CKV_AWS_336",
+                    "The sample image (Apache) writes to its filesystem; a read-only root needs an image built for it.",
+                )
+            ),
+        )
+    )
 
 
-def _hook(t: CfnTemplate, config: EnvironmentConfig, engine: Engine, network: lb.NetworkParameters,
-          groups: lb.SecurityGroups, load_balancer: elb.LoadBalancer) -> awslambda.Function:
+def _hook(
+    t: CfnTemplate,
+    config: EnvironmentConfig,
+    engine: Engine,
+    network: lb.NetworkParameters,
+    groups: lb.SecurityGroups,
+    load_balancer: elb.LoadBalancer,
+) -> awslambda.Function:
     svc = config.service
-    log_group = t.add_resource(logs.LogGroup(
-        "ValidationHookLogGroup", LogGroupName=naming.hook_log_group(config), RetentionInDays=svc.log_retention_days,
-        DeletionPolicy="Delete", UpdateReplacePolicy="Delete",
-        Metadata=checkov_skip(("CKV_AWS_158", "Holds only check results; AWS-owned keys encrypt it at rest."),
-                          ("CKV_AWS_338", "Retention follows service.log_retention_days.")),
-    ))
+    log_group = t.add_resource(
+        logs.LogGroup(
+            "ValidationHookLogGroup",
+            LogGroupName=naming.hook_log_group(config),
+            RetentionInDays=svc.log_retention_days,
+            DeletionPolicy="Delete",
+            UpdateReplacePolicy="Delete",
+            Metadata=checkov_skip(
+                ("CKV_AWS_158", "Holds only check results; AWS-owned keys encrypt it at rest."),
+                ("CKV_AWS_338", "Retention follows service.log_retention_days."),
+            ),
+        )
+    )
     statements = [
-        Statement(Effect=Allow, Action=[awslogs.CreateLogStream, awslogs.PutLogEvents],
-                  Resource=[GetAtt(log_group, "Arn")]),
+        Statement(
+            Effect=Allow, Action=[awslogs.CreateLogStream, awslogs.PutLogEvents], Resource=[GetAtt(log_group, "Arn")]
+        ),
         # The ENI actions Lambda needs to run in a VPC (as in AWSLambdaVPCAccessExecutionRole),
         # and the lookup of the load balancer's private addresses: EC2 offers no resource-level
         # permissions for Describe* and Lambda picks the interfaces, so "*" is the narrowest.
-        Statement(Effect=Allow, Action=[awsec2.CreateNetworkInterface, awsec2.DescribeNetworkInterfaces,
-                                        awsec2.DeleteNetworkInterface, awsec2.AssignPrivateIpAddresses,
-                                        awsec2.UnassignPrivateIpAddresses], Resource=["*"]),
+        Statement(
+            Effect=Allow,
+            Action=[
+                awsec2.CreateNetworkInterface,
+                awsec2.DescribeNetworkInterfaces,
+                awsec2.DeleteNetworkInterface,
+                awsec2.AssignPrivateIpAddresses,
+                awsec2.UnassignPrivateIpAddresses,
+            ],
+            Resource=["*"],
+        ),
         *engine.hook_statements(config),
     ]
-    role = t.add_resource(iam.Role(
-        "ValidationHookRole", Description=f"Validation hook of {config.prefix}: report the result, write its logs.",
-        AssumeRolePolicyDocument=roles.trust("lambda.amazonaws.com"),
-        Policies=[roles.inline_policy("report-and-log", statements)],
-        Metadata=checkov_skip(("CKV_AWS_111", "Only the VPC network-interface actions Lambda needs, which have no "
-                                          "narrower resource."),
-                          ("CKV_AWS_290", "Only the VPC network-interface actions Lambda needs, which have no "
-                                          "narrower resource.")),
-    ))
-    return t.add_resource(awslambda.Function(
-        "ValidationHookFunction", DependsOn=log_group,
-        FunctionName=naming.hook_function(config),
-        Description="Requests the validation paths on the test listener and reports the result to the deployment.",
-        Runtime="python3.12", Handler=f"index.{engine.hook_handler}", Role=GetAtt(role, "Arn"),
-        Code=awslambda.Code(ZipFile=assets.text(assets.VALIDATION_HOOK)),
-        Timeout=HOOK_TIMEOUT_SECONDS, MemorySize=128,
-        VpcConfig=awslambda.VPCConfig(SubnetIds=Ref(network.private_subnets), SecurityGroupIds=[Ref(groups.hook)]),
-        Environment=awslambda.Environment(Variables={
-            "SCHEME": svc.scheme, "TEST_PORT": str(svc.test_port),
-            "LOAD_BALANCER_NAME": GetAtt(load_balancer, "LoadBalancerFullName"),
-            "LOAD_BALANCER_DNS": GetAtt(load_balancer, "DNSName"),
-            "PATHS": json.dumps(svc.validation_paths), "EXPECTED_STATUS": str(svc.validation_expected_status),
-            "BODY_CONTAINS": svc.validation_body_contains or "", "TIMEOUT_SECONDS": "5", "RETRIES": "3",
-        }),
-        Metadata=checkov_skip(
-            ("CKV_AWS_115", "Reserved concurrency would take from small accounts' pool; one deployment runs at "
-                            "a time."),
-            ("CKV_AWS_116", "The function reports failures to the deployment itself; a DLQ adds nothing."),
-            ("CKV_AWS_173", "The variables hold no secrets (URLs, paths, expected status)."),
-            ("CKV_AWS_272", "Inline source cannot be code-signed; it is reviewed in the template diff."),
-        ),
-    ))
+    role = t.add_resource(
+        iam.Role(
+            "ValidationHookRole",
+            Description=f"Validation hook of {config.prefix}: report the result, write its logs.",
+            AssumeRolePolicyDocument=roles.trust("lambda.amazonaws.com"),
+            Policies=[roles.inline_policy("report-and-log", statements)],
+            Metadata=checkov_skip(
+                (
+                    "CKV_AWS_111",
+                    "Only the VPC network-interface actions Lambda needs, which have no narrower resource.",
+                ),
+                (
+                    "CKV_AWS_290",
+                    "Only the VPC network-interface actions Lambda needs, which have no narrower resource.",
+                ),
+            ),
+        )
+    )
+    return t.add_resource(
+        awslambda.Function(
+            "ValidationHookFunction",
+            DependsOn=log_group,
+            FunctionName=naming.hook_function(config),
+            Description="Requests the validation paths on the test listener and reports the result to the deployment.",
+            Runtime="python3.12",
+            Handler=f"index.{engine.hook_handler}",
+            Role=GetAtt(role, "Arn"),
+            Code=awslambda.Code(ZipFile=assets.text(assets.VALIDATION_HOOK)),
+            Timeout=HOOK_TIMEOUT_SECONDS,
+            MemorySize=128,
+            VpcConfig=awslambda.VPCConfig(SubnetIds=Ref(network.private_subnets), SecurityGroupIds=[Ref(groups.hook)]),
+            Environment=awslambda.Environment(
+                Variables={
+                    "SCHEME": svc.scheme,
+                    "TEST_PORT": str(svc.test_port),
+                    "LOAD_BALANCER_NAME": GetAtt(load_balancer, "LoadBalancerFullName"),
+                    "LOAD_BALANCER_DNS": GetAtt(load_balancer, "DNSName"),
+                    "PATHS": json.dumps(svc.validation_paths),
+                    "EXPECTED_STATUS": str(svc.validation_expected_status),
+                    "BODY_CONTAINS": svc.validation_body_contains or "",
+                    "TIMEOUT_SECONDS": "5",
+                    "RETRIES": "3",
+                }
+            ),
+            Metadata=checkov_skip(
+                (
+                    "CKV_AWS_115",
+                    "Reserved concurrency would take from small accounts' pool; one deployment runs at a time.",
+                ),
+                ("CKV_AWS_116", "The function reports failures to the deployment itself; a DLQ adds nothing."),
+                ("CKV_AWS_173", "The variables hold no secrets (URLs, paths, expected status)."),
+                ("CKV_AWS_272", "Inline source cannot be code-signed; it is reviewed in the template diff."),
+            ),
+        )
+    )
 
 
 def _autoscaling(t: CfnTemplate, config: EnvironmentConfig, service: ecs.Service) -> None:
     svc = config.service
-    target = t.add_resource(scaling.ScalableTarget(
-        "ScalableTarget", DependsOn=service, ServiceNamespace="ecs",
-        ScalableDimension="ecs:service:DesiredCount",
-        ResourceId=f"service/{naming.cluster(config)}/{naming.service(config)}",
-        MinCapacity=svc.min_count, MaxCapacity=svc.max_count,
-    ))
-    t.add_resource(scaling.ScalingPolicy(
-        "CpuScalingPolicy", PolicyName=f"{config.prefix}-cpu", PolicyType="TargetTrackingScaling",
-        ScalingTargetId=Ref(target),
-        TargetTrackingScalingPolicyConfiguration=scaling.TargetTrackingScalingPolicyConfiguration(
-            TargetValue=float(svc.cpu_target_percent), ScaleInCooldown=120, ScaleOutCooldown=60,
-            PredefinedMetricSpecification=scaling.PredefinedMetricSpecification(
-                PredefinedMetricType="ECSServiceAverageCPUUtilization")),
-    ))
+    target = t.add_resource(
+        scaling.ScalableTarget(
+            "ScalableTarget",
+            DependsOn=service,
+            ServiceNamespace="ecs",
+            ScalableDimension="ecs:service:DesiredCount",
+            ResourceId=f"service/{naming.cluster(config)}/{naming.service(config)}",
+            MinCapacity=svc.min_count,
+            MaxCapacity=svc.max_count,
+        )
+    )
+    t.add_resource(
+        scaling.ScalingPolicy(
+            "CpuScalingPolicy",
+            PolicyName=f"{config.prefix}-cpu",
+            PolicyType="TargetTrackingScaling",
+            ScalingTargetId=Ref(target),
+            TargetTrackingScalingPolicyConfiguration=scaling.TargetTrackingScalingPolicyConfiguration(
+                TargetValue=float(svc.cpu_target_percent),
+                ScaleInCooldown=120,
+                ScaleOutCooldown=60,
+                PredefinedMetricSpecification=scaling.PredefinedMetricSpecification(
+                    PredefinedMetricType="ECSServiceAverageCPUUtilization"
+                ),
+            ),
+        )
+    )
 
 
 def _outputs(t: CfnTemplate, config: EnvironmentConfig, shared: ServiceHandles, service: ecs.Service) -> None:
     svc = config.service
     load_balancer = shared.load_balancer.title
-    t.output("ProductionUrl", Sub(f"{svc.scheme}://${{{load_balancer}.DNSName}}:{svc.production_port}"),
-             "URL of the production listener (point your DNS name at the load balancer for HTTPS).")
-    t.output("TestUrl", Sub(f"{svc.scheme}://${{{load_balancer}.DNSName}}:{svc.test_port}"),
-             "URL of the test listener: the new version during a deployment.")
+    t.output(
+        "ProductionUrl",
+        Sub(f"{svc.scheme}://${{{load_balancer}.DNSName}}:{svc.production_port}"),
+        "URL of the production listener (point your DNS name at the load balancer for HTTPS).",
+    )
+    t.output(
+        "TestUrl",
+        Sub(f"{svc.scheme}://${{{load_balancer}.DNSName}}:{svc.test_port}"),
+        "URL of the test listener: the new version during a deployment.",
+    )
     t.output("LoadBalancerDnsName", GetAtt(shared.load_balancer, "DNSName"), "DNS name of the load balancer.")
     t.output("ClusterName", Ref(shared.cluster), "ECS cluster name.")
     t.output("ServiceName", GetAtt(service, "Name"), "ECS service name.")
@@ -259,7 +395,11 @@ def _outputs(t: CfnTemplate, config: EnvironmentConfig, shared: ServiceHandles, 
     t.output("TaskExecutionRoleArn", GetAtt(shared.task_execution_role, "Arn"), "Role ECS uses to start the tasks.")
     t.output("ProductionListenerArn", Ref(shared.production_listener), "Production listener.")
     t.output("TestListenerArn", Ref(shared.test_listener), "Test listener.")
-    t.output("BlueTargetGroupName", GetAtt(shared.blue_target_group, "TargetGroupName"),
-             "Target group serving at creation.")
-    t.output("GreenTargetGroupName", GetAtt(shared.green_target_group, "TargetGroupName"),
-             "Target group of the first replacement.")
+    t.output(
+        "BlueTargetGroupName", GetAtt(shared.blue_target_group, "TargetGroupName"), "Target group serving at creation."
+    )
+    t.output(
+        "GreenTargetGroupName",
+        GetAtt(shared.green_target_group, "TargetGroupName"),
+        "Target group of the first replacement.",
+    )

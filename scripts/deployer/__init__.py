@@ -10,4 +10,3 @@ OK, FAILED, USAGE, CHANGES, INTERRUPTED = 0, 1, 2, 3, 130
 
 class UserError(Exception):
     """Bad usage or bad input: reported in one line, exit code 2, nothing deployed."""
-

@@ -6,6 +6,7 @@ https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/blue-green-consid
 https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/about-blue-green-deployments.html
 ("Resource updates that initiate green deployments").
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -24,9 +25,11 @@ class Conflict:
     others: list[str]  # other resources changed in the same update
 
     def lines(self) -> list[str]:
-        return [f"  !! blue/green: this update starts a green deployment (changes {', '.join(self.starts)}) and also "
-                f"changes {', '.join(self.others)}; CloudFormation rejects that ({TRANSFORM}: an update that starts a "
-                "green deployment cannot change other resources in the same update)"]
+        return [
+            f"  !! blue/green: this update starts a green deployment (changes {', '.join(self.starts)}) and also "
+            f"changes {', '.join(self.others)}; CloudFormation rejects that ({TRANSFORM}: an update that starts a "
+            "green deployment cannot change other resources in the same update)"
+        ]
 
 
 def uses_transform(template: dict) -> bool:
@@ -66,7 +69,9 @@ def conflict(template: dict, changes: list[dict]) -> Conflict | None:
 
 
 def refusal(stack_name: str, found: Conflict) -> str:
-    return (f"Refused: {stack_name} would start a green deployment ({', '.join(found.starts)}) and change other "
-            f"resources ({', '.join(found.others)}) in one update, which CloudFormation rejects. Apply the "
-            "infrastructure change first with the task definition unchanged (keep the deployed image and task "
-            "settings in the template), then release the new task definition in a separate apply.")
+    return (
+        f"Refused: {stack_name} would start a green deployment ({', '.join(found.starts)}) and change other "
+        f"resources ({', '.join(found.others)}) in one update, which CloudFormation rejects. Apply the "
+        "infrastructure change first with the task definition unchanged (keep the deployed image and task "
+        "settings in the template), then release the new task definition in a separate apply."
+    )

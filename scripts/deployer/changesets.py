@@ -1,4 +1,5 @@
 """Planning one stack: resolve its parameters, create a change set, wait for it, judge it."""
+
 from __future__ import annotations
 
 import threading
@@ -153,8 +154,10 @@ class Planner:
         status = stack["StackStatus"] if stack else None
         if status in ("ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "DELETE_FAILED", "CREATE_FAILED"):
             plan.state = "failed"
-            plan.reason = (f"stack is in {status} (its first create failed, or a delete failed) and cannot be updated; "
-                           f"delete it first: fargate-deploy destroy --env {self.manifest.env} --stack {entry.name}")
+            plan.reason = (
+                f"stack is in {status} (its first create failed, or a delete failed) and cannot be updated; "
+                f"delete it first: fargate-deploy destroy --env {self.manifest.env} --stack {entry.name}"
+            )
             return plan
         plan.kind = "CREATE" if status in (None, "REVIEW_IN_PROGRESS") else "UPDATE"
         self._parameters(plan)
@@ -175,8 +178,11 @@ class Planner:
         name = f"deploy-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
         try:
             created = cfn.create_change_set(
-                StackName=entry.stack_name, ChangeSetName=name, ChangeSetType=plan.kind,
-                Parameters=plan.api_parameters, Capabilities=entry.capabilities,
+                StackName=entry.stack_name,
+                ChangeSetName=name,
+                ChangeSetType=plan.kind,
+                Parameters=plan.api_parameters,
+                Capabilities=entry.capabilities,
                 Tags=[{"Key": k, "Value": v} for k, v in sorted(entry.tags.items())],
                 Description="created by fargate-deploy",
                 **self.aws.template_source(entry, body, self.options.bucket),

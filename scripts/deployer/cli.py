@@ -7,6 +7,7 @@ Exit codes: 0 success or nothing to do; 1 a deployment or change set failed; 2 b
 input; 3 `plan --detailed-exitcode` (or `diff --detailed-exitcode`) found changes;
 130 interrupted (Ctrl-C stops waiting, never the deployment).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,8 +26,12 @@ class _Parser(argparse.ArgumentParser):
 
 
 def parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="fargate-deploy", description=__doc__.split("\n\n")[0],
-                formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n\n", 2)[2])
+    p = _Parser(
+        prog="fargate-deploy",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__.split("\n\n", 2)[2],
+    )
     p.add_argument("command", choices=COMMANDS)
     p.add_argument("--env", required=True, help="environment: a folder of out/")
     p.add_argument("--stack", action="append", default=[], help="only this stack (short name; repeatable)")
@@ -34,18 +39,30 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--region", help="override the manifest's region for every stack")
     p.add_argument("--profile", help="AWS profile to use")
     p.add_argument("--keep", action="store_true", help="plan: keep the change sets for review in the console")
-    p.add_argument("--allow-replacement", action="store_true",
-                   help="apply: allow change sets that replace or remove stateful resources")
+    p.add_argument(
+        "--allow-replacement",
+        action="store_true",
+        help="apply: allow change sets that replace or remove stateful resources",
+    )
     p.add_argument("--detailed-exitcode", action="store_true", help="plan/diff: exit 3 when there are changes")
     p.add_argument("--s3-bucket", help="bucket for templates over 51,200 bytes (default: one per account and region)")
     p.add_argument("--wait-timeout", type=float, default=3600.0, help="seconds to wait for a stack (default 3600)")
-    p.add_argument("--out-dir", "--out", dest="out", default="out",
-                   help="the generated tree to deploy (default: out/ of the current directory)")
+    p.add_argument(
+        "--out-dir",
+        "--out",
+        dest="out",
+        default="out",
+        help="the generated tree to deploy (default: out/ of the current directory)",
+    )
     local = p.add_mutually_exclusive_group()
-    local.add_argument("--local", action="store_true",
-                       help="start a local AWS emulator (moto) on 127.0.0.1 and deploy there, not to AWS")
-    local.add_argument("--local-endpoint", metavar="URL",
-                       help="use an emulator (moto) already running at http://127.0.0.1:PORT")
+    local.add_argument(
+        "--local",
+        action="store_true",
+        help="start a local AWS emulator (moto) on 127.0.0.1 and deploy there, not to AWS",
+    )
+    local.add_argument(
+        "--local-endpoint", metavar="URL", help="use an emulator (moto) already running at http://127.0.0.1:PORT"
+    )
     return p
 
 
@@ -57,12 +74,21 @@ def _context(args, endpoint: str | None):
     from .waiting import Waiter
 
     loaded = manifest.load(Path(args.out), args.env, args.stack, args.region)
-    aws = Aws(profile=None if endpoint else args.profile, endpoint_url=endpoint,
-              credentials=emulator.FAKE_CREDENTIALS if endpoint else None)
-    options = Options(emulator=bool(endpoint), ephemeral=bool(args.local), bucket=args.s3_bucket, keep=args.keep,
-                      allow_replacement=args.allow_replacement)
-    return Context(loaded, aws, options, Waiter(timeout=args.wait_timeout), yes=args.yes,
-                   detailed_exitcode=args.detailed_exitcode)
+    aws = Aws(
+        profile=None if endpoint else args.profile,
+        endpoint_url=endpoint,
+        credentials=emulator.FAKE_CREDENTIALS if endpoint else None,
+    )
+    options = Options(
+        emulator=bool(endpoint),
+        ephemeral=bool(args.local),
+        bucket=args.s3_bucket,
+        keep=args.keep,
+        allow_replacement=args.allow_replacement,
+    )
+    return Context(
+        loaded, aws, options, Waiter(timeout=args.wait_timeout), yes=args.yes, detailed_exitcode=args.detailed_exitcode
+    )
 
 
 def _run(args, endpoint: str | None) -> int:
@@ -79,8 +105,14 @@ def _run(args, endpoint: str | None) -> int:
         inspect_cmds.outputs(ctx)
         say("-- demo: apply again (expect: up to date) --")
         return commands.apply(_context(args, endpoint))
-    handler = {"plan": commands.plan, "apply": commands.apply, "status": inspect_cmds.status,
-               "outputs": inspect_cmds.outputs, "diff": inspect_cmds.diff, "destroy": inspect_cmds.destroy}
+    handler = {
+        "plan": commands.plan,
+        "apply": commands.apply,
+        "status": inspect_cmds.status,
+        "outputs": inspect_cmds.outputs,
+        "diff": inspect_cmds.diff,
+        "destroy": inspect_cmds.destroy,
+    }
     return handler[args.command](ctx)
 
 
@@ -97,13 +129,16 @@ def main(argv: list[str] | None = None) -> int:
         if args.local:
             # Validate the manifest before paying for the emulator's start.
             from . import manifest
+
             manifest.load(Path(args.out), args.env, args.stack, args.region)
             server = emulator.LocalServer()
             endpoint = server.url
         if endpoint:
             note = emulator.version_note()
-            print(f"LOCAL EMULATOR: deploying to moto at {endpoint}, not to AWS. It creates some resources for real "
-                  "and only pretends others; nothing reaches an AWS account." + (f"\n{note}" if note else ""))
+            print(
+                f"LOCAL EMULATOR: deploying to moto at {endpoint}, not to AWS. It creates some resources for real "
+                "and only pretends others; nothing reaches an AWS account." + (f"\n{note}" if note else "")
+            )
         return _run(args, endpoint)
     except UserError as exc:
         print(f"fargate-deploy: error: {exc}", file=sys.stderr)
@@ -112,18 +147,25 @@ def main(argv: list[str] | None = None) -> int:
         running = exc.args[0] if isinstance(exc, Interrupted) and exc.args else []
         stacks = "".join(f" --stack {n}" for n in running)
         if server:  # stopped below in `finally`: nothing goes on, and there is nothing left to watch
-            print("\nStopped. The local emulator started by --local is being stopped, and every stack deployed to it "
-                  "goes with it: nothing continues and there is nothing to watch with `status`. For a session "
-                  "spanning several commands, start moto yourself (moto_server -H 127.0.0.1 -p PORT) and pass "
-                  "--local-endpoint http://127.0.0.1:PORT to each command.", file=sys.stderr)
+            print(
+                "\nStopped. The local emulator started by --local is being stopped, and every stack deployed to it "
+                "goes with it: nothing continues and there is nothing to watch with `status`. For a session "
+                "spanning several commands, start moto yourself (moto_server -H 127.0.0.1 -p PORT) and pass "
+                "--local-endpoint http://127.0.0.1:PORT to each command.",
+                file=sys.stderr,
+            )
             return INTERRUPTED
-        print(f"\nStopped waiting. Nothing was cancelled: operations already started continue in CloudFormation"
-              f"{' (' + ', '.join(running) + ')' if running else ''}. Watch them with: "
-              f"fargate-deploy status --env {args.env}{stacks}", file=sys.stderr)
+        print(
+            f"\nStopped waiting. Nothing was cancelled: operations already started continue in CloudFormation"
+            f"{' (' + ', '.join(running) + ')' if running else ''}. Watch them with: "
+            f"fargate-deploy status --env {args.env}{stacks}",
+            file=sys.stderr,
+        )
         return INTERRUPTED
-    except Exception as exc:  # noqa: BLE001 - AWS/network errors: one clear line, not a traceback
+    except Exception as exc:
         from botocore.exceptions import BotoCoreError, ClientError
         from botocore.parsers import ResponseParserError
+
         if isinstance(exc, (ClientError, BotoCoreError, ResponseParserError)):
             print(f"fargate-deploy: AWS error: {exc}", file=sys.stderr)
             return FAILED
@@ -132,4 +174,3 @@ def main(argv: list[str] | None = None) -> int:
         if server:
             server.stop()
             print("LOCAL EMULATOR stopped; everything deployed to it is gone.")
-

@@ -1,4 +1,5 @@
 """plan and apply: change sets for every selected stack, then execution in dependency order."""
+
 from __future__ import annotations
 
 import threading
@@ -10,7 +11,7 @@ from . import CHANGES, FAILED, OK, USAGE, bluegreen, emulator
 from .aws import error_message
 from .changesets import Plan
 from .context import Context
-from .render import (change_table, event_line, local_add_table, outputs_lines, parameter_lines, say, tag_lines)
+from .render import change_table, event_line, local_add_table, outputs_lines, parameter_lines, say, tag_lines
 from .waiting import Interrupted, WaitTimeout, failures, latest_event_id, wait_for_stack
 
 
@@ -40,7 +41,9 @@ def plan_lines(plan: Plan, discarded: bool = True) -> list[str]:
     if plan.state == "changes" and plan.green_conflict:
         lines += plan.green_conflict.lines()
     if plan.state == "changes" and plan.emulated_skips:
-        lines.append(f"  emulator: moto does not model {', '.join(plan.emulated_skips)}; they are accepted but not created")
+        lines.append(
+            f"  emulator: moto does not model {', '.join(plan.emulated_skips)}; they are accepted but not created"
+        )
     if plan.change_set and not plan.refused:
         lines.append(f"  change set: {plan.change_set['ChangeSetName']}")
     return lines
@@ -84,8 +87,10 @@ def _refusal_lines(ctx: Context, plans: list[Plan]) -> list[str]:
     lines = []
     refused = _refusals(ctx, plans)
     if refused:
-        lines.append(f"Refused: {', '.join(refused)} would replace or remove stateful resources (marked !!). "
-                     "Review them, then re-run with --allow-replacement if that is intended.")
+        lines.append(
+            f"Refused: {', '.join(refused)} would replace or remove stateful resources (marked !!). "
+            "Review them, then re-run with --allow-replacement if that is intended."
+        )
     for p in plans:
         found = p.green_conflict if p.state == "changes" else None
         if found:
@@ -174,8 +179,10 @@ class _Run:
         except Interrupted:
             self.finish(name, False)
         except WaitTimeout as exc:
-            say(f"{plan.entry.stack_name}: stopped waiting, {exc}. The operation goes on in CloudFormation; "
-                f"watch it with: {self.ctx.watch_command([name])}")
+            say(
+                f"{plan.entry.stack_name}: stopped waiting, {exc}. The operation goes on in CloudFormation; "
+                f"watch it with: {self.ctx.watch_command([name])}"
+            )
             self.finish(name, False)
         except Exception:
             self.finish(name, False)
@@ -186,7 +193,9 @@ class _Run:
         before it may run; None when the stack is finished (not applicable, refused, or up to date)."""
         name = old.entry.name
         if old.state != "deferred":
-            say(f"== {old.entry.stack_name}: upstream outputs changed; planning again (the old change set is deleted) ==")
+            say(
+                f"== {old.entry.stack_name}: upstream outputs changed; planning again (the old change set is deleted) =="
+            )
         plan = self.ctx.planner.replan(old, say)
         say(*plan_lines(plan), "")
         if plan.state == "deferred":
@@ -232,8 +241,9 @@ class _Run:
             if ctx.options.emulator:
                 say(f"  emulator: {emulator.NO_TERMINATION_PROTECTION}; not set on {entry.stack_name}")
             else:
-                cfn.update_termination_protection(StackName=stack_id,
-                                                  EnableTerminationProtection=entry.termination_protection)
+                cfn.update_termination_protection(
+                    StackName=stack_id, EnableTerminationProtection=entry.termination_protection
+                )
         say(f"== {entry.stack_name}: {status} ==", *outputs_lines(stack), "")
         return True
 
@@ -244,10 +254,12 @@ class _Run:
             say(f"== {entry.stack_name}: FAILED ==", f"  ExecuteChangeSet failed: {error_message(exc)}")
             return False
         stack = cfn.describe_stacks(StackName=plan.change_set["StackId"])["Stacks"][0]
-        say(f"== {entry.stack_name}: FAILED ==",
+        say(
+            f"== {entry.stack_name}: FAILED ==",
             "  failed resources (the emulator reports no per-resource events; its error is the only reason):",
             f"    - {emulator.execute_failure(exc)}",
-            f"  final status: {stack['StackStatus']} (the emulator does not roll back; resources it created may remain)")
+            f"  final status: {stack['StackStatus']} (the emulator does not roll back; resources it created may remain)",
+        )
         if plan.kind == "CREATE":
             say(f"  clean up with: fargate-deploy destroy --env {ctx.env} --stack {entry.name}")
         return False
@@ -256,8 +268,10 @@ class _Run:
         entry = plan.entry
         lines = [f"== {entry.stack_name}: FAILED ==", "  failed resources:"]
         for event in failures(events) or []:
-            lines.append(f"    - {event['LogicalResourceId']} ({event.get('ResourceType', '?')}): "
-                         f"{event['ResourceStatus']}: {event.get('ResourceStatusReason') or 'no reason given'}")
+            lines.append(
+                f"    - {event['LogicalResourceId']} ({event.get('ResourceType', '?')}): "
+                f"{event['ResourceStatus']}: {event.get('ResourceStatusReason') or 'no reason given'}"
+            )
         if len(lines) == 2:
             lines.append("    (no failed resource events)")
         reason = f" ({stack['StackStatusReason']})" if stack.get("StackStatusReason") else ""
@@ -284,4 +298,4 @@ def _execute_all(ctx: Context, plans: list[Plan]) -> int:
     return OK if all(run.ok.get(p.entry.name) for p in plans) else FAILED
 
 
-__all__ = ["plan", "apply", "plan_lines", "USAGE"]
+__all__ = ["USAGE", "apply", "plan", "plan_lines"]

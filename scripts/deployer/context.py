@@ -1,4 +1,5 @@
 """What every command shares: the manifest, AWS clients, options, the waiter and confirmation."""
+
 from __future__ import annotations
 
 import sys
@@ -29,8 +30,10 @@ class Context:
 
     def watch_command(self, names: list[str] | None = None) -> str:
         if self.options.ephemeral:
-            return ("nothing: the emulator started by --local stops with this command (start moto yourself and "
-                    "use --local-endpoint to keep stacks between commands)")
+            return (
+                "nothing: the emulator started by --local stops with this command (start moto yourself and "
+                "use --local-endpoint to keep stacks between commands)"
+            )
         stacks = "".join(f" --stack {n}" for n in names or [])
         local = " (on the same endpoint)" if self.options.emulator else ""
         return f"fargate-deploy status --env {self.env}{stacks}{local}"

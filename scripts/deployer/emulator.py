@@ -4,6 +4,7 @@ moto is not CloudFormation. Each workaround below closes one gap of moto 5.2.5 (
 setup.cfg); tests/test_deploy_emulator.py has, per workaround, a test that shows moto's raw
 behaviour still needs it. None of this code runs against AWS.
 """
+
 from __future__ import annotations
 
 import ast
@@ -45,7 +46,9 @@ def version_note() -> str | None:
 def check_url(url: str) -> str:
     parsed = urlparse(url)
     if parsed.scheme != "http" or parsed.hostname != HOST or not parsed.port:
-        raise UserError(f"--local-endpoint {url!r}: must be http://{HOST}:PORT (the emulator runs on this machine only)")
+        raise UserError(
+            f"--local-endpoint {url!r}: must be http://{HOST}:PORT (the emulator runs on this machine only)"
+        )
     return url.rstrip("/")
 
 
@@ -65,7 +68,9 @@ class LocalServer:
         command = [str(exe)] if exe.exists() else [sys.executable, "-m", "moto.server"]
         self.process = subprocess.Popen(
             [*command, "-H", HOST, "-p", str(self.port)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
         deadline = time.monotonic() + 30
         while True:
@@ -101,10 +106,17 @@ def _pin_get_azs(node, region: str):
 
 # Gap 7: moto 5.2.5 has no CloudFormation model for these types: it skips them, and an
 # Fn::GetAtt on one fails the whole stack ("Fn::GetAtt references undefined resource").
-UNMODELLED_TYPES = frozenset({
-    "AWS::CloudWatch::Alarm", "AWS::CodeDeploy::Application", "AWS::CodeDeploy::DeploymentGroup",
-    "AWS::CodeBuild::Project", "AWS::CodePipeline::Pipeline", "AWS::ECS::TaskSet", "AWS::ECS::PrimaryTaskSet",
-})
+UNMODELLED_TYPES = frozenset(
+    {
+        "AWS::CloudWatch::Alarm",
+        "AWS::CodeDeploy::Application",
+        "AWS::CodeDeploy::DeploymentGroup",
+        "AWS::CodeBuild::Project",
+        "AWS::CodePipeline::Pipeline",
+        "AWS::ECS::TaskSet",
+        "AWS::ECS::PrimaryTaskSet",
+    }
+)
 
 
 def unmodelled(template: dict) -> list[str]:
@@ -114,8 +126,10 @@ def unmodelled(template: dict) -> list[str]:
 # Gap 10: moto 5.2.5 cannot resolve these attributes: a target group's name (FakeTargetGroup has
 # no get_cfn_attribute; one such Output makes DescribeStacks drop every Output) and a subnet's zone
 # (left as unresolved text). Both equal a property of the resource, which is used instead.
-NAME_ATTRIBUTES = {("AWS::ElasticLoadBalancingV2::TargetGroup", "TargetGroupName"): "Name",
-                   ("AWS::EC2::Subnet", "AvailabilityZone"): "AvailabilityZone"}
+NAME_ATTRIBUTES = {
+    ("AWS::ElasticLoadBalancingV2::TargetGroup", "TargetGroupName"): "Name",
+    ("AWS::EC2::Subnet", "AvailabilityZone"): "AvailabilityZone",
+}
 
 
 def _placeholders(node, resources: dict, skipped: set[str]):
@@ -208,7 +222,7 @@ def refresh_outputs(cfn, stack_id: str, capabilities: list[str]) -> None:
     as a side effect moto then reports UPDATE_COMPLETE."""
     try:
         cfn.update_stack(StackName=stack_id, UsePreviousTemplate=True, Capabilities=capabilities)
-    except Exception as exc:  # noqa: BLE001 - a refresh that fails leaves the outputs as moto had them
+    except Exception as exc:
         if NO_UPDATES not in str(exc):
             raise
 

@@ -1,14 +1,14 @@
 """status, outputs, diff and destroy: reading deployed stacks, and deleting them in reverse order."""
+
 from __future__ import annotations
 
 import json
 
 from botocore.exceptions import ClientError
 
-from . import CHANGES, FAILED, OK
+from . import CHANGES, FAILED, OK, emulator
 from .aws import describe_stack, error_message
 from .context import Context
-from . import emulator
 from .emulator import template_for_emulator
 from .manifest import retained_resources
 from .render import MASK, canonical, event_line, outputs_lines, say, unified
@@ -60,7 +60,9 @@ def diff(ctx: Context) -> int:
         cfn = ctx.aws.cfn(entry.region)
         stack = describe_stack(cfn, entry.stack_name)
         if not stack or stack["StackStatus"] == "REVIEW_IN_PROGRESS":
-            say(f"== {entry.stack_name}: not deployed (everything in out/{ctx.env}/{entry.template_path.name} is new) ==")
+            say(
+                f"== {entry.stack_name}: not deployed (everything in out/{ctx.env}/{entry.template_path.name} is new) =="
+            )
             differs = True
             continue
         deployed_body = cfn.get_template(StackName=stack["StackId"], TemplateStage="Original")["TemplateBody"]
@@ -68,14 +70,22 @@ def diff(ctx: Context) -> int:
         if ctx.options.emulator:
             # Compare with what was sent to the emulator, so its workaround is not reported as a change.
             local = json.loads(template_for_emulator(entry.template, entry.region))
-        lines = unified(canonical(deployed_body), canonical(local), f"deployed/{entry.stack_name}",
-                        f"out/{ctx.env}/{entry.template_path.name}")
+        lines = unified(
+            canonical(deployed_body),
+            canonical(local),
+            f"deployed/{entry.stack_name}",
+            f"out/{ctx.env}/{entry.template_path.name}",
+        )
         if ctx.options.emulator:
             stack = emulator.normalise_stack(stack)
         deployed = {p["ParameterKey"]: p.get("ParameterValue", "") for p in stack.get("Parameters", [])}
         wanted = _wanted_parameters(ctx, entry, deployed)
-        lines += unified([f"{k}={v}" for k, v in sorted(deployed.items())], [f"{k}={v}" for k, v in sorted(wanted.items())],
-                         f"deployed/{entry.stack_name}/parameters", f"out/{ctx.env}/{entry.name}/parameters")
+        lines += unified(
+            [f"{k}={v}" for k, v in sorted(deployed.items())],
+            [f"{k}={v}" for k, v in sorted(wanted.items())],
+            f"deployed/{entry.stack_name}/parameters",
+            f"out/{ctx.env}/{entry.name}/parameters",
+        )
         if lines:
             differs = True
             say(f"== {entry.stack_name}: differs ==", *lines, "")
@@ -95,15 +105,19 @@ def destroy(ctx: Context) -> int:
             say(f"{entry.stack_name}: not deployed, nothing to delete")
     for entry, stack in present:
         if stack.get("EnableTerminationProtection"):
-            say(f"Refused: {entry.stack_name} has termination protection. Turn it off first: "
+            say(
+                f"Refused: {entry.stack_name} has termination protection. Turn it off first: "
                 f"aws cloudformation update-termination-protection --no-enable-termination-protection "
-                f"--stack-name {entry.stack_name} --region {entry.region}")
+                f"--stack-name {entry.stack_name} --region {entry.region}"
+            )
             return FAILED
         for other in ctx.manifest.stacks:
             if entry.name in other.depends_on and other.name not in selected:
                 if describe_stack(ctx.aws.cfn(other.region), other.stack_name):
-                    say(f"Refused: {other.stack_name} is deployed and uses outputs of {entry.stack_name}; "
-                        f"destroy it first (or add --stack {other.name}).")
+                    say(
+                        f"Refused: {other.stack_name} is deployed and uses outputs of {entry.stack_name}; "
+                        f"destroy it first (or add --stack {other.name})."
+                    )
                     return FAILED
     if not present:
         return OK

@@ -49,8 +49,11 @@ class StackEntry:
 
 def retained_resources(template: dict[str, Any]) -> list[str]:
     """Resources a stack deletion leaves behind, as "LogicalId (Type)"."""
-    return sorted(f"{logical_id} ({res.get('Type')})" for logical_id, res in template.get("Resources", {}).items()
-                  if res.get("DeletionPolicy") in ("Retain", "RetainExceptOnCreate", "Snapshot"))
+    return sorted(
+        f"{logical_id} ({res.get('Type')})"
+        for logical_id, res in template.get("Resources", {}).items()
+        if res.get("DeletionPolicy") in ("Retain", "RetainExceptOnCreate", "Snapshot")
+    )
 
 
 @dataclass
@@ -72,19 +75,29 @@ def load(out_dir: Path, env: str, selected: list[str] | None = None, region: str
     path = contract.path_in(folder)
     if not path.is_file():
         known = contract.environments(out_dir)
-        raise UserError(f"{path}: no manifest for environment {env!r} (known: {', '.join(known) or 'none'}; "
-                        "run make generate)")
+        raise UserError(
+            f"{path}: no manifest for environment {env!r} (known: {', '.join(known) or 'none'}; run make generate)"
+        )
     try:
         model = contract.read(folder)
     except contract.ManifestError as exc:
         raise UserError(str(exc)) from None
-    stacks = [StackEntry(
-        name=raw.name, stack_name=raw.stack_name, template_path=folder / raw.template,
-        region=region or raw.region, parameters=dict(raw.parameters),
-        parameters_from_outputs=dict(raw.parameters_from_outputs), kept_on_update=list(raw.parameters_kept_on_update),
-        depends_on=list(raw.depends_on), capabilities=list(raw.capabilities), tags=dict(raw.tags),
-        termination_protection=raw.termination_protection,
-    ) for raw in model.stacks]
+    stacks = [
+        StackEntry(
+            name=raw.name,
+            stack_name=raw.stack_name,
+            template_path=folder / raw.template,
+            region=region or raw.region,
+            parameters=dict(raw.parameters),
+            parameters_from_outputs=dict(raw.parameters_from_outputs),
+            kept_on_update=list(raw.parameters_kept_on_update),
+            depends_on=list(raw.depends_on),
+            capabilities=list(raw.capabilities),
+            tags=dict(raw.tags),
+            termination_protection=raw.termination_protection,
+        )
+        for raw in model.stacks
+    ]
     names = [s.name for s in stacks]
     unknown = [name for name in selected or [] if name not in names]
     if unknown:

@@ -1,4 +1,5 @@
 """What the user reads: change-set tables, parameter and tag changes, events, outputs, diffs."""
+
 from __future__ import annotations
 
 import difflib
@@ -11,8 +12,12 @@ from .manifest import StackEntry
 _print_lock = threading.Lock()
 # Stateful resources: replacing or removing them loses data or addresses other things depend on.
 STATEFUL_TYPES = {
-    "AWS::EC2::VPC", "AWS::EC2::Subnet", "AWS::ElasticLoadBalancingV2::LoadBalancer",
-    "AWS::ECR::Repository", "AWS::S3::Bucket", "AWS::Logs::LogGroup",
+    "AWS::EC2::VPC",
+    "AWS::EC2::Subnet",
+    "AWS::ElasticLoadBalancingV2::LoadBalancer",
+    "AWS::ECR::Repository",
+    "AWS::S3::Bucket",
+    "AWS::Logs::LogGroup",
 }
 MASK = "****"
 
@@ -63,8 +68,16 @@ def change_rows(changes: list[dict]) -> list[list[str]]:
         rc = change.get("ResourceChange", {})
         replacement = rc.get("Replacement") or ("-" if rc.get("Action") != "Modify" else "not reported")
         mark = _loud("!! stateful") if dangerous(change) else ""
-        rows.append([rc.get("Action", "?"), rc.get("LogicalResourceId", "?"), rc.get("ResourceType", "?"),
-                     replacement, changed_properties(rc), mark])
+        rows.append(
+            [
+                rc.get("Action", "?"),
+                rc.get("LogicalResourceId", "?"),
+                rc.get("ResourceType", "?"),
+                replacement,
+                changed_properties(rc),
+                mark,
+            ]
+        )
     return rows
 
 
@@ -76,7 +89,10 @@ def change_table(changes: list[dict]) -> list[str]:
 
 def local_add_table(entry: StackEntry) -> list[str]:
     """For a stack that cannot be planned yet: every resource of the template, as Add."""
-    rows = [["Add", lid, res.get("Type", "?"), "-", "-", ""] for lid, res in sorted(entry.template.get("Resources", {}).items())]
+    rows = [
+        ["Add", lid, res.get("Type", "?"), "-", "-", ""]
+        for lid, res in sorted(entry.template.get("Resources", {}).items())
+    ]
     return table(["Action", "Logical ID", "Type", "Replacement", "Changed properties", ""], rows)
 
 
@@ -119,7 +135,9 @@ def tag_lines(wanted: dict[str, str], deployed: dict[str, str] | None) -> list[s
 
 
 def event_line(stack: str, event: dict) -> str:
-    when = event["Timestamp"].strftime("%H:%M:%S") if hasattr(event["Timestamp"], "strftime") else str(event["Timestamp"])
+    when = (
+        event["Timestamp"].strftime("%H:%M:%S") if hasattr(event["Timestamp"], "strftime") else str(event["Timestamp"])
+    )
     reason = event.get("ResourceStatusReason") or ""
     return f"  {when}  {stack}  {event['LogicalResourceId']}  {event.get('ResourceType', '')}  {event['ResourceStatus']}  {reason}".rstrip()
 

@@ -4,6 +4,7 @@ The AWS CLI's `deploy` polls every 30 s, so a two-second update is noticed up to
 the first poll is immediate and the delay grows from 0.25 s to a cap of 4 s: a settled stack is
 noticed within about 4 s (plus one request) however long the operation ran.
 """
+
 from __future__ import annotations
 
 import threading
@@ -119,11 +120,13 @@ def wait_for_change_set(cfn, change_set_id: str, waiter: Waiter) -> dict:
 def failures(events: list[dict]) -> list[dict]:
     """Resource events that failed, excluding the stack's own summary and cancellation noise."""
     return [
-        e for e in events
+        e
+        for e in events
         if e["ResourceStatus"].endswith("_FAILED")
         and e.get("ResourceType") != "AWS::CloudFormation::Stack"
         and "cancelled" not in (e.get("ResourceStatusReason") or "").lower()
     ] or [
-        e for e in events
+        e
+        for e in events
         if e["ResourceStatus"].endswith("_FAILED") and e.get("ResourceType") != "AWS::CloudFormation::Stack"
     ]

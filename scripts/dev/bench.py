@@ -5,6 +5,7 @@ Every figure is measured over several runs of whole processes and reported as th
 and min-max, in a table on stdout and in bench-results.json. Targets come from the issue
 tracker (issue 7); a figure that misses its target is marked, never hidden.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -55,10 +56,12 @@ def bench_generation(runs: int, tmp: Path) -> dict:
         params = synthetic_params(tmp, count)
         target = tmp / f"out-{count}"
         scaling[count] = timed(
-            [PY, "generate.py", "--quiet", "--params-dir", str(params), "--out-dir", str(target)], runs)
+            [PY, "generate.py", "--quiet", "--params-dir", str(params), "--out-dir", str(target)], runs
+        )
     per_env = (scaling[50]["median"] - scaling[1]["median"]) / 49
     return {
-        "import_floor": floor, "generate_all": generate,
+        "import_floor": floor,
+        "generate_all": generate,
         "generate_ratio_to_floor": generate["median"] / floor["median"],
         "generate_envs": {str(k): v for k, v in scaling.items()},
         "generate_seconds_per_extra_env": per_env,
@@ -90,14 +93,18 @@ def _cli_deploy_script(folder: Path) -> str:
         overrides = [_dquote(f"{k}={v}") for k, v in stack["parameters"].items()]
         for key, wired in stack["parameters_from_outputs"].items():
             query = f"Stacks[0].Outputs[?OutputKey=='{wired['output']}'].OutputValue"
-            lines.append(f"{key}=$(aws cloudformation describe-stacks --stack-name {names[wired['stack']]} "
-                         f"--query \"{query}\" --output text)")
+            lines.append(
+                f"{key}=$(aws cloudformation describe-stacks --stack-name {names[wired['stack']]} "
+                f'--query "{query}" --output text)'
+            )
             overrides.append(f'"{key}=${key}"')
         tags = " ".join(f"{k}={v}" for k, v in stack["tags"].items())
         params = f" --parameter-overrides {' '.join(overrides)}" if overrides else ""
-        lines.append(f"aws cloudformation deploy --stack-name {stack['stack_name']} "
-                     f"--template-file {folder / stack['template']}{params} "
-                     f"--capabilities {' '.join(stack['capabilities'])} --tags {tags} --no-fail-on-empty-changeset")
+        lines.append(
+            f"aws cloudformation deploy --stack-name {stack['stack_name']} "
+            f"--template-file {folder / stack['template']}{params} "
+            f"--capabilities {' '.join(stack['capabilities'])} --tags {tags} --no-fail-on-empty-changeset"
+        )
     return "\n".join(lines)
 
 
@@ -127,9 +134,15 @@ def bench_deploy(runs: int, tmp: Path, env: str = "dev") -> dict:
         results["apply_fresh"] = timed(apply, runs, before=lambda: _reset(endpoint))
         results["apply_up_to_date"] = timed(apply, runs)
         cli_env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-        cli_env.update(PATH=f"{Path(PY).parent}{os.pathsep}{os.environ['PATH']}", AWS_ENDPOINT_URL=endpoint,
-                       AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION=region,
-                       AWS_CONFIG_FILE="/dev/null", AWS_SHARED_CREDENTIALS_FILE="/dev/null")
+        cli_env.update(
+            PATH=f"{Path(PY).parent}{os.pathsep}{os.environ['PATH']}",
+            AWS_ENDPOINT_URL=endpoint,
+            AWS_ACCESS_KEY_ID="testing",
+            AWS_SECRET_ACCESS_KEY="testing",
+            AWS_DEFAULT_REGION=region,
+            AWS_CONFIG_FILE="/dev/null",
+            AWS_SHARED_CREDENTIALS_FILE="/dev/null",
+        )
         results["aws_cli_fresh"] = timed(["bash", "-c", script], runs, env=cli_env, before=lambda: _reset(endpoint))
     results["apply_ratio_to_aws_cli"] = results["apply_fresh"]["median"] / results["aws_cli_fresh"]["median"]
     results["notice_delay"] = {
@@ -140,39 +153,71 @@ def bench_deploy(runs: int, tmp: Path, env: str = "dev") -> dict:
 
 
 def _row(name: str, figure: dict, target: str = "") -> str:
-    return (f"| {name} | {figure['median'] * 1000:.0f} ms | {figure['min'] * 1000:.0f}–{figure['max'] * 1000:.0f} ms "
-            f"| {target} |")
+    return (
+        f"| {name} | {figure['median'] * 1000:.0f} ms | {figure['min'] * 1000:.0f}–{figure['max'] * 1000:.0f} ms "
+        f"| {target} |"
+    )
 
 
 def table(results: dict) -> str:
     gen = results["generation"]
-    lines = ["| figure | median | min–max | target |", "| --- | --- | --- | --- |",
-             _row("python + import troposphere, awacs (floor)", gen["import_floor"]),
-             _row("generate all environments", gen["generate_all"],
-                  f"≤ 1.5× floor: {gen['generate_ratio_to_floor']:.2f}× "
-                  f"{'met' if gen['generate_ratio_to_floor'] <= 1.5 else 'MISSED'}")]
+    lines = [
+        "| figure | median | min–max | target |",
+        "| --- | --- | --- | --- |",
+        _row("python + import troposphere, awacs (floor)", gen["import_floor"]),
+        _row(
+            "generate all environments",
+            gen["generate_all"],
+            f"≤ 1.5× floor: {gen['generate_ratio_to_floor']:.2f}× "
+            f"{'met' if gen['generate_ratio_to_floor'] <= 1.5 else 'MISSED'}",
+        ),
+    ]
     for count, figure in gen["generate_envs"].items():
         lines.append(_row(f"generate {count} synthetic environment(s)", figure))
     per_env = gen["generate_seconds_per_extra_env"] * 1000
-    lines.append(f"| per additional environment | {per_env:.1f} ms | | ≤ 20 ms: {'met' if per_env <= 20 else 'MISSED'} |")
+    lines.append(
+        f"| per additional environment | {per_env:.1f} ms | | ≤ 20 ms: {'met' if per_env <= 20 else 'MISSED'} |"
+    )
     lint = results["lint"]
     lines.append(_row("lint all templates, cold (--no-cache)", lint["lint_cold"]))
-    lines.append(_row("lint all templates, warm (nothing changed)", lint["lint_warm"],
-                      f"< 0.5 s: {'met' if lint['lint_warm']['median'] < 0.5 else 'MISSED'}"))
+    lines.append(
+        _row(
+            "lint all templates, warm (nothing changed)",
+            lint["lint_warm"],
+            f"< 0.5 s: {'met' if lint['lint_warm']['median'] < 0.5 else 'MISSED'}",
+        )
+    )
     deploy = results.get("deploy")
     if deploy:
-        lines.append(_row("deploy.py apply dev, fresh create (local endpoint)", deploy["apply_fresh"],
-                          f"< 3 s and faster than the AWS CLI: "
-                          f"{'met' if deploy['apply_fresh']['median'] < 3 and deploy['apply_ratio_to_aws_cli'] < 1 else 'MISSED'}"))
-        lines.append(_row("aws cloudformation deploy, same stacks (local endpoint)", deploy["aws_cli_fresh"],
-                          f"deploy.py takes {deploy['apply_ratio_to_aws_cli']:.2f}× its time"))
-        lines.append(_row("deploy.py apply dev, up to date", deploy["apply_up_to_date"],
-                          f"< 1.5 s: {'met' if deploy['apply_up_to_date']['median'] < 1.5 else 'MISSED'}"))
+        lines.append(
+            _row(
+                "deploy.py apply dev, fresh create (local endpoint)",
+                deploy["apply_fresh"],
+                f"< 3 s and faster than the AWS CLI: "
+                f"{'met' if deploy['apply_fresh']['median'] < 3 and deploy['apply_ratio_to_aws_cli'] < 1 else 'MISSED'}",
+            )
+        )
+        lines.append(
+            _row(
+                "aws cloudformation deploy, same stacks (local endpoint)",
+                deploy["aws_cli_fresh"],
+                f"deploy.py takes {deploy['apply_ratio_to_aws_cli']:.2f}× its time",
+            )
+        )
+        lines.append(
+            _row(
+                "deploy.py apply dev, up to date",
+                deploy["apply_up_to_date"],
+                f"< 1.5 s: {'met' if deploy['apply_up_to_date']['median'] < 1.5 else 'MISSED'}",
+            )
+        )
         for length, delays in deploy["notice_delay"].items():
             ok = delays["deploy.py"] <= 5
-            lines.append(f"| worst delay noticing a settled stack, {length} operation | "
-                         f"{delays['deploy.py']:.2f} s (AWS CLI: {delays['aws cli']:.0f} s) | computed from "
-                         f"the polling schedule | ≤ 5 s: {'met' if ok else 'MISSED'} |")
+            lines.append(
+                f"| worst delay noticing a settled stack, {length} operation | "
+                f"{delays['deploy.py']:.2f} s (AWS CLI: {delays['aws cli']:.0f} s) | computed from "
+                f"the polling schedule | ≤ 5 s: {'met' if ok else 'MISSED'} |"
+            )
     return "\n".join(lines)
 
 
@@ -190,13 +235,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=5, help="measured runs per figure (default 5)")
     parser.add_argument("--json", type=Path, default=ROOT / "bench-results.json", help="where to write results")
-    parser.add_argument("--no-readme", dest="readme", action="store_false",
-                        help="leave README.md's benchmark table alone")
+    parser.add_argument(
+        "--no-readme", dest="readme", action="store_false", help="leave README.md's benchmark table alone"
+    )
     args = parser.parse_args(argv)
     tmp = Path(tempfile.mkdtemp(prefix="bench-"))
     try:
-        results = {"generation": bench_generation(args.runs, tmp), "lint": bench_lint(args.runs),
-                   "deploy": bench_deploy(args.runs, tmp)}
+        results = {
+            "generation": bench_generation(args.runs, tmp),
+            "lint": bench_lint(args.runs),
+            "deploy": bench_deploy(args.runs, tmp),
+        }
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     results["machine"] = {"cpus": os.cpu_count(), "python": sys.version.split()[0]}

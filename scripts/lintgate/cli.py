@@ -13,6 +13,7 @@ informational) makes the exit code 1.
 A template that passed is remembered under .cache/lint/ by a hash of its bytes, the tool
 versions, the configuration and the project rules; an unchanged template is then skipped.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -97,7 +98,8 @@ def run_checkov(paths: list[Path]) -> list[str]:
     from checkov.runner_filter import RunnerFilter
 
     report = Runner().run(
-        root_folder=None, files=[str(p.resolve()) for p in paths],
+        root_folder=None,
+        files=[str(p.resolve()) for p in paths],
         runner_filter=RunnerFilter(framework=["cloudformation"], show_progress_bar=False),
     )
     findings = []
@@ -112,7 +114,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="fargate-lint", description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("files", nargs="+", type=Path, help="template files (other JSON in out/ is skipped)")
     parser.add_argument("--no-cache", action="store_true", help="check every template even if it passed before")
-    parser.add_argument("--cache-dir", type=Path, default=CACHE, help="where passes are remembered (default .cache/lint)")
+    parser.add_argument(
+        "--cache-dir", type=Path, default=CACHE, help="where passes are remembered (default .cache/lint)"
+    )
     args = parser.parse_args(argv)
 
     missing = [str(p) for p in args.files if not p.is_file()]
@@ -137,7 +141,9 @@ def main(argv: list[str] | None = None) -> int:
         for path in todo:
             (args.cache_dir / keys[path]).write_text(f"{path}\n")
     cached = len(templates) - len(todo)
-    print(f"lint: {len(templates)} template(s), {len(todo)} checked, {cached} unchanged since they passed, "
-          f"{len(findings)} finding(s)", file=sys.stderr)
+    print(
+        f"lint: {len(templates)} template(s), {len(todo)} checked, {cached} unchanged since they passed, "
+        f"{len(findings)} finding(s)",
+        file=sys.stderr,
+    )
     return 1 if findings else 0
-

@@ -8,9 +8,11 @@ through CodeDeploy using CloudFormation" with its pages "AWS::CodeDeploy::BlueGr
 deployments using CloudFormation" and "Blue/green deployment template example":
 https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/blue-green.html
 """
+
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 TRANSFORM = "AWS::CodeDeployBlueGreen"
 HOOK_TYPE = "AWS::CodeDeploy::BlueGreen"

@@ -9,14 +9,14 @@ W9105: a hook without ServiceRole or without TestTrafficRoute (a warning: the re
 
 Facts and sources: bluegreen_facts.py (AWS CloudFormation User Guide, blue/green hook syntax).
 """
+
 from __future__ import annotations
 
 import difflib
+
 from cfnlint.rules import CloudFormationLintRule, RuleMatch
 
 from . import bluegreen_facts as bg
-
-
 
 
 def _obj(keys: dict, required: tuple = ()) -> dict:
@@ -36,26 +36,38 @@ STRING = {"string": None}
 PAIR = {"pair": True}
 ROUTE = _obj({"Type": _enum(bg.LISTENER), "LogicalID": STRING}, ("Type", "LogicalID"))
 STEPS = _obj({"StepPercentage": _int(bg.MIN_STEP_PERCENTAGE, 100), "BakeTimeMins": _int(0)})
-APPLICATION = _obj({
-    "Target": _obj({"Type": _enum(bg.SERVICE), "LogicalID": STRING}, ("Type", "LogicalID")),
-    "ECSAttributes": _obj({
-        "TaskDefinitions": PAIR,
-        "TaskSets": PAIR,
-        # The hook syntax page marks TestTrafficRoute as required, but AWS's own template example
-        # omits it; its absence is the warning W9105, not a structural error.
-        "TrafficRouting": _obj({"ProdTrafficRoute": ROUTE, "TestTrafficRoute": ROUTE, "TargetGroups": PAIR},
-                               ("ProdTrafficRoute", "TargetGroups")),
-    }, ("TaskDefinitions", "TaskSets", "TrafficRouting")),
-}, ("Target", "ECSAttributes"))
-PROPERTIES = _obj({
-    "TrafficRoutingConfig": _obj({"Type": _enum(*bg.TRAFFIC_ROUTING_TYPES),
-                                  "TimeBasedCanary": STEPS, "TimeBasedLinear": STEPS}, ("Type",)),
-    "AdditionalOptions": _obj({"TerminationWaitTimeInMinutes": _int(0, bg.MAX_TERMINATION_WAIT)}),
-    "LifecycleEventHooks": _obj({event: STRING for event in bg.LIFECYCLE_EVENTS}),
-    # Documented as required, although AWS's own template example omits it: W9105 warns, E9101 does not.
-    "ServiceRole": STRING,
-    "Applications": {"one": APPLICATION},  # only a single ECS service can be the deployment target
-}, ("Applications",))
+APPLICATION = _obj(
+    {
+        "Target": _obj({"Type": _enum(bg.SERVICE), "LogicalID": STRING}, ("Type", "LogicalID")),
+        "ECSAttributes": _obj(
+            {
+                "TaskDefinitions": PAIR,
+                "TaskSets": PAIR,
+                # The hook syntax page marks TestTrafficRoute as required, but AWS's own template example
+                # omits it; its absence is the warning W9105, not a structural error.
+                "TrafficRouting": _obj(
+                    {"ProdTrafficRoute": ROUTE, "TestTrafficRoute": ROUTE, "TargetGroups": PAIR},
+                    ("ProdTrafficRoute", "TargetGroups"),
+                ),
+            },
+            ("TaskDefinitions", "TaskSets", "TrafficRouting"),
+        ),
+    },
+    ("Target", "ECSAttributes"),
+)
+PROPERTIES = _obj(
+    {
+        "TrafficRoutingConfig": _obj(
+            {"Type": _enum(*bg.TRAFFIC_ROUTING_TYPES), "TimeBasedCanary": STEPS, "TimeBasedLinear": STEPS}, ("Type",)
+        ),
+        "AdditionalOptions": _obj({"TerminationWaitTimeInMinutes": _int(0, bg.MAX_TERMINATION_WAIT)}),
+        "LifecycleEventHooks": _obj({event: STRING for event in bg.LIFECYCLE_EVENTS}),
+        # Documented as required, although AWS's own template example omits it: W9105 warns, E9101 does not.
+        "ServiceRole": STRING,
+        "Applications": {"one": APPLICATION},  # only a single ECS service can be the deployment target
+    },
+    ("Applications",),
+)
 HOOK = _obj({"Type": _enum(bg.HOOK_TYPE), "Properties": PROPERTIES}, ("Type", "Properties"))
 
 
@@ -128,12 +140,22 @@ def traffic_routing_blocks(config, path: tuple) -> list[tuple[tuple, str]]:
     routing = config["Type"]
     problems = []
     if routing != "AllAtOnce" and routing not in config:
-        problems.append((path, f"{bg.where(path)}: Type is {routing} but the {routing} block "
-                               "(StepPercentage, BakeTimeMins) is missing"))
+        problems.append(
+            (
+                path,
+                f"{bg.where(path)}: Type is {routing} but the {routing} block "
+                "(StepPercentage, BakeTimeMins) is missing",
+            )
+        )
     for block in ("TimeBasedCanary", "TimeBasedLinear"):
         if block in config and block != routing:
-            problems.append((path + (block,), f"{bg.where(path + (block,))}: a {block} block does not match "
-                                              f"Type {routing}; declare only the block matching the type"))
+            problems.append(
+                (
+                    path + (block,),
+                    f"{bg.where(path + (block,))}: a {block} block does not match "
+                    f"Type {routing}; declare only the block matching the type",
+                )
+            )
     return problems
 
 
@@ -142,10 +164,12 @@ class BlueGreenHookStructure(CloudFormationLintRule):
 
     id = "E9101"
     shortdesc = "AWS::CodeDeploy::BlueGreen hook structure"
-    description = ("Validate the Hooks section used by the AWS::CodeDeployBlueGreen transform: one hook of type "
-                   "AWS::CodeDeploy::BlueGreen, its documented keys (unknown keys are errors), required keys "
-                   "(those AWS's own example has; ServiceRole and TestTrafficRoute are W9105), traffic-routing "
-                   "type and matching block, ranges and list shapes")
+    description = (
+        "Validate the Hooks section used by the AWS::CodeDeployBlueGreen transform: one hook of type "
+        "AWS::CodeDeploy::BlueGreen, its documented keys (unknown keys are errors), required keys "
+        "(those AWS's own example has; ServiceRole and TestTrafficRoute are W9105), traffic-routing "
+        "type and matching block, ranges and list shapes"
+    )
     source_url = "https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/blue-green-hook-syntax.html"
     tags = ["hooks", "blue-green", "project"]
 
@@ -158,15 +182,21 @@ class BlueGreenHookStructure(CloudFormationLintRule):
             return [RuleMatch(["Hooks"], f"Hooks: expected an object with one {bg.HOOK_TYPE} hook")]
         problems = []
         if len(hooks) > 1:
-            problems.append((("Hooks",), f"Hooks: {len(hooks)} hooks ({', '.join(map(str, hooks))}); declare exactly "
-                                         f"one {bg.HOOK_TYPE} hook (the transform deploys a single ECS service)"))
+            problems.append(
+                (
+                    ("Hooks",),
+                    f"Hooks: {len(hooks)} hooks ({', '.join(map(str, hooks))}); declare exactly "
+                    f"one {bg.HOOK_TYPE} hook (the transform deploys a single ECS service)",
+                )
+            )
         for logical_id, hook in hooks.items():
             path = ("Hooks", logical_id)
             if not str(logical_id).isalnum() or not str(logical_id).isascii():
                 problems.append((path, f"Hooks/{logical_id}: a hook's logical ID must be alphanumeric (A-Za-z0-9)"))
             problems += check(hook, HOOK, path)
-            problems += traffic_routing_blocks(bg.field(hook, "Properties", "TrafficRoutingConfig"),
-                                               path + ("Properties", "TrafficRoutingConfig"))
+            problems += traffic_routing_blocks(
+                bg.field(hook, "Properties", "TrafficRoutingConfig"), path + ("Properties", "TrafficRoutingConfig")
+            )
         return [RuleMatch(list(p), message) for p, message in problems]
 
 
@@ -190,10 +220,12 @@ class BlueGreenHookReferences(CloudFormationLintRule):
 
     id = "E9102"
     shortdesc = "AWS::CodeDeploy::BlueGreen hook logical IDs"
-    description = ("Validate that the service, blue task definition and task set, listeners and target groups named "
-                   "by an AWS::CodeDeploy::BlueGreen hook exist with the right resource type, that the green task "
-                   "definition and task set are not declared as resources, and that the service uses the EXTERNAL "
-                   "deployment controller")
+    description = (
+        "Validate that the service, blue task definition and task set, listeners and target groups named "
+        "by an AWS::CodeDeploy::BlueGreen hook exist with the right resource type, that the green task "
+        "definition and task set are not declared as resources, and that the service uses the EXTERNAL "
+        "deployment controller"
+    )
     source_url = "https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/blue-green-template-example.html"
     tags = ["hooks", "blue-green", "project"]
 
@@ -220,23 +252,40 @@ class BlueGreenHookReferences(CloudFormationLintRule):
             found = bg.resource_type(template, logical_id)
             exists = logical_id in bg.resources(template)
             if expected is None and exists:
-                matches.append(RuleMatch(list(path), f"{bg.where(path)}: '{logical_id}' is {role}, which "
-                                         "CloudFormation creates during a green deployment; it must not be "
-                                         "declared in Resources"))
+                matches.append(
+                    RuleMatch(
+                        list(path),
+                        f"{bg.where(path)}: '{logical_id}' is {role}, which "
+                        "CloudFormation creates during a green deployment; it must not be "
+                        "declared in Resources",
+                    )
+                )
             elif expected is not None and not exists:
-                matches.append(RuleMatch(list(path), f"{bg.where(path)}: '{logical_id}' ({role}) does not exist "
-                                         f"in Resources; expected a {expected}"))
+                matches.append(
+                    RuleMatch(
+                        list(path),
+                        f"{bg.where(path)}: '{logical_id}' ({role}) does not exist in Resources; expected a {expected}",
+                    )
+                )
             elif expected is not None and found != expected:
-                matches.append(RuleMatch(list(path), f"{bg.where(path)}: '{logical_id}' ({role}) is a {found}, "
-                                         f"expected a {expected}"))
+                matches.append(
+                    RuleMatch(
+                        list(path), f"{bg.where(path)}: '{logical_id}' ({role}) is a {found}, expected a {expected}"
+                    )
+                )
         service = bg.field(application, "Target", "LogicalID")
         if isinstance(service, str) and bg.resource_type(template, service) == bg.SERVICE:
             controller = bg.field(bg.resources(template)[service], "Properties", "DeploymentController", "Type")
             if controller != "EXTERNAL":
                 path = ("Resources", service, "Properties")
-                matches.append(RuleMatch(list(path), f"Resources/{service}: the ECS service targeted by the "
-                                         f"blue/green hook must use DeploymentController Type EXTERNAL, "
-                                         f"not {controller!r}"))
+                matches.append(
+                    RuleMatch(
+                        list(path),
+                        f"Resources/{service}: the ECS service targeted by the "
+                        f"blue/green hook must use DeploymentController Type EXTERNAL, "
+                        f"not {controller!r}",
+                    )
+                )
         return matches
 
 
@@ -245,10 +294,12 @@ class BlueGreenHookRecommendedKeys(CloudFormationLintRule):
 
     id = "W9105"
     shortdesc = "AWS::CodeDeploy::BlueGreen hook without ServiceRole or TestTrafficRoute"
-    description = ("Warn when an AWS::CodeDeploy::BlueGreen hook has no ServiceRole or an application has no "
-                   "TestTrafficRoute: the hook syntax reference marks both as required (AWS's template example "
-                   "omits them, so E9101 accepts their absence), and without a test route the "
-                   "AfterAllowTestTraffic validation hook has no test listener to test the green version through")
+    description = (
+        "Warn when an AWS::CodeDeploy::BlueGreen hook has no ServiceRole or an application has no "
+        "TestTrafficRoute: the hook syntax reference marks both as required (AWS's template example "
+        "omits them, so E9101 accepts their absence), and without a test route the "
+        "AfterAllowTestTraffic validation hook has no test listener to test the green version through"
+    )
     source_url = "https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/blue-green-hook-syntax.html"
     tags = ["hooks", "blue-green", "project"]
 
@@ -261,16 +312,26 @@ class BlueGreenHookRecommendedKeys(CloudFormationLintRule):
                 continue  # E9101 reports it
             path = ("Hooks", hook_id, "Properties")
             if "ServiceRole" not in properties:
-                matches.append(RuleMatch(list(path), f"{bg.where(path)}: no ServiceRole; the hook reference "
-                                         "marks it required (name the IAM role CodeDeploy uses for the "
-                                         "deployment)"))
+                matches.append(
+                    RuleMatch(
+                        list(path),
+                        f"{bg.where(path)}: no ServiceRole; the hook reference "
+                        "marks it required (name the IAM role CodeDeploy uses for the "
+                        "deployment)",
+                    )
+                )
             applications = properties.get("Applications")
             for index, application in enumerate(applications if isinstance(applications, list) else []):
                 routing_path = path + ("Applications", index, "ECSAttributes", "TrafficRouting")
                 routing = bg.field(application, "ECSAttributes", "TrafficRouting")
                 if isinstance(routing, dict) and "TestTrafficRoute" not in routing:
-                    matches.append(RuleMatch(list(routing_path), f"{bg.where(routing_path)}: no "
-                                             "TestTrafficRoute; the hook reference marks it required, and "
-                                             "without a test listener the AfterAllowTestTraffic validation "
-                                             "hook has nothing to test"))
+                    matches.append(
+                        RuleMatch(
+                            list(routing_path),
+                            f"{bg.where(routing_path)}: no "
+                            "TestTrafficRoute; the hook reference marks it required, and "
+                            "without a test listener the AfterAllowTestTraffic validation "
+                            "hook has nothing to test",
+                        )
+                    )
         return matches
