@@ -12,6 +12,7 @@ from typing import Any
 
 from . import engines, manifest
 from .config import EnvironmentConfig
+from .engines.base import ServiceStack
 from .stacks import network, pipeline, service
 from .template import CfnTemplate, capabilities, render
 
@@ -33,21 +34,21 @@ class Stack:
 
 def stacks(config: EnvironmentConfig) -> list[Stack]:
     """The stacks of one environment, in deploy order."""
-    service_template = service.build(config)
+    service_stack = service.build_stack(config)
     network_outputs = ("VpcId", "VpcCidr", "PublicSubnetIds", "PrivateSubnetIds")
     return [
         Stack(network.STACK, network.build(config)),
         Stack(
             service.STACK,
-            service_template,
+            service_stack.template,
             parameters={key: manifest.OutputRef(network.STACK, key) for key in network_outputs},
             kept_on_update=("ImageUri",),
         ),
-        *_pipeline_stacks(config, service_template),
+        *_pipeline_stacks(config, service_stack),
     ]
 
 
-def _pipeline_stacks(config: EnvironmentConfig, service_template: CfnTemplate) -> list[Stack]:
+def _pipeline_stacks(config: EnvironmentConfig, service_stack: ServiceStack) -> list[Stack]:
     """The release pipeline, when params has a ``pipeline:`` section; its service-stack values come
     from the service stack's outputs, or are deterministic names where that template has none."""
     if config.pipeline is None:
@@ -57,7 +58,7 @@ def _pipeline_stacks(config: EnvironmentConfig, service_template: CfnTemplate) -
         key: manifest.OutputRef(service.STACK, output) for key, output in engine.service_outputs.items()
     }
     values.update(engine.static_service_values(config))
-    return [Stack(pipeline.STACK, pipeline.build(config, service_template), parameters=values, needs=(service.STACK,))]
+    return [Stack(pipeline.STACK, pipeline.build(config, service_stack), parameters=values, needs=(service.STACK,))]
 
 
 def _static_values(stack: Stack, body: dict[str, Any]) -> dict[str, str]:

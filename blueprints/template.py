@@ -83,6 +83,6 @@ def checkov_skip(*checks: tuple[str, str]) -> dict:
     return {"checkov": {"skip": [{"id": check_id, "comment": reason} for check_id, reason in checks]}}
 
 
-def render(body: dict[str, Any]) -> str:
+def render(body: dict[str, Any] | list[Any]) -> str:
     """Serialise a template (or any JSON document in out/): two-space indent, sorted keys, final newline."""
     return json.dumps(body, indent=2, sort_keys=True, ensure_ascii=False) + "\n"

@@ -43,7 +43,7 @@ def _config(engine="codedeploy", service_overrides=None, **pipeline_overrides) -
 
 def _pipeline(config: EnvironmentConfig):
     """The pipeline template of ``config``, releasing that config's service stack."""
-    return pipeline.build(config, service.build(config))
+    return pipeline.build(config, service.build_stack(config))
 
 
 def _buildspec(body: dict) -> dict:
@@ -213,7 +213,7 @@ def test_appspec_matches_the_service_load_balancer_and_hook(tmp_path):
 def test_taskdef_refuses_a_value_it_cannot_resolve(monkeypatch):
     monkeypatch.setattr(pipeline_artifacts, "TASKDEF_PROPERTIES", pipeline_artifacts.TASKDEF_PROPERTIES - {"Tags"})
     with pytest.raises(ValueError, match="does not carry the task definition properties \\['Tags'\\]"):
-        pipeline_artifacts.taskdef_json(_config(), service.build(_config()))
+        pipeline_artifacts.taskdef_json(_config(), service.build_stack(_config()))
 
 
 # --- pipeline structure per engine -------------------------------------------------------------

@@ -23,7 +23,7 @@ class ParamsError(Exception):
         self.problems = problems
 
 
-class KeyProblem(Exception):
+class KeyProblem(Exception):  # noqa: N818 - a report of one key, raised past pydantic, not an error class
     """Raised by a check across keys to name the exact key it is about: a ValueError from a model
     validator would be reported at the enclosing section. Not a ValueError on purpose, so pydantic
     lets it through to ``load_environment``, which formats it like every other problem."""

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 from awacs import awslambda
 from awacs.aws import Allow, Statement
-from troposphere import GetAtt, Parameter, Ref, Tags, cloudwatch, ec2, ecs, iam
+from troposphere import GetAtt, Parameter, Ref, Tags, cloudwatch, ec2, ecs, iam, logs
 from troposphere import awslambda as tlambda
 from troposphere import elasticloadbalancingv2 as elb
 
@@ -39,6 +39,7 @@ class ServiceHandles:
     """The shared resources of the service stack, as the objects their builders returned."""
 
     cluster: ecs.Cluster
+    log_group: logs.LogGroup
     task_definition: ecs.TaskDefinition
     task_execution_role: iam.Role
     task_role: iam.Role
@@ -51,6 +52,15 @@ class ServiceHandles:
     test_listener: elb.Listener
     alarms: tuple[cloudwatch.Alarm, ...]
     hook_function: tlambda.Function
+
+
+@dataclass(frozen=True)
+class ServiceStack:
+    """The service stack's template and the handles of its shared resources: what the pipeline
+    releases (its task definition becomes the release's task definition)."""
+
+    template: CfnTemplate
+    handles: ServiceHandles
 
 
 @dataclass(frozen=True)
@@ -107,18 +117,18 @@ class Engine(Protocol):
     def build_statements(self, config: EnvironmentConfig) -> list[Statement]:
         """What the build role needs for the build steps."""
 
-    def build_steps(self, config: EnvironmentConfig, service_template: CfnTemplate) -> list[BuildStep]:
+    def build_steps(self, config: EnvironmentConfig, service: ServiceStack) -> list[BuildStep]:
         """Commands that write the deploy artifacts into the artifact folder."""
 
     def deploy_actions(
-        self, t: CfnTemplate, config: EnvironmentConfig, approval: bool, service_template: CfnTemplate
+        self, t: CfnTemplate, config: EnvironmentConfig, approval: bool, service: ServiceStack
     ) -> list[codepipeline.Actions]:
         """The Deploy stage. ``approval``: the manual approval goes inside it, when
         ``approval_in_deploy_stage`` (else the pipeline adds an Approve stage before it)."""
 
     approval_in_deploy_stage: ClassVar[bool]
 
-    def pipeline_statements(self, t: CfnTemplate, config: EnvironmentConfig) -> list[Statement]:
+    def pipeline_statements(self, t: CfnTemplate, config: EnvironmentConfig, service: ServiceStack) -> list[Statement]:
         """What the pipeline role needs for the Deploy stage."""
 
 

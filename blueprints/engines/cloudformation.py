@@ -42,7 +42,7 @@ from ..stacks import pipeline_actions as actions
 from ..stacks import pipeline_artifacts as artifacts
 from ..template import capabilities
 from . import base
-from .base import ARN, BuildStep, ServiceHandles
+from .base import ARN, BuildStep, ServiceHandles, ServiceStack
 from .registry import register
 
 if TYPE_CHECKING:
@@ -72,7 +72,7 @@ class TaskSetNetworkConfiguration(ecs.NetworkConfiguration):
     https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-properties-ecs-taskset-networkconfiguration.html
     """
 
-    props = {"AwsVpcConfiguration": (ecs.AwsVpcConfiguration, False)}
+    props: ClassVar[dict[str, tuple[type, bool]]] = {"AwsVpcConfiguration": (ecs.AwsVpcConfiguration, False)}
 
 
 class CloudFormationEngine:
@@ -167,7 +167,7 @@ class CloudFormationEngine:
             )
         ]
 
-    def build_steps(self, config: EnvironmentConfig, service_template: CfnTemplate) -> list[BuildStep]:
+    def build_steps(self, config: EnvironmentConfig, service: ServiceStack) -> list[BuildStep]:
         script = artifacts.render("service_configuration.py.j2", image_parameter=artifacts.IMAGE_PARAMETER)
         return [
             BuildStep(
@@ -184,7 +184,7 @@ class CloudFormationEngine:
         ]
 
     def deploy_actions(
-        self, t: CfnTemplate, config: EnvironmentConfig, approval: bool, service_template: CfnTemplate
+        self, t: CfnTemplate, config: EnvironmentConfig, approval: bool, service: ServiceStack
     ) -> list[codepipeline.Actions]:
         # No RoleArn on either action, on purpose. CloudFormation keeps the role an operation passes
         # and uses it for every later operation on the stack that passes none ("If you don't specify
@@ -208,7 +208,7 @@ class CloudFormationEngine:
                 "ParameterOverrides": json.dumps(
                     {artifacts.IMAGE_PARAMETER: f"#{{{actions.BUILD_NAMESPACE}.IMAGE_URI}}"}
                 ),
-                "Capabilities": ",".join(capabilities(service_template.to_dict())),
+                "Capabilities": ",".join(capabilities(service.template.to_dict())),
             },
             1,
             inputs=(build_output,),
@@ -231,7 +231,7 @@ class CloudFormationEngine:
         )
         return stage
 
-    def pipeline_statements(self, t: CfnTemplate, config: EnvironmentConfig) -> list[Statement]:
+    def pipeline_statements(self, t: CfnTemplate, config: EnvironmentConfig, service: ServiceStack) -> list[Statement]:
         return [
             Statement(
                 Effect=Allow,
@@ -250,7 +250,7 @@ class CloudFormationEngine:
                 Action=[awscfn.CreateChangeSet],
                 Resource=[Sub("arn:${AWS::Partition}:cloudformation:${AWS::Region}:aws:transform/CodeDeployBlueGreen")],
             ),
-            *_release_statements(config),
+            *_release_statements(config, service.handles),
         ]
 
 
@@ -336,7 +336,7 @@ def _hook(config: EnvironmentConfig, shared: ServiceHandles, service: ecs.Servic
     }
 
 
-def _release_statements(config: EnvironmentConfig) -> list[Statement]:
+def _release_statements(config: EnvironmentConfig, shared: ServiceHandles) -> list[Statement]:
     """What CloudFormation does, with the pipeline role's credentials (no RoleArn: see
     ``deploy_actions``), when a release changes the image: replace the task definition and run the
     green deployment, nothing else (other changes go through the deployer, whose caller has the
@@ -381,7 +381,10 @@ def _release_statements(config: EnvironmentConfig) -> list[Statement]:
         # The service template has no Outputs, so the task roles are matched by the names
         # CloudFormation gives unnamed roles: <stack name>-<logical ID>-<suffix>.
         actions.pass_task_roles(
-            [Sub(role_arn % naming.stack_role_pattern(config, logical_id)) for logical_id in artifacts.ROLE_VARIABLES]
+            [
+                Sub(role_arn % naming.stack_role_pattern(config, logical_id))
+                for logical_id in (shared.task_role.title, shared.task_execution_role.title)
+            ]
         ),
         # The green deployment runs as the hook's ServiceRole (a role name in Hooks).
         roles.pass_role([Sub(role_arn % naming.bluegreen_hook_role(config))], "codedeploy.amazonaws.com"),

@@ -23,7 +23,7 @@ from ..config.service import PREDEFINED_DEPLOYMENTS
 from ..stacks import pipeline_actions as actions
 from ..stacks import pipeline_artifacts as artifacts
 from . import base
-from .base import ARN, BuildStep, ServiceHandles
+from .base import ARN, BuildStep, ServiceHandles, ServiceStack
 from .registry import register
 
 if TYPE_CHECKING:
@@ -102,10 +102,10 @@ class CodeDeployEngine:
     def build_variables(self) -> list[codebuild.EnvironmentVariable]:
         return [
             codebuild.EnvironmentVariable(
-                Name=artifacts.ROLE_VARIABLES["TaskRole"], Type="PLAINTEXT", Value=Ref("TaskRoleArn")
+                Name=artifacts.TASK_ROLE_VARIABLE, Type="PLAINTEXT", Value=Ref("TaskRoleArn")
             ),
             codebuild.EnvironmentVariable(
-                Name=artifacts.ROLE_VARIABLES["TaskExecutionRole"], Type="PLAINTEXT", Value=Ref("TaskExecutionRoleArn")
+                Name=artifacts.EXECUTION_ROLE_VARIABLE, Type="PLAINTEXT", Value=Ref("TaskExecutionRoleArn")
             ),
             # taskdef.json's family (pipeline_artifacts.FAMILY_VARIABLE).
             codebuild.EnvironmentVariable(
@@ -116,8 +116,8 @@ class CodeDeployEngine:
     def build_statements(self, config: EnvironmentConfig) -> list[Statement]:
         return []
 
-    def build_steps(self, config: EnvironmentConfig, service_template: CfnTemplate) -> list[BuildStep]:
-        taskdef = artifacts.heredoc_body(artifacts.taskdef_json(config, service_template).rstrip("\n"))
+    def build_steps(self, config: EnvironmentConfig, service: ServiceStack) -> list[BuildStep]:
+        taskdef = artifacts.heredoc_body(artifacts.taskdef_json(config, service).rstrip("\n"))
         appspec = artifacts.appspec_yaml(config).rstrip("\n")
         return [
             BuildStep(
@@ -131,7 +131,7 @@ class CodeDeployEngine:
         ]
 
     def deploy_actions(
-        self, t: CfnTemplate, config: EnvironmentConfig, approval: bool, service_template: CfnTemplate
+        self, t: CfnTemplate, config: EnvironmentConfig, approval: bool, service: ServiceStack
     ) -> list[codepipeline.Actions]:
         return [
             actions.action(
@@ -152,7 +152,7 @@ class CodeDeployEngine:
             )
         ]
 
-    def pipeline_statements(self, t: CfnTemplate, config: EnvironmentConfig) -> list[Statement]:
+    def pipeline_statements(self, t: CfnTemplate, config: EnvironmentConfig, service: ServiceStack) -> list[Statement]:
         return [
             # What the CodeDeployToECS action calls, on this application and deployment group only.
             Statement(

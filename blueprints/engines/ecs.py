@@ -27,7 +27,7 @@ from troposphere import elasticloadbalancingv2 as elb
 from .. import naming, roles
 from ..stacks import pipeline_actions as actions
 from . import base
-from .base import ARN, BuildStep, ServiceHandles
+from .base import ARN, BuildStep, ServiceHandles, ServiceStack
 from .registry import register
 
 if TYPE_CHECKING:
@@ -140,18 +140,19 @@ class EcsEngine:
     def build_statements(self, config: EnvironmentConfig) -> list[Statement]:
         return []
 
-    def build_steps(self, config: EnvironmentConfig, service_template: CfnTemplate) -> list[BuildStep]:
+    def build_steps(self, config: EnvironmentConfig, service: ServiceStack) -> list[BuildStep]:
         return [
             BuildStep(
                 "The ECS deploy action registers a revision of the service's task definition with this image.",
                 (
-                    """printf '[{"name":"%s","imageUri":"%s"}]\\n' "$CONTAINER_NAME" "$IMAGE_URI" > imagedefinitions.json""",
+                    """printf '[{"name":"%s","imageUri":"%s"}]\\n' "$CONTAINER_NAME" "$IMAGE_URI" """
+                    "> imagedefinitions.json",
                 ),
             )
         ]
 
     def deploy_actions(
-        self, t: CfnTemplate, config: EnvironmentConfig, approval: bool, service_template: CfnTemplate
+        self, t: CfnTemplate, config: EnvironmentConfig, approval: bool, service: ServiceStack
     ) -> list[codepipeline.Actions]:
         return [
             actions.action(
@@ -167,7 +168,7 @@ class EcsEngine:
             )
         ]
 
-    def pipeline_statements(self, t: CfnTemplate, config: EnvironmentConfig) -> list[Statement]:
+    def pipeline_statements(self, t: CfnTemplate, config: EnvironmentConfig, service: ServiceStack) -> list[Statement]:
         cluster_arn = Sub(ARN % ("ecs", "cluster/${ClusterName}"))
         return [
             # What the ECS deploy action calls: read and update this service only.

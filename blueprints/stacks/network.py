@@ -79,7 +79,8 @@ def _vpc(t: CfnTemplate, config: EnvironmentConfig) -> None:
 
 def _subnets(t: CfnTemplate, config: EnvironmentConfig, zones: list) -> tuple[list[str], list[str]]:
     public_cidrs, private_cidrs = config.network.subnet_cidrs()
-    public, private = [], []
+    public: list[str] = []
+    private: list[str] = []
     for i, zone in enumerate(zones, start=1):
         for tier, cidrs, ids in (("Public", public_cidrs, public), ("Private", private_cidrs, private)):
             logical_id = f"{tier}Subnet{i}"

@@ -38,7 +38,7 @@ from troposphere import (
 from .. import engines, naming, roles
 from ..config import EnvironmentConfig
 from ..config.pipeline import PipelineConfig
-from ..engines.base import Engine
+from ..engines.base import Engine, ServiceStack
 from ..template import CfnTemplate, checkov_skip
 from . import pipeline_artifacts
 from .pipeline_actions import ARN, BUILD_NAMESPACE, BUILD_OUTPUT, action, approval_action
@@ -67,9 +67,9 @@ def approval_on(config: EnvironmentConfig) -> bool:
     return config.protected if chosen is None else chosen
 
 
-def build(config: EnvironmentConfig, service_template: CfnTemplate) -> CfnTemplate:
-    """The pipeline that releases the service stack ``service_template`` (the same object that is
-    written to out/<env>/service.json: its task definition becomes the release's taskdef.json)."""
+def build(config: EnvironmentConfig, service: ServiceStack) -> CfnTemplate:
+    """The pipeline that releases the service stack ``service`` (the same template that is written
+    to out/<env>/service.json: its task definition becomes the release's task definition)."""
     p, deploy = settings(config), engines.get(config.service.deployment_engine)
     t = CfnTemplate(
         f"Release pipeline of {config.prefix}: GitHub {p.full_repository_id}@{p.branch} -> Docker build -> ECR "
@@ -80,8 +80,8 @@ def build(config: EnvironmentConfig, service_template: CfnTemplate) -> CfnTempla
     connection = _connection(t, config)
     _repository(t, config)
     _artifact_bucket(t, config)
-    _build_project(t, config, deploy, service_template)
-    _pipeline(t, config, deploy, connection, service_template)
+    _build_project(t, config, deploy, service)
+    _pipeline(t, config, deploy, connection, service)
     _notifications(t, config)
     _outputs(t, config)
     return t
@@ -228,7 +228,7 @@ def _artifact_statements() -> list[Statement]:
     ]
 
 
-def _build_project(t: CfnTemplate, config: EnvironmentConfig, deploy: Engine, service_template: CfnTemplate) -> None:
+def _build_project(t: CfnTemplate, config: EnvironmentConfig, deploy: Engine, service: ServiceStack) -> None:
     p = settings(config)
     t.add_resource(
         logs.LogGroup(
@@ -291,7 +291,7 @@ def _build_project(t: CfnTemplate, config: EnvironmentConfig, deploy: Engine, se
             Description=f"Builds {p.full_repository_id}, pushes it to ECR and gates on the image scan.",
             ServiceRole=GetAtt("BuildRole", "Arn"),
             Source=codebuild.Source(
-                Type="CODEPIPELINE", BuildSpec=pipeline_artifacts.buildspec(config, service_template, deploy)
+                Type="CODEPIPELINE", BuildSpec=pipeline_artifacts.buildspec(config, service, deploy)
             ),
             Artifacts=codebuild.Artifacts(Type="CODEPIPELINE"),
             Environment=codebuild.Environment(
@@ -325,7 +325,9 @@ def _build_project(t: CfnTemplate, config: EnvironmentConfig, deploy: Engine, se
     )
 
 
-def _pipeline_role(t: CfnTemplate, config: EnvironmentConfig, deploy: Engine, connection: str | Ref) -> None:
+def _pipeline_role(
+    t: CfnTemplate, config: EnvironmentConfig, deploy: Engine, connection: str | Ref, service: ServiceStack
+) -> None:
     connection_actions = {True: [codestar_connections.UseConnection], False: [codeconnections.UseConnection]}
     uses_codestar = settings(config).creates_connection or ":codestar-connections:" in settings(config).connection
     statements = [
@@ -336,7 +338,7 @@ def _pipeline_role(t: CfnTemplate, config: EnvironmentConfig, deploy: Engine, co
             Resource=[GetAtt("BuildProject", "Arn")],
         ),
         *_artifact_statements(),
-        *deploy.pipeline_statements(t, config),
+        *deploy.pipeline_statements(t, config, service),
     ]
     t.add_resource(
         iam.Role(
@@ -357,10 +359,10 @@ def _pipeline_role(t: CfnTemplate, config: EnvironmentConfig, deploy: Engine, co
 
 
 def _pipeline(
-    t: CfnTemplate, config: EnvironmentConfig, deploy: Engine, connection: str | Ref, service_template: CfnTemplate
+    t: CfnTemplate, config: EnvironmentConfig, deploy: Engine, connection: str | Ref, service: ServiceStack
 ) -> None:
     p = settings(config)
-    _pipeline_role(t, config, deploy, connection)
+    _pipeline_role(t, config, deploy, connection, service)
     source = action(
         "GitHub",
         "Source",
@@ -393,9 +395,7 @@ def _pipeline(
     stages = [codepipeline.Stages(Name="Source", Actions=[source]), codepipeline.Stages(Name="Build", Actions=[image])]
     if approval and not deploy.approval_in_deploy_stage:
         stages.append(codepipeline.Stages(Name="Approve", Actions=[approval_action()]))
-    stages.append(
-        codepipeline.Stages(Name="Deploy", Actions=deploy.deploy_actions(t, config, approval, service_template))
-    )
+    stages.append(codepipeline.Stages(Name="Deploy", Actions=deploy.deploy_actions(t, config, approval, service)))
     t.add_resource(
         codepipeline.Pipeline(
             "Pipeline",

@@ -18,19 +18,19 @@ import jinja2
 
 from .. import assets, naming
 from ..config import EnvironmentConfig
-from ..template import CfnTemplate
 
 if TYPE_CHECKING:
-    from ..engines.base import BuildStep, Engine
+    from ..engines.base import BuildStep, Engine, ServiceHandles, ServiceStack
 
 IMAGE_PLACEHOLDER = "<IMAGE1_NAME>"
 IMAGE_PARAMETER = "ImageUri"  # the service stack's image parameter
 # Role ARNs and the task family arrive at build time as CodeBuild environment variables (from the
 # pipeline's parameters, which the manifest fills from the service stack's outputs), so
 # taskdef.json is written by an unquoted heredoc that expands exactly these three.
-ROLE_VARIABLES = {"TaskRole": "TASK_ROLE_ARN", "TaskExecutionRole": "EXECUTION_ROLE_ARN"}
+TASK_ROLE_VARIABLE = "TASK_ROLE_ARN"
+EXECUTION_ROLE_VARIABLE = "EXECUTION_ROLE_ARN"
 FAMILY_VARIABLE = "TASK_FAMILY"
-BUILD_VARIABLES = (*ROLE_VARIABLES.values(), FAMILY_VARIABLE)
+BUILD_VARIABLES = (TASK_ROLE_VARIABLE, EXECUTION_ROLE_VARIABLE, FAMILY_VARIABLE)
 # Properties of the service's TaskDefinition that taskdef.json.j2 carries; anything else fails
 # generation instead of silently going missing from releases.
 TASKDEF_PROPERTIES = {
@@ -72,24 +72,26 @@ def _token(variable: str) -> str:
     return f"__{variable}__"
 
 
-def _resolve(value: Any, config: EnvironmentConfig) -> Any:
+def _resolve(value: Any, config: EnvironmentConfig, shared: ServiceHandles) -> Any:
     """Replace the intrinsic functions of the service's task definition by release-time values."""
     if isinstance(value, list):
-        return [_resolve(v, config) for v in value]
+        return [_resolve(v, config, shared) for v in value]
     if not isinstance(value, dict):
         return value
     if list(value) == ["Ref"]:
         known = {
             IMAGE_PARAMETER: IMAGE_PLACEHOLDER,
-            "ServiceLogGroup": naming.log_group(config),
+            shared.log_group.title: naming.log_group(config),
             "AWS::Region": config.region,
         }
         if value["Ref"] in known:
             return known[value["Ref"]]
-    elif list(value) == ["Fn::GetAtt"] and value["Fn::GetAtt"][1] == "Arn" and value["Fn::GetAtt"][0] in ROLE_VARIABLES:
-        return _token(ROLE_VARIABLES[value["Fn::GetAtt"][0]])
+    elif list(value) == ["Fn::GetAtt"] and value["Fn::GetAtt"][1] == "Arn":
+        roles = {shared.task_role.title: TASK_ROLE_VARIABLE, shared.task_execution_role.title: EXECUTION_ROLE_VARIABLE}
+        if value["Fn::GetAtt"][0] in roles:
+            return _token(roles[value["Fn::GetAtt"][0]])
     elif not any(key.startswith("Fn::") or key == "Ref" for key in value):
-        return {key: _resolve(v, config) for key, v in value.items()}
+        return {key: _resolve(v, config, shared) for key, v in value.items()}
     raise ValueError(f"taskdef.json: no release-time value for {value} of the service's task definition")
 
 
@@ -104,14 +106,14 @@ def _api_shape(value: Any, free_form: bool = False) -> Any:
     return {key[0].lower() + key[1:]: _api_shape(v, key in _FREE_FORM) for key, v in value.items()}
 
 
-def task_definition(config: EnvironmentConfig, service_template: CfnTemplate) -> dict[str, Any]:
+def task_definition(config: EnvironmentConfig, service: ServiceStack) -> dict[str, Any]:
     """The service stack's TaskDefinition in the ECS API's shape, with the image placeholder and
     the role-ARN and family tokens (see ``taskdef_json``)."""
-    properties = service_template.resources["TaskDefinition"].to_dict()["Properties"]
+    properties = service.handles.task_definition.to_dict()["Properties"]
     extra = set(properties) - TASKDEF_PROPERTIES
     if extra:
         raise ValueError(f"taskdef.json.j2 does not carry the task definition properties {sorted(extra)}")
-    shaped = _api_shape(_resolve(properties, config))
+    shaped = _api_shape(_resolve(properties, config, service.handles))
     # The family the release registers a revision of is the service stack's (its
     # TaskDefinitionFamily output), not a name the pipeline derives itself.
     # The Name tag repeats the family (blueprints/service.py), so it follows the same value.
@@ -123,10 +125,10 @@ def task_definition(config: EnvironmentConfig, service_template: CfnTemplate) ->
     return shaped
 
 
-def taskdef_json(config: EnvironmentConfig, service_template: CfnTemplate) -> str:
+def taskdef_json(config: EnvironmentConfig, service: ServiceStack) -> str:
     """taskdef.json as CodeDeployToECS reads it, with ``__TASK_ROLE_ARN__`` style tokens for the
     role ARNs and the family (``buildspec`` turns them into shell variables)."""
-    text = render("taskdef.json.j2", td=task_definition(config, service_template))
+    text = render("taskdef.json.j2", td=task_definition(config, service))
     json.loads(text)  # always valid JSON
     return text
 
@@ -164,7 +166,7 @@ def steps_yaml(steps: list[BuildStep]) -> list[str]:
     return lines
 
 
-def buildspec(config: EnvironmentConfig, service_template: CfnTemplate, engine: Engine) -> str:
+def buildspec(config: EnvironmentConfig, service: ServiceStack, engine: Engine) -> str:
     pipeline = config.pipeline
     assert pipeline is not None  # only environments with a pipeline section have a pipeline stack
     gate = assets.text(assets.SCAN_GATE)
@@ -178,5 +180,5 @@ def buildspec(config: EnvironmentConfig, service_template: CfnTemplate, engine: 
         scan_gate=gate.rstrip("\n"),
         scan_gate_sha256=hashlib.sha256(gate.encode("utf-8")).hexdigest(),
         artifacts=engine.artifacts,
-        deploy_lines=steps_yaml(engine.build_steps(config, service_template)),
+        deploy_lines=steps_yaml(engine.build_steps(config, service)),
     )

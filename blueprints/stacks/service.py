@@ -20,7 +20,7 @@ from troposphere import elasticloadbalancingv2 as elb
 
 from .. import assets, engines, naming, roles
 from ..config import EnvironmentConfig
-from ..engines.base import Engine, ServiceHandles
+from ..engines.base import Engine, ServiceHandles, ServiceStack
 from ..template import CfnTemplate, checkov_skip
 from . import load_balancer as lb
 from .pipeline_artifacts import IMAGE_PARAMETER
@@ -33,6 +33,11 @@ HOOK_TIMEOUT_SECONDS = 300
 
 
 def build(config: EnvironmentConfig) -> CfnTemplate:
+    return build_stack(config).template
+
+
+def build_stack(config: EnvironmentConfig) -> ServiceStack:
+    """The template and the handles of its shared resources (what the pipeline releases)."""
     svc = config.service
     engine = engines.get(svc.deployment_engine)
     t = CfnTemplate(
@@ -51,6 +56,7 @@ def build(config: EnvironmentConfig) -> CfnTemplate:
     hook = _hook(t, config, engine, network, groups, load_balancer)
     shared = ServiceHandles(
         cluster=cluster,
+        log_group=log_group,
         task_definition=task_definition,
         task_execution_role=execution_role,
         task_role=task_role,
@@ -68,7 +74,7 @@ def build(config: EnvironmentConfig) -> CfnTemplate:
     _autoscaling(t, config, service)
     if engine.supports_outputs:
         _outputs(t, config, shared, service)
-    return t
+    return ServiceStack(t, shared)
 
 
 def _parameters(t: CfnTemplate, engine: Engine) -> lb.NetworkParameters:
