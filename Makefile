@@ -55,7 +55,7 @@ demo: $(STAMP)
 	$(BIN)/fargate-deploy demo --env $(ENV)
 
 bench: $(STAMP)
-	$(BIN)/python scripts/dev/bench.py $(ARGS)
+	$(BIN)/python -m scripts.dev.bench $(ARGS)
 
 clean:
 	rm -rf $(VENV) .cache .pytest_cache .mypy_cache .ruff_cache

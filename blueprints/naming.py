@@ -131,6 +131,11 @@ def build_project(config: EnvironmentConfig) -> str:
     return f"{config.prefix}-image"
 
 
+def release_project(config: EnvironmentConfig, step: str = "") -> str:
+    """CodeBuild project of one release step (``step``), or the prefix they share (their log group)."""
+    return f"{config.prefix}-release" + (f"-{step}" if step else "")
+
+
 def connection(config: EnvironmentConfig) -> str:
     """GitHub connection the pipeline stack creates when asked to (names are at most 32 characters)."""
     return f"{config.prefix}-github"

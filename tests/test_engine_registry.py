@@ -16,7 +16,7 @@ from troposphere import Ref, Sub, codebuild, codepipeline, ecs
 from blueprints import engines, environment
 from blueprints.config import EnvironmentConfig, ParamsError, load_environment
 from blueprints.engines import base, registry
-from blueprints.engines.base import ARN, BuildStep, Engine, ServiceHandles, ServiceStack
+from blueprints.engines.base import ARN, BuildStep, Engine, ReleaseStep, ServiceHandles, ServiceStack
 from blueprints.stacks import pipeline_actions as actions
 from tests.helpers import copy_params, edit_params
 
@@ -78,8 +78,19 @@ class RollingEngine:
         command = """printf '[{"name":"%s","imageUri":"%s"}]' "$CONTAINER_NAME" "$IMAGE_URI" > imagedefinitions.json"""
         return [BuildStep("The ECS action rolls the service to this image.", (command,))]
 
+    def release_steps(self, config: EnvironmentConfig, service: ServiceStack) -> list[ReleaseStep]:
+        return []
+
+    def release_statements(self, t: CfnTemplate, config: EnvironmentConfig, service: ServiceStack) -> list[Statement]:
+        return []
+
     def deploy_actions(
-        self, t: CfnTemplate, config: EnvironmentConfig, approval: bool, service: ServiceStack
+        self,
+        t: CfnTemplate,
+        config: EnvironmentConfig,
+        approval: bool,
+        service: ServiceStack,
+        release_projects: dict[str, codebuild.Project],
     ) -> list[codepipeline.Actions]:
         configuration = {"ClusterName": Ref("ClusterName"), "ServiceName": Ref("ServiceName")}
         return [actions.action("Deploy", "Deploy", "ECS", configuration, inputs=(actions.BUILD_OUTPUT,))]

@@ -100,7 +100,19 @@ def test_flow_logs_write_only_to_their_log_group():
     assert flow_log["ResourceId"] == {"Ref": "Vpc"} and flow_log["TrafficType"] == "ALL"
     assert flow_log["LogGroupName"] == {"Ref": "FlowLogGroup"}
     statements = body["Resources"]["FlowLogRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
-    assert [s["Resource"] for s in statements] == [[{"Fn::GetAtt": ["FlowLogGroup", "Arn"]}]]
+    # AWS's sample policy for the flow-log role, less logs:CreateLogGroup (the stack creates the
+    # group). DescribeLogGroups has no resource-level permissions, so it alone is on "*".
+    # https://docs.aws.amazon.com/vpc/latest/userguide/flow-logs-iam-role.html
+    sample = {
+        "logs:CreateLogGroup",
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        "logs:DescribeLogGroups",
+        "logs:DescribeLogStreams",
+    }
+    assert {a for s in statements for a in s["Action"]} == sample - {"logs:CreateLogGroup"}
+    assert [s["Resource"] for s in statements if s["Resource"] != ["*"]] == [[{"Fn::GetAtt": ["FlowLogGroup", "Arn"]}]]
+    assert [s["Action"] for s in statements if s["Resource"] == ["*"]] == [["logs:DescribeLogGroups"]]
     assert body["Resources"]["FlowLogGroup"]["DeletionPolicy"] == "Retain"
     assert template("dev", "network")["Resources"]["FlowLogGroup"]["DeletionPolicy"] == "Delete"
 

@@ -212,6 +212,26 @@ def test_security_group_rules():
     assert not resources(body, "AWS::EC2::SecurityGroupIngress")
 
 
+# The EC2 actions of AWS's managed policy AWSLambdaVPCAccessExecutionRole, as its reference page
+# lists them: what Lambda needs to attach a function to a VPC.
+# https://docs.aws.amazon.com/aws-managed-policy/latest/reference/AWSLambdaVPCAccessExecutionRole.html
+AWS_LAMBDA_VPC_ACCESS_EC2_ACTIONS = (
+    "ec2:CreateNetworkInterface",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeSubnets",
+    "ec2:DeleteNetworkInterface",
+    "ec2:AssignPrivateIpAddresses",
+    "ec2:UnassignPrivateIpAddresses",
+)
+
+
+@pytest.mark.parametrize("env", environments())
+def test_the_hook_can_run_in_the_vpc_as_aws_documents_it(env):
+    statements = [s for name, s in role_statements(template(env, "service")) if name == "ValidationHookRole"]
+    granted = {a for s in statements for a in s["Action"] if a.startswith("ec2:")}
+    assert granted == set(AWS_LAMBDA_VPC_ACCESS_EC2_ACTIONS)
+
+
 @pytest.mark.parametrize("env", environments())
 def test_iam_has_no_wildcard_actions_and_star_only_where_aws_requires(env):
     body = template(env, "service")
@@ -221,11 +241,7 @@ def test_iam_has_no_wildcard_actions_and_star_only_where_aws_requires(env):
         "elasticloadbalancing:DescribeListeners",
         "elasticloadbalancing:DescribeRules",
         "elasticloadbalancing:DescribeTargetHealth",
-        "ec2:CreateNetworkInterface",
-        "ec2:DescribeNetworkInterfaces",
-        "ec2:DeleteNetworkInterface",
-        "ec2:AssignPrivateIpAddresses",
-        "ec2:UnassignPrivateIpAddresses",
+        *AWS_LAMBDA_VPC_ACCESS_EC2_ACTIONS,
     }
     for _, statement in role_statements(body):
         assert all("*" not in action for action in statement["Action"]), statement

@@ -72,8 +72,13 @@ class PipelineConfig(StrictModel):
         description="Severities that fail the build and how many findings of each are allowed.",
     )
     scan_timeout_seconds: int = Field(600, description="How long the gate waits for the scan, 60-3600 seconds.")
-    images_to_keep: int = Field(20, description="Tagged images the repository keeps, 1-1000.")
+    images_to_keep: int = Field(
+        20, description="Released images (those that passed the scan gate) the repository keeps, 1-1000."
+    )
     untagged_image_days: int = Field(3, description="Days after which untagged images expire, 1-365.")
+    unreleased_image_days: int = Field(
+        14, description="Days after which images that never passed the scan gate expire, 1-365."
+    )
     artifact_retention_days: int = Field(30, description="Days after which pipeline artifacts expire, 1-3650.")
     manual_approval: bool | None = Field(
         None, description="Manual approval before the deployment; defaults to on for prod, off elsewhere."
@@ -158,7 +163,7 @@ class PipelineConfig(StrictModel):
             raise ValueError("is not a number of images from 1 to 1000")
         return value
 
-    @field_validator("untagged_image_days")
+    @field_validator("untagged_image_days", "unreleased_image_days")
     @classmethod
     def _untagged(cls, value: int) -> int:
         if not 1 <= value <= 365:

@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 
 # An ARN in this stack's partition, region and account: ARN % (service, resource), inside Sub.
 ARN = "arn:${AWS::Partition}:%s:${AWS::Region}:${AWS::AccountId}:%s"
+# CodeBuild's longest build timeout (AWS::CodeBuild::Project TimeoutInMinutes: 5-2160).
+CODEBUILD_MAX_TIMEOUT_MINUTES = 2160
 # Auto scaling and the pipeline find the ECS service under this logical ID, whatever the engine.
 SERVICE_LOGICAL_ID = "Service"
 
@@ -65,10 +67,27 @@ class ServiceStack:
 
 @dataclass(frozen=True)
 class BuildStep:
-    """Commands the pipeline's build runs after the scan gate, under a comment saying why."""
+    """Commands a CodeBuild project of the pipeline runs, under a comment saying why."""
 
     comment: str
     commands: tuple[str, ...]
+    # The commands only wait for AWS to finish work already started (a deployment, a stack
+    # update). The release rehearsal reports them as checked, not run: the emulator runs no
+    # deployments to wait for.
+    waits: bool = False
+
+
+@dataclass(frozen=True)
+class ReleaseStep:
+    """One CodeBuild action of the Deploy stage: a project of its own (named after the action),
+    run under the pipeline's release role, reading the build's output artifact."""
+
+    action: str  # the action's name, also the project's name suffix
+    description: str
+    steps: tuple[BuildStep, ...]
+    # CodeBuild environment variables of this project: name -> value (a Ref to a pipeline parameter).
+    variables: tuple[tuple[str, Any], ...] = ()
+    timeout_minutes: int = 60
 
 
 @runtime_checkable
@@ -120,16 +139,29 @@ class Engine(Protocol):
     def build_steps(self, config: EnvironmentConfig, service: ServiceStack) -> list[BuildStep]:
         """Commands that write the deploy artifacts into the artifact folder."""
 
+    def release_steps(self, config: EnvironmentConfig, service: ServiceStack) -> list[ReleaseStep]:
+        """CodeBuild actions of the Deploy stage (none when it uses only CodePipeline's own actions)."""
+
+    def release_statements(self, t: CfnTemplate, config: EnvironmentConfig, service: ServiceStack) -> list[Statement]:
+        """What the release role (the identity of ``release_steps``) needs."""
+
     def deploy_actions(
-        self, t: CfnTemplate, config: EnvironmentConfig, approval: bool, service: ServiceStack
+        self,
+        t: CfnTemplate,
+        config: EnvironmentConfig,
+        approval: bool,
+        service: ServiceStack,
+        release_projects: dict[str, codebuild.Project],
     ) -> list[codepipeline.Actions]:
         """The Deploy stage. ``approval``: the manual approval goes inside it, when
-        ``approval_in_deploy_stage`` (else the pipeline adds an Approve stage before it)."""
+        ``approval_in_deploy_stage`` (else the pipeline adds an Approve stage before it).
+        ``release_projects``: the project of each of ``release_steps``, by action name."""
 
     approval_in_deploy_stage: ClassVar[bool]
 
     def pipeline_statements(self, t: CfnTemplate, config: EnvironmentConfig, service: ServiceStack) -> list[Statement]:
-        """What the pipeline role needs for the Deploy stage."""
+        """What the pipeline role itself needs for the Deploy stage (starting the release projects
+        is granted by the pipeline blueprint)."""
 
 
 def service(config: EnvironmentConfig, shared: ServiceHandles, **engine_properties: Any) -> ecs.Service:

@@ -28,12 +28,13 @@ service, and literal values inside Hooks (hence the deterministic role and funct
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from awacs import cloudformation as awscfn
 from awacs import codedeploy as awscodedeploy
 from awacs import ecs as awsecs
+from awacs import elasticloadbalancing as awselb
+from awacs import iam as awsiam
 from awacs.aws import Allow, Statement
 from troposphere import GetAtt, Ref, Sub, codebuild, codepipeline, ecs, iam
 
@@ -42,7 +43,7 @@ from ..stacks import pipeline_actions as actions
 from ..stacks import pipeline_artifacts as artifacts
 from ..template import capabilities
 from . import base
-from .base import ARN, BuildStep, ServiceHandles, ServiceStack
+from .base import ARN, CODEBUILD_MAX_TIMEOUT_MINUTES, BuildStep, ReleaseStep, ServiceHandles, ServiceStack
 from .registry import register
 
 if TYPE_CHECKING:
@@ -80,7 +81,12 @@ class CloudFormationEngine:
     hook_handler: ClassVar[str] = "codedeploy_handler"
     supports_outputs: ClassVar[bool] = False
     released_by_stack_update: ClassVar[bool] = True
-    artifacts: ClassVar[tuple[str, ...]] = ("imageDetail.json", "service-template.json", "service-configuration.json")
+    artifacts: ClassVar[tuple[str, ...]] = (
+        "imageDetail.json",
+        "service-template.json",
+        "service-parameters.json",
+        "service-tags.json",
+    )
     service_outputs: ClassVar[dict[str, str]] = {}
     approval_in_deploy_stage: ClassVar[bool] = True
 
@@ -171,11 +177,13 @@ class CloudFormationEngine:
         script = artifacts.render("service_configuration.py.j2", image_parameter=artifacts.IMAGE_PARAMETER)
         return [
             BuildStep(
-                "The template the service stack runs now (the reviewed one deploy.py took from out/) and\n"
-                "its current parameter values: the Deploy stage changes only ImageUri.",
+                "The template the service stack runs now (the reviewed one the deployer took from out/) and\n"
+                "its current parameter values and tags, with only ImageUri replaced: a release never\n"
+                "carries infrastructure changes (the transform forbids them in an update that starts a\n"
+                "green deployment).",
                 (
                     'aws cloudformation get-template --stack-name "$SERVICE_STACK" --template-stage Original --query '
-                    "TemplateBody --output json > service-template.json",
+                    "TemplateBody --output json > /tmp/service-template.json",
                     'aws cloudformation describe-stacks --stack-name "$SERVICE_STACK" --query '
                     "'Stacks[0]' --output json > /tmp/service-stack.json",
                     f"python3 - <<'CONFIGURATION_PY'\n{script.rstrip(chr(10))}\nCONFIGURATION_PY",
@@ -183,55 +191,93 @@ class CloudFormationEngine:
             )
         ]
 
-    def deploy_actions(
-        self, t: CfnTemplate, config: EnvironmentConfig, approval: bool, service: ServiceStack
-    ) -> list[codepipeline.Actions]:
-        # No RoleArn on either action, on purpose. CloudFormation keeps the role an operation passes
-        # and uses it for every later operation on the stack that passes none ("If you don't specify
-        # a value, CloudFormation uses the role that was previously associated with the stack",
-        # CreateChangeSet RoleARN, CloudFormation API Reference). A narrow release role passed here
-        # would then run every infrastructure update the deployer makes (it passes no role)
-        # and fail them. Without it CloudFormation acts with the pipeline role's credentials, which
-        # carry the release's least-privilege statements (pipeline_statements).
-        build_output = actions.BUILD_OUTPUT
-        create = actions.action(
-            "CreateChangeSet",
-            "Deploy",
-            "CloudFormation",
-            {
-                "ActionMode": "CHANGE_SET_REPLACE",
-                "StackName": Ref("ServiceStackName"),
-                "ChangeSetName": actions.CHANGE_SET,
-                "TemplatePath": f"{build_output}::service-template.json",
-                "TemplateConfiguration": f"{build_output}::service-configuration.json",
-                # The only value a release changes: the digest-pinned image that passed the scan gate.
-                "ParameterOverrides": json.dumps(
-                    {artifacts.IMAGE_PARAMETER: f"#{{{actions.BUILD_NAMESPACE}.IMAGE_URI}}"}
+    def release_steps(self, config: EnvironmentConfig, service: ServiceStack) -> list[ReleaseStep]:
+        change_set = f'--stack-name "$SERVICE_STACK" --change-set-name "{actions.CHANGE_SET}-$EXECUTION_ID"'
+        variables = (("SERVICE_STACK", Ref("ServiceStackName")), ("ARTIFACT_BUCKET", Ref("ArtifactBucket")))
+        capabilities_args = " ".join(capabilities(service.template.to_dict()))
+        # CreateChangeSet takes a TemplateBody of at most 51,200 bytes; larger ones go by S3 URL
+        # (CloudFormation quotas).
+        template_source = "\n".join(
+            [
+                'if [ "$(wc -c < service-template.json)" -le 51200 ]; then',
+                "  TEMPLATE=(--template-body file://service-template.json)",
+                "else",
+                '  KEY="release/$SERVICE_STACK/$EXECUTION_ID.json"',
+                '  aws s3 cp service-template.json "s3://$ARTIFACT_BUCKET/$KEY" --only-show-errors',
+                '  TEMPLATE=(--template-url "https://$ARTIFACT_BUCKET.s3.$AWS_REGION.amazonaws.com/$KEY")',
+                "fi",
+            ]
+        )
+        create = (
+            f"aws cloudformation create-change-set {change_set} --change-set-type UPDATE "
+            '"${TEMPLATE[@]}" --parameters file://service-parameters.json --tags file://service-tags.json '
+            f"--capabilities {capabilities_args} "
+            '--description "release of $(cat imageDetail.json)" --query Id --output text'
+        )
+        wait_create = f"aws cloudformation wait change-set-create-complete {change_set}"
+        show = (
+            f"aws cloudformation describe-change-set {change_set} --query "
+            "'Changes[].ResourceChange.[Action,LogicalResourceId,ResourceType,Replacement]' --output table"
+        )
+        wait_update = "\n".join(
+            [
+                'status="$(aws cloudformation describe-stacks --stack-name "$SERVICE_STACK" '
+                "--query 'Stacks[0].StackStatus' --output text)\"",
+                'while [[ "$status" == *_IN_PROGRESS ]]; do',
+                "  sleep 15",
+                '  status="$(aws cloudformation describe-stacks --stack-name "$SERVICE_STACK" '
+                "--query 'Stacks[0].StackStatus' --output text)\"",
+                '  echo "$SERVICE_STACK: $status"',
+                "done",
+                'test "$status" = UPDATE_COMPLETE || { echo "the release did not complete: $status"; exit 1; }',
+            ]
+        )
+        abandoned = "\n".join(
+            [
+                'for name in $(aws cloudformation list-change-sets --stack-name "$SERVICE_STACK" --query '
+                f"\"Summaries[?starts_with(ChangeSetName, '{actions.CHANGE_SET}-') && "
+                "ChangeSetName != '" + actions.CHANGE_SET + "-$EXECUTION_ID'].ChangeSetName\" --output text); do",
+                '  aws cloudformation delete-change-set --stack-name "$SERVICE_STACK" --change-set-name "$name"',
+                "done",
+            ]
+        )
+        timeout = min(60 + config.service.termination_wait_minutes, CODEBUILD_MAX_TIMEOUT_MINUTES)
+        stack = naming.stack(config, "service")
+        return [
+            ReleaseStep(
+                action="CreateChangeSet",
+                description=f"Change set of {stack} that changes only {artifacts.IMAGE_PARAMETER}.",
+                steps=(
+                    BuildStep(
+                        "The deployed template, parameter values and tags the build read, with the new image.",
+                        (template_source, create, wait_create, show),
+                    ),
+                    BuildStep(
+                        "Change sets of earlier releases that were never executed (a rejected approval)\n"
+                        "go: they would only pile up on the stack.",
+                        (abandoned,),
+                    ),
                 ),
-                "Capabilities": ",".join(capabilities(service.template.to_dict())),
-            },
-            1,
-            inputs=(build_output,),
-        )
-        stage = [create]
-        if approval:
-            stage.append(actions.approval_action(2))
-        stage.append(
-            actions.action(
-                "ExecuteChangeSet",
-                "Deploy",
-                "CloudFormation",
-                {
-                    "ActionMode": "CHANGE_SET_EXECUTE",
-                    "StackName": Ref("ServiceStackName"),
-                    "ChangeSetName": actions.CHANGE_SET,
-                },
-                3 if approval else 2,
-            )
-        )
-        return stage
+                variables=variables,
+            ),
+            ReleaseStep(
+                action="ExecuteChangeSet",
+                description=f"Executes the release change set of {stack}.",
+                steps=(
+                    BuildStep(
+                        "CloudFormation replaces the task definition and runs the green deployment.",
+                        (f"aws cloudformation execute-change-set {change_set}",),
+                    ),
+                    BuildStep(
+                        "Wait for the stack update (the whole blue/green deployment).", (wait_update,), waits=True
+                    ),
+                ),
+                variables=variables,
+                timeout_minutes=timeout,
+            ),
+        ]
 
-    def pipeline_statements(self, t: CfnTemplate, config: EnvironmentConfig, service: ServiceStack) -> list[Statement]:
+    def release_statements(self, t: CfnTemplate, config: EnvironmentConfig, service: ServiceStack) -> list[Statement]:
         return [
             Statement(
                 Effect=Allow,
@@ -241,10 +287,13 @@ class CloudFormationEngine:
                     awscfn.DeleteChangeSet,
                     awscfn.ExecuteChangeSet,
                     awscfn.DescribeStacks,
+                    awscfn.DescribeStackEvents,
+                    awscfn.ListChangeSets,
                 ],
                 Resource=[Sub(ARN % ("cloudformation", "stack/${ServiceStackName}/*"))],
             ),
-            # A change set of a template with a transform is also authorised on the transform.
+            # A change set of a template with a transform is also authorised on the transform
+            # (AWS CloudFormation User Guide, "Template macros" permissions / blue-green page).
             Statement(
                 Effect=Allow,
                 Action=[awscfn.CreateChangeSet],
@@ -252,6 +301,36 @@ class CloudFormationEngine:
             ),
             *_release_statements(config, service.handles),
         ]
+
+    def deploy_actions(
+        self,
+        t: CfnTemplate,
+        config: EnvironmentConfig,
+        approval: bool,
+        service: ServiceStack,
+        release_projects: dict[str, codebuild.Project],
+    ) -> list[codepipeline.Actions]:
+        # Both steps run in CodeBuild under the release role, not as CloudFormation actions: those
+        # need a RoleArn in CHANGE_SET_REPLACE mode (CodePipeline action reference, "AWS
+        # CloudFormation"), and a role given to a change set becomes the stack's role for every
+        # later operation that names none ("If you don't specify a value, CloudFormation uses the
+        # role that was previously associated with the stack", CreateChangeSet RoleARN): a narrow
+        # release role would then run, and fail, every infrastructure update the deployer makes.
+        # So the service stack stays role-less and CloudFormation acts with the caller's
+        # credentials: the release role's for a release, the operator's for the deployer.
+        execution = {"EXECUTION_ID": "#{codepipeline.PipelineExecutionId}"}
+        stage = [actions.codebuild_action("CreateChangeSet", release_projects["CreateChangeSet"], 1, execution)]
+        if approval:
+            stage.append(actions.approval_action(2))
+        stage.append(
+            actions.codebuild_action(
+                "ExecuteChangeSet", release_projects["ExecuteChangeSet"], 3 if approval else 2, execution
+            )
+        )
+        return stage
+
+    def pipeline_statements(self, t: CfnTemplate, config: EnvironmentConfig, service: ServiceStack) -> list[Statement]:
+        return []
 
 
 def _task_sets(t: CfnTemplate, config: EnvironmentConfig, shared: ServiceHandles, service: ecs.Service) -> None:
@@ -337,34 +416,48 @@ def _hook(config: EnvironmentConfig, shared: ServiceHandles, service: ecs.Servic
 
 
 def _release_statements(config: EnvironmentConfig, shared: ServiceHandles) -> list[Statement]:
-    """What CloudFormation does, with the pipeline role's credentials (no RoleArn: see
-    ``deploy_actions``), when a release changes the image: replace the task definition and run the
-    green deployment, nothing else (other changes go through the deployer, whose caller has the
-    rights for them)."""
+    """What CloudFormation does with the release role's credentials (the stack has no role: see
+    ``deploy_actions``) when a release changes the image: replace the task definition and run the
+    green deployment -- task sets, both listeners, the task roles -- nothing else (other changes
+    go through the deployer, whose caller has the rights for them). The transform's green
+    deployment acts as its caller (AWS CloudFormation User Guide, "Perform ECS blue/green
+    deployments through CodeDeploy using CloudFormation": permissions)."""
     service_arn, task_sets = actions.service_arns()
     role_arn = "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/%s"
+    # The service template has no Outputs, so its task roles are matched by the names CloudFormation
+    # gives unnamed roles (<stack name>-<logical ID>-<suffix>) and its listeners by the load
+    # balancer's deterministic name.
+    task_roles = [
+        Sub(role_arn % naming.stack_role_pattern(config, logical_id))
+        for logical_id in (shared.task_role.title, shared.task_execution_role.title)
+    ]
+    load_balancer = naming.load_balancer(config)
     return [
-        # Whoever updates a stack with the AWS::CodeDeployBlueGreen transform needs codedeploy:Get*
-        # and CreateCloudFormationDeployment (AWS CloudFormation User Guide, "blue-green" page); Get*
-        # is spelled out here. The transform names the CodeDeploy application and deployment group
-        # itself, so they are not known in advance: scoped to this account and region.
+        # CreateCloudFormationDeployment and GetDeploymentTarget have no resource types in the IAM
+        # authorization data: AWS grants them only on "*".
+        Statement(
+            Effect=Allow,
+            Action=[awscodedeploy.CreateCloudFormationDeployment, awscodedeploy.GetDeploymentTarget],
+            Resource=["*"],
+        ),
+        # The rest of codedeploy:Get*, which the same page requires. The transform names the
+        # CodeDeploy application and deployment group itself, so they are not known in advance:
+        # scoped to this account and region.
         Statement(
             Effect=Allow,
             Action=[
-                awscodedeploy.CreateCloudFormationDeployment,
                 awscodedeploy.GetApplication,
                 awscodedeploy.GetApplicationRevision,
                 awscodedeploy.GetDeployment,
                 awscodedeploy.GetDeploymentConfig,
                 awscodedeploy.GetDeploymentGroup,
                 awscodedeploy.GetDeploymentInstance,
-                awscodedeploy.GetDeploymentTarget,
                 awscodedeploy.GetOnPremisesInstance,
             ],
             Resource=[Sub(ARN % ("codedeploy", "*"))],
         ),
         *actions.task_definition_statements(),
-        # DeregisterTaskDefinition (the replaced revision) has no resource-level permissions either.
+        # DeregisterTaskDefinition (the replaced revision) has no resource-level permissions.
         Statement(Effect=Allow, Action=[awsecs.DeregisterTaskDefinition], Resource=["*"]),
         Statement(
             Effect=Allow,
@@ -375,17 +468,29 @@ def _release_statements(config: EnvironmentConfig, shared: ServiceHandles) -> li
                 awsecs.UpdateTaskSet,
                 awsecs.DescribeTaskSets,
                 awsecs.UpdateServicePrimaryTaskSet,
+                # The green task set is created with the service's tags.
+                awsecs.TagResource,
             ],
             Resource=[service_arn, task_sets],
         ),
-        # The service template has no Outputs, so the task roles are matched by the names
-        # CloudFormation gives unnamed roles: <stack name>-<logical ID>-<suffix>.
-        actions.pass_task_roles(
-            [
-                Sub(role_arn % naming.stack_role_pattern(config, logical_id))
-                for logical_id in (shared.task_role.title, shared.task_execution_role.title)
-            ]
+        # Test traffic, then production traffic, move by rewriting the two listeners (and rules).
+        # Describe* of Elastic Load Balancing has no resource-level permissions.
+        Statement(
+            Effect=Allow,
+            Action=[awselb.DescribeListeners, awselb.DescribeRules, awselb.DescribeTargetGroups],
+            Resource=["*"],
         ),
+        Statement(
+            Effect=Allow,
+            Action=[awselb.ModifyListener, awselb.ModifyRule],
+            Resource=[
+                Sub(ARN % ("elasticloadbalancing", f"listener/app/{load_balancer}/*")),
+                Sub(ARN % ("elasticloadbalancing", f"listener-rule/app/{load_balancer}/*")),
+            ],
+        ),
+        # Registering the green task definition reads and passes its roles.
+        Statement(Effect=Allow, Action=[awsiam.GetRole], Resource=task_roles),
+        actions.pass_task_roles(task_roles),
         # The green deployment runs as the hook's ServiceRole (a role name in Hooks).
         roles.pass_role([Sub(role_arn % naming.bluegreen_hook_role(config))], "codedeploy.amazonaws.com"),
     ]

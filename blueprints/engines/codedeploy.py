@@ -23,7 +23,7 @@ from ..config.service import PREDEFINED_DEPLOYMENTS
 from ..stacks import pipeline_actions as actions
 from ..stacks import pipeline_artifacts as artifacts
 from . import base
-from .base import ARN, BuildStep, ServiceHandles, ServiceStack
+from .base import ARN, BuildStep, ReleaseStep, ServiceHandles, ServiceStack
 from .registry import register
 
 if TYPE_CHECKING:
@@ -100,18 +100,7 @@ class CodeDeployEngine:
         actions.task_parameters(t)
 
     def build_variables(self) -> list[codebuild.EnvironmentVariable]:
-        return [
-            codebuild.EnvironmentVariable(
-                Name=artifacts.TASK_ROLE_VARIABLE, Type="PLAINTEXT", Value=Ref("TaskRoleArn")
-            ),
-            codebuild.EnvironmentVariable(
-                Name=artifacts.EXECUTION_ROLE_VARIABLE, Type="PLAINTEXT", Value=Ref("TaskExecutionRoleArn")
-            ),
-            # taskdef.json's family (pipeline_artifacts.FAMILY_VARIABLE).
-            codebuild.EnvironmentVariable(
-                Name=artifacts.FAMILY_VARIABLE, Type="PLAINTEXT", Value=Ref("TaskDefinitionFamily")
-            ),
-        ]
+        return actions.task_build_variables()
 
     def build_statements(self, config: EnvironmentConfig) -> list[Statement]:
         return []
@@ -130,27 +119,33 @@ class CodeDeployEngine:
             )
         ]
 
+    def release_steps(self, config: EnvironmentConfig, service: ServiceStack) -> list[ReleaseStep]:
+        return []
+
+    def release_statements(self, t: CfnTemplate, config: EnvironmentConfig, service: ServiceStack) -> list[Statement]:
+        return []
+
     def deploy_actions(
-        self, t: CfnTemplate, config: EnvironmentConfig, approval: bool, service: ServiceStack
+        self,
+        t: CfnTemplate,
+        config: EnvironmentConfig,
+        approval: bool,
+        service: ServiceStack,
+        release_projects: dict[str, codebuild.Project],
     ) -> list[codepipeline.Actions]:
-        return [
-            actions.action(
-                "Deploy",
-                "Deploy",
-                "CodeDeployToECS",
-                {
-                    "ApplicationName": Ref("CodeDeployApplicationName"),
-                    "DeploymentGroupName": Ref("DeploymentGroupName"),
-                    "TaskDefinitionTemplateArtifact": actions.BUILD_OUTPUT,
-                    "TaskDefinitionTemplatePath": "taskdef.json",
-                    "AppSpecTemplateArtifact": actions.BUILD_OUTPUT,
-                    "AppSpecTemplatePath": "appspec.yaml",
-                    "Image1ArtifactName": actions.BUILD_OUTPUT,
-                    "Image1ContainerName": Ref("ContainerName"),
-                },
-                inputs=(actions.BUILD_OUTPUT,),
-            )
-        ]
+        configuration = {
+            "ApplicationName": Ref("CodeDeployApplicationName"),
+            "DeploymentGroupName": Ref("DeploymentGroupName"),
+            "TaskDefinitionTemplateArtifact": actions.BUILD_OUTPUT,
+            "TaskDefinitionTemplatePath": "taskdef.json",
+            "AppSpecTemplateArtifact": actions.BUILD_OUTPUT,
+            "AppSpecTemplatePath": "appspec.yaml",
+            "Image1ArtifactName": actions.BUILD_OUTPUT,
+            # The placeholder's text in taskdef.json (without the angle brackets), not the
+            # container's name: the action replaces "<IMAGE1_NAME>" with imageDetail.json's ImageURI.
+            "Image1ContainerName": artifacts.IMAGE_PLACEHOLDER_NAME,
+        }
+        return [actions.action("Deploy", "Deploy", "CodeDeployToECS", configuration, inputs=(actions.BUILD_OUTPUT,))]
 
     def pipeline_statements(self, t: CfnTemplate, config: EnvironmentConfig, service: ServiceStack) -> list[Statement]:
         return [

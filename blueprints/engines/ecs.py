@@ -20,14 +20,15 @@ from typing import TYPE_CHECKING, ClassVar
 
 from awacs import ecs as awsecs
 from awacs import elasticloadbalancing as awselb
-from awacs.aws import Allow, ArnEquals, Condition, PolicyDocument, Statement
+from awacs.aws import Allow, PolicyDocument, Statement
 from troposphere import GetAtt, Ref, Sub, codebuild, codepipeline, ecs, iam
 from troposphere import elasticloadbalancingv2 as elb
 
 from .. import naming, roles
 from ..stacks import pipeline_actions as actions
+from ..stacks import pipeline_artifacts as artifacts
 from . import base
-from .base import ARN, BuildStep, ServiceHandles, ServiceStack
+from .base import ARN, CODEBUILD_MAX_TIMEOUT_MINUTES, BuildStep, ReleaseStep, ServiceHandles, ServiceStack
 from .registry import register
 
 if TYPE_CHECKING:
@@ -49,7 +50,7 @@ class EcsEngine:
     hook_handler: ClassVar[str] = "ecs_handler"
     supports_outputs: ClassVar[bool] = True
     released_by_stack_update: ClassVar[bool] = False
-    artifacts: ClassVar[tuple[str, ...]] = ("imageDetail.json", "imagedefinitions.json")
+    artifacts: ClassVar[tuple[str, ...]] = ("imageDetail.json", "taskdef.json")
     service_outputs: ClassVar[dict[str, str]] = {
         "ClusterName": "ClusterName",
         "ServiceName": "ServiceName",
@@ -121,9 +122,14 @@ class EcsEngine:
         )
 
     # --- pipeline stack -----------------------------------------------------------------------
+    # The release registers the service stack's own task definition (environment, secrets, sizes,
+    # logging as the stack declares them) with the scanned image and points the service at that
+    # exact revision. Not CodePipeline's ECS action: it builds its revision from the one the
+    # service runs and replaces only the image, so what the stack changes in the task definition
+    # would never reach the service (CodePipeline action reference, "Amazon ECS").
 
     def pipeline_description(self) -> str:
-        return "blue/green deploy by ecs"
+        return "blue/green deploy by ecs (the service stack's task definition, registered with the new image)"
 
     def static_service_values(self, config: EnvironmentConfig) -> dict[str, str]:
         return {}
@@ -134,63 +140,89 @@ class EcsEngine:
         actions.task_parameters(t)
 
     def build_variables(self) -> list[codebuild.EnvironmentVariable]:
-        # imagedefinitions.json names the container that receives the image.
-        return [codebuild.EnvironmentVariable(Name="CONTAINER_NAME", Type="PLAINTEXT", Value=Ref("ContainerName"))]
+        return actions.task_build_variables()
 
     def build_statements(self, config: EnvironmentConfig) -> list[Statement]:
         return []
 
     def build_steps(self, config: EnvironmentConfig, service: ServiceStack) -> list[BuildStep]:
+        taskdef = artifacts.heredoc_body(artifacts.taskdef_json(config, service).rstrip("\n"))
+        taskdef = taskdef.replace(artifacts.IMAGE_PLACEHOLDER, "${IMAGE_URI}")
         return [
             BuildStep(
-                "The ECS deploy action registers a revision of the service's task definition with this image.",
-                (
-                    """printf '[{"name":"%s","imageUri":"%s"}]\\n' "$CONTAINER_NAME" "$IMAGE_URI" """
-                    "> imagedefinitions.json",
-                ),
+                "Task definition of the service stack (same container, sizes, environment and roles) with\n"
+                "the image that passed the scan gate; the Deploy stage registers it.",
+                (f"cat > taskdef.json <<TASKDEF_JSON\n{taskdef}\nTASKDEF_JSON",),
             )
+        ]
+
+    def release_steps(self, config: EnvironmentConfig, service: ServiceStack) -> list[ReleaseStep]:
+        register = (
+            'TASK_DEFINITION_ARN="$(aws ecs register-task-definition --cli-input-json file://taskdef.json '
+            '--query taskDefinition.taskDefinitionArn --output text)"'
+        )
+        update = (
+            'aws ecs update-service --cluster "$CLUSTER_NAME" --service "$SERVICE_NAME" '
+            '--task-definition "$TASK_DEFINITION_ARN" --query service.taskDefinition --output text'
+        )
+        # ECS runs the blue/green deployment (test traffic, hook, production shift, bake time) and
+        # rolls back by itself; the action waits for its outcome so the pipeline shows it.
+        wait = "\n".join(
+            [
+                "state=IN_PROGRESS",
+                'while [ "$state" = IN_PROGRESS ]; do',
+                "  sleep 15",
+                '  state="$(aws ecs describe-services --cluster "$CLUSTER_NAME" --services "$SERVICE_NAME" '
+                "--query \"services[0].deployments[?taskDefinition=='$TASK_DEFINITION_ARN'] | [0].rolloutState\" "
+                '--output text)"',
+                '  echo "deployment of $TASK_DEFINITION_ARN: $state"',
+                "done",
+                'test "$state" = COMPLETED || { echo "ECS did not complete the deployment (rolled back or failed)"; '
+                "exit 1; }",
+            ]
+        )
+        return [
+            ReleaseStep(
+                action="Deploy",
+                description=f"Registers the release's task definition and deploys it to {naming.service(config)}.",
+                steps=(
+                    BuildStep(
+                        "Register the task definition of the build (the stack's, with the new image) and\n"
+                        "give the service exactly that revision: ECS starts the blue/green deployment.",
+                        (register, 'echo "registered $TASK_DEFINITION_ARN"', update),
+                    ),
+                    BuildStep("Wait for ECS's verdict on the deployment.", (wait,), waits=True),
+                ),
+                variables=(("CLUSTER_NAME", Ref("ClusterName")), ("SERVICE_NAME", Ref("ServiceName"))),
+                # Traffic shift, validation and bake time, then the old tasks' drain.
+                timeout_minutes=min(60 + config.service.termination_wait_minutes, CODEBUILD_MAX_TIMEOUT_MINUTES),
+            )
+        ]
+
+    def release_statements(self, t: CfnTemplate, config: EnvironmentConfig, service: ServiceStack) -> list[Statement]:
+        return [
+            *actions.task_definition_statements(),
+            actions.pass_task_roles([Ref("TaskRoleArn"), Ref("TaskExecutionRoleArn")]),
+            # Give this service the new revision and watch its deployment.
+            Statement(
+                Effect=Allow,
+                Action=[awsecs.UpdateService, awsecs.DescribeServices],
+                Resource=[Sub(ARN % ("ecs", "service/${ClusterName}/${ServiceName}"))],
+            ),
         ]
 
     def deploy_actions(
-        self, t: CfnTemplate, config: EnvironmentConfig, approval: bool, service: ServiceStack
+        self,
+        t: CfnTemplate,
+        config: EnvironmentConfig,
+        approval: bool,
+        service: ServiceStack,
+        release_projects: dict[str, codebuild.Project],
     ) -> list[codepipeline.Actions]:
-        return [
-            actions.action(
-                "Deploy",
-                "Deploy",
-                "ECS",
-                {
-                    "ClusterName": Ref("ClusterName"),
-                    "ServiceName": Ref("ServiceName"),
-                    "FileName": "imagedefinitions.json",
-                },
-                inputs=(actions.BUILD_OUTPUT,),
-            )
-        ]
+        return [actions.codebuild_action("Deploy", release_projects["Deploy"])]
 
     def pipeline_statements(self, t: CfnTemplate, config: EnvironmentConfig, service: ServiceStack) -> list[Statement]:
-        cluster_arn = Sub(ARN % ("ecs", "cluster/${ClusterName}"))
-        return [
-            # What the ECS deploy action calls: read and update this service only.
-            Statement(
-                Effect=Allow,
-                Action=[awsecs.DescribeServices, awsecs.UpdateService],
-                Resource=[Sub(ARN % ("ecs", "service/${ClusterName}/${ServiceName}"))],
-            ),
-            Statement(
-                Effect=Allow, Action=[awsecs.DescribeTasks], Resource=[Sub(ARN % ("ecs", "task/${ClusterName}/*"))]
-            ),
-            # ListTasks is authorised on container instances, which Fargate has none of: "*",
-            # limited to this cluster by its condition key.
-            Statement(
-                Effect=Allow,
-                Action=[awsecs.ListTasks],
-                Resource=["*"],
-                Condition=Condition(ArnEquals({"ecs:cluster": cluster_arn})),
-            ),
-            *actions.task_definition_statements(),
-            actions.pass_task_roles([Ref("TaskRoleArn"), Ref("TaskExecutionRoleArn")]),
-        ]
+        return []
 
 
 def _listener_rules(t: CfnTemplate, shared: ServiceHandles) -> tuple[elb.ListenerRule, elb.ListenerRule]:

@@ -221,7 +221,11 @@ def _flow_logs(t: CfnTemplate, config: EnvironmentConfig) -> None:
                             Effect=Allow,
                             Action=[awslogs.CreateLogStream, awslogs.PutLogEvents, awslogs.DescribeLogStreams],
                             Resource=[GetAtt("FlowLogGroup", "Arn")],
-                        )
+                        ),
+                        # In AWS's sample flow-log role policy; DescribeLogGroups has no
+                        # resource-level permissions (IAM authorization data), so only "*" grants it.
+                        # https://docs.aws.amazon.com/vpc/latest/userguide/flow-logs-iam-role.html
+                        Statement(Effect=Allow, Action=[awslogs.DescribeLogGroups], Resource=["*"]),
                     ],
                 )
             ],

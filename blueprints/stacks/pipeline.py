@@ -10,12 +10,9 @@ pipeline_artifacts.py; the actions are made of pipeline_actions.py.
 from __future__ import annotations
 
 import json
-import math
 
 from awacs import codebuild as awscodebuild
 from awacs import codeconnections, codestar_connections
-from awacs import ecr as awsecr
-from awacs import logs as awslogs
 from awacs import s3 as awss3
 from awacs import sns as awssns
 from awacs.aws import Allow, Bool, Condition, Deny, PolicyDocument, Principal, Statement, StringEquals
@@ -30,36 +27,21 @@ from troposphere import (
     codestarnotifications,
     ecr,
     iam,
-    logs,
     s3,
     sns,
 )
 
 from .. import engines, naming, roles
 from ..config import EnvironmentConfig
-from ..config.pipeline import PipelineConfig
 from ..engines.base import Engine, ServiceStack
 from ..template import CfnTemplate, checkov_skip
-from . import pipeline_artifacts
+from . import pipeline_artifacts, pipeline_codebuild
 from .pipeline_actions import ARN, BUILD_NAMESPACE, BUILD_OUTPUT, action, approval_action
+from .pipeline_codebuild import artifact_statements, settings
 
 STACK = "pipeline"
 SOURCE_OUTPUT = "SourceOutput"
 SOURCE_NAMESPACE = "SourceVariables"
-# Standard CodeBuild images with Docker (Amazon Linux 2023 based), per CPU architecture.
-# https://docs.aws.amazon.com/codebuild/latest/userguide/ec2-compute-images.html
-BUILD_IMAGES = {
-    "X86_64": ("LINUX_CONTAINER", "aws/codebuild/amazonlinux-x86_64-standard:5.0"),
-    "ARM64": ("ARM_CONTAINER", "aws/codebuild/amazonlinux-aarch64-standard:3.0"),
-}
-BUILD_MINUTES = 30  # docker build and push; the scan wait comes on top
-
-
-def settings(config: EnvironmentConfig) -> PipelineConfig:
-    """The ``pipeline:`` section; only environments that have one get a pipeline stack."""
-    if config.pipeline is None:
-        raise ValueError(f"{config.prefix}: no pipeline section in params")
-    return config.pipeline
 
 
 def approval_on(config: EnvironmentConfig) -> bool:
@@ -80,8 +62,9 @@ def build(config: EnvironmentConfig, service: ServiceStack) -> CfnTemplate:
     connection = _connection(t, config)
     _repository(t, config)
     _artifact_bucket(t, config)
-    _build_project(t, config, deploy, service)
-    _pipeline(t, config, deploy, connection, service)
+    build_project = pipeline_codebuild.build_project(t, config, deploy, service)
+    release_projects = pipeline_codebuild.release_projects(t, config, deploy, service)
+    _pipeline(t, config, deploy, connection, service, build_project, release_projects)
     _notifications(t, config)
     _outputs(t, config)
     return t
@@ -107,9 +90,15 @@ def _connection(t: CfnTemplate, config: EnvironmentConfig) -> str | Ref:
 def _repository(t: CfnTemplate, config: EnvironmentConfig) -> None:
     p = settings(config)
     # Amazon ECR User Guide, "Lifecycle policy properties in Amazon ECR": rules apply from the lowest
-    # rulePriority up; "untagged" must omit tag lists, "tagged" needs tagPrefixList or tagPatternList
-    # ("*" matches every tag). Not "any": that would count untagged images towards the N kept and
-    # could expire tagged ones to make room for them.
+    # rulePriority up; "untagged" must omit tag lists, "tagged" needs tagPrefixList or tagPatternList;
+    # a rule with tagStatus "any" must have the highest rulePriority. "Lifecycle policy evaluation
+    # rules": an image that matches the tagging requirements of a higher-priority rule cannot be
+    # expired by a lower-priority rule. So the images the build marked as released (RELEASE_TAG_PREFIX,
+    # only after the scan gate passed) are counted among themselves and are never expired by the
+    # age rule that clears images which failed the gate: a run of failing builds cannot push the
+    # image production runs out of the repository.
+    # https://docs.aws.amazon.com/AmazonECR/latest/userguide/lifecycle_policy_parameters.html
+    # https://docs.aws.amazon.com/AmazonECR/latest/userguide/LifecyclePolicies.html#lp_evaluation_rules
     rules = {
         "rules": [
             {
@@ -125,12 +114,23 @@ def _repository(t: CfnTemplate, config: EnvironmentConfig) -> None:
             },
             {
                 "rulePriority": 2,
-                "description": f"Keep the last {p.images_to_keep} tagged images",
+                "description": f"Keep the last {p.images_to_keep} released images",
                 "selection": {
                     "tagStatus": "tagged",
-                    "tagPatternList": ["*"],
+                    "tagPrefixList": [pipeline_artifacts.RELEASE_TAG_PREFIX],
                     "countType": "imageCountMoreThan",
                     "countNumber": p.images_to_keep,
+                },
+                "action": {"type": "expire"},
+            },
+            {
+                "rulePriority": 3,
+                "description": f"Expire images that never passed the scan gate after {p.unreleased_image_days} days",
+                "selection": {
+                    "tagStatus": "any",
+                    "countType": "sinceImagePushed",
+                    "countUnit": "days",
+                    "countNumber": p.unreleased_image_days,
                 },
                 "action": {"type": "expire"},
             },
@@ -213,120 +213,13 @@ def _artifact_bucket(t: CfnTemplate, config: EnvironmentConfig) -> None:
     )
 
 
-def _artifact_statements() -> list[Statement]:
-    return [
-        Statement(
-            Effect=Allow,
-            Action=[awss3.GetObject, awss3.GetObjectVersion, awss3.PutObject],
-            Resource=[Sub("${ArtifactBucket.Arn}/*")],
-        ),
-        Statement(
-            Effect=Allow,
-            Action=[awss3.GetBucketVersioning, awss3.GetBucketLocation],
-            Resource=[GetAtt("ArtifactBucket", "Arn")],
-        ),
-    ]
-
-
-def _build_project(t: CfnTemplate, config: EnvironmentConfig, deploy: Engine, service: ServiceStack) -> None:
-    p = settings(config)
-    t.add_resource(
-        logs.LogGroup(
-            "BuildLogGroup",
-            LogGroupName=f"/aws/codebuild/{naming.build_project(config)}",
-            RetentionInDays=config.service.log_retention_days,
-            DeletionPolicy="Delete",
-            UpdateReplacePolicy="Delete",
-            Metadata=checkov_skip(
-                ("CKV_AWS_158", "Build logs hold no secrets; AWS-owned keys encrypt them at rest."),
-                ("CKV_AWS_338", "Retention follows service.log_retention_days."),
-            ),
-        )
-    )
-    repository_arn = GetAtt("Repository", "Arn")
-    statements = [
-        Statement(
-            Effect=Allow,
-            Action=[awslogs.CreateLogStream, awslogs.PutLogEvents],
-            Resource=[GetAtt("BuildLogGroup", "Arn")],
-        ),
-        # GetAuthorizationToken has no resource-level permissions: AWS allows only "*".
-        Statement(Effect=Allow, Action=[awsecr.GetAuthorizationToken], Resource=["*"]),
-        # Push to this repository only, and read the scan of what was pushed.
-        Statement(
-            Effect=Allow,
-            Action=[
-                awsecr.BatchCheckLayerAvailability,
-                awsecr.InitiateLayerUpload,
-                awsecr.UploadLayerPart,
-                awsecr.CompleteLayerUpload,
-                awsecr.PutImage,
-                awsecr.BatchGetImage,
-                awsecr.GetDownloadUrlForLayer,
-                awsecr.DescribeImages,
-                awsecr.DescribeImageScanFindings,
-            ],
-            Resource=[repository_arn],
-        ),
-        *_artifact_statements(),
-        *deploy.build_statements(config),
-    ]
-    t.add_resource(
-        iam.Role(
-            "BuildRole",
-            Description=f"Image build of {config.prefix}: push to its repository, read the scan, logs.",
-            AssumeRolePolicyDocument=roles.trust("codebuild.amazonaws.com"),
-            Policies=[roles.inline_policy("build-push-scan", statements)],
-            Metadata=checkov_skip(
-                ("CKV_AWS_111", 'Only ecr:GetAuthorizationToken uses "*": it has no resource scope.'),
-                ("CKV_AWS_356", 'Only ecr:GetAuthorizationToken uses "*": it has no resource scope.'),
-            ),
-        )
-    )
-    environment_type, image = BUILD_IMAGES[config.service.cpu_architecture]
-    t.add_resource(
-        codebuild.Project(
-            "BuildProject",
-            Name=naming.build_project(config),
-            Description=f"Builds {p.full_repository_id}, pushes it to ECR and gates on the image scan.",
-            ServiceRole=GetAtt("BuildRole", "Arn"),
-            Source=codebuild.Source(
-                Type="CODEPIPELINE", BuildSpec=pipeline_artifacts.buildspec(config, service, deploy)
-            ),
-            Artifacts=codebuild.Artifacts(Type="CODEPIPELINE"),
-            Environment=codebuild.Environment(
-                Type=environment_type,
-                Image=image,
-                ComputeType=p.compute_type,
-                PrivilegedMode=True,  # docker build needs the Docker daemon
-                ImagePullCredentialsType="CODEBUILD",
-                EnvironmentVariables=[
-                    codebuild.EnvironmentVariable(
-                        Name="REPOSITORY_URI", Type="PLAINTEXT", Value=GetAtt("Repository", "RepositoryUri")
-                    ),
-                    codebuild.EnvironmentVariable(Name="REPOSITORY_NAME", Type="PLAINTEXT", Value=Ref("Repository")),
-                    *deploy.build_variables(),
-                ],
-            ),
-            LogsConfig=codebuild.LogsConfig(
-                CloudWatchLogs=codebuild.CloudWatchLogs(Status="ENABLED", GroupName=Ref("BuildLogGroup"))
-            ),
-            TimeoutInMinutes=BUILD_MINUTES + math.ceil(p.scan_timeout_seconds / 60),
-            EncryptionKey="alias/aws/s3",  # the AWS-managed key CodeBuild uses by default, made explicit
-            Tags=Tags(Name=naming.build_project(config)),
-            Metadata=checkov_skip(
-                (
-                    "CKV_AWS_316",
-                    "Privileged mode is what lets CodeBuild run docker build; the "
-                    "project builds only this repository's Dockerfile.",
-                )
-            ),
-        )
-    )
-
-
 def _pipeline_role(
-    t: CfnTemplate, config: EnvironmentConfig, deploy: Engine, connection: str | Ref, service: ServiceStack
+    t: CfnTemplate,
+    config: EnvironmentConfig,
+    deploy: Engine,
+    connection: str | Ref,
+    service: ServiceStack,
+    projects: list[codebuild.Project],
 ) -> None:
     connection_actions = {True: [codestar_connections.UseConnection], False: [codeconnections.UseConnection]}
     uses_codestar = settings(config).creates_connection or ":codestar-connections:" in settings(config).connection
@@ -335,9 +228,9 @@ def _pipeline_role(
         Statement(
             Effect=Allow,
             Action=[awscodebuild.StartBuild, awscodebuild.BatchGetBuilds, awscodebuild.StopBuild],
-            Resource=[GetAtt("BuildProject", "Arn")],
+            Resource=[GetAtt(project, "Arn") for project in projects],
         ),
-        *_artifact_statements(),
+        *artifact_statements(),
         *deploy.pipeline_statements(t, config, service),
     ]
     t.add_resource(
@@ -359,10 +252,16 @@ def _pipeline_role(
 
 
 def _pipeline(
-    t: CfnTemplate, config: EnvironmentConfig, deploy: Engine, connection: str | Ref, service: ServiceStack
+    t: CfnTemplate,
+    config: EnvironmentConfig,
+    deploy: Engine,
+    connection: str | Ref,
+    service: ServiceStack,
+    build_project: codebuild.Project,
+    release_projects: dict[str, codebuild.Project],
 ) -> None:
     p = settings(config)
-    _pipeline_role(t, config, deploy, connection, service)
+    _pipeline_role(t, config, deploy, connection, service, [build_project, *release_projects.values()])
     source = action(
         "GitHub",
         "Source",
@@ -382,7 +281,7 @@ def _pipeline(
         "Build",
         "CodeBuild",
         {
-            "ProjectName": Ref("BuildProject"),
+            "ProjectName": Ref(build_project),
             "EnvironmentVariables": json.dumps(
                 [{"name": "COMMIT_ID", "type": "PLAINTEXT", "value": f"#{{{SOURCE_NAMESPACE}.CommitId}}"}]
             ),
@@ -395,7 +294,11 @@ def _pipeline(
     stages = [codepipeline.Stages(Name="Source", Actions=[source]), codepipeline.Stages(Name="Build", Actions=[image])]
     if approval and not deploy.approval_in_deploy_stage:
         stages.append(codepipeline.Stages(Name="Approve", Actions=[approval_action()]))
-    stages.append(codepipeline.Stages(Name="Deploy", Actions=deploy.deploy_actions(t, config, approval, service)))
+    stages.append(
+        codepipeline.Stages(
+            Name="Deploy", Actions=deploy.deploy_actions(t, config, approval, service, release_projects)
+        )
+    )
     t.add_resource(
         codepipeline.Pipeline(
             "Pipeline",

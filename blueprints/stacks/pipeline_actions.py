@@ -13,14 +13,16 @@ none of them.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from awacs import ecs as awsecs
 from awacs.aws import Allow, Statement
-from troposphere import Sub, codepipeline
+from troposphere import Ref, Sub, codebuild, codepipeline
 
 from .. import roles
 from ..engines.base import ARN
+from . import pipeline_artifacts
 
 BUILD_OUTPUT = "BuildOutput"
 BUILD_NAMESPACE = "BuildVariables"
@@ -67,22 +69,21 @@ def pass_task_roles(resources: list[Any]) -> Statement:
 
 
 def task_definition_statements() -> list[Statement]:
+    """Registering revisions of the service's family: RegisterTaskDefinition and TagResource (the
+    revision carries tags) accept the task-definition resource type; DescribeTaskDefinition has
+    no resource-level permissions (IAM authorization data bundled with cfn-lint)."""
+    family_revisions = Sub(ARN % ("ecs", "task-definition/${TaskDefinitionFamily}:*"))
     return [
-        # RegisterTaskDefinition and DescribeTaskDefinition have no resource-level permissions.
-        Statement(Effect=Allow, Action=[awsecs.RegisterTaskDefinition, awsecs.DescribeTaskDefinition], Resource=["*"]),
-        # The task definition carries tags: registering it tags the new revision of this family.
         Statement(
-            Effect=Allow,
-            Action=[awsecs.TagResource],
-            Resource=[Sub(ARN % ("ecs", "task-definition/${TaskDefinitionFamily}:*"))],
+            Effect=Allow, Action=[awsecs.RegisterTaskDefinition, awsecs.TagResource], Resource=[family_revisions]
         ),
+        Statement(Effect=Allow, Action=[awsecs.DescribeTaskDefinition], Resource=["*"]),
     ]
 
 
-# Service-stack outputs that both engines releasing through ECS task definitions need: the
-# container that receives the image, the family new revisions belong to and the roles they run with.
+# Service-stack outputs that both engines releasing ECS task definitions through the pipeline need:
+# the family new revisions belong to and the roles they run with.
 TASK_OUTPUTS = {
-    "ContainerName": "ContainerName",
     "TaskDefinitionFamily": "TaskDefinitionFamily",
     "TaskRoleArn": "TaskRoleArn",
     "TaskExecutionRoleArn": "TaskExecutionRoleArn",
@@ -99,10 +100,32 @@ def family_parameter(t: Any) -> None:
 
 
 def task_parameters(t: Any) -> None:
-    t.param("ContainerName", "Container that receives the new image (service stack output).", SERVICE_GROUP)
     family_parameter(t)
     t.param("TaskRoleArn", "Role of the service's tasks (service stack output).", SERVICE_GROUP)
     t.param("TaskExecutionRoleArn", "Role ECS starts the service's tasks with (service stack output).", SERVICE_GROUP)
+
+
+def task_build_variables() -> list[codebuild.EnvironmentVariable]:
+    """The values taskdef.json is written with at build time (pipeline_artifacts.BUILD_VARIABLES)."""
+    values = {
+        pipeline_artifacts.TASK_ROLE_VARIABLE: Ref("TaskRoleArn"),
+        pipeline_artifacts.EXECUTION_ROLE_VARIABLE: Ref("TaskExecutionRoleArn"),
+        pipeline_artifacts.FAMILY_VARIABLE: Ref("TaskDefinitionFamily"),
+    }
+    return [codebuild.EnvironmentVariable(Name=name, Type="PLAINTEXT", Value=value) for name, value in values.items()]
+
+
+def codebuild_action(
+    name: str, project: codebuild.Project, run_order: int = 1, variables: dict[str, str] | None = None
+) -> codepipeline.Actions:
+    """A release step: the project of that name runs on the build's output artifact, with
+    ``variables`` (pipeline variables such as #{codepipeline.PipelineExecutionId}) in its environment."""
+    configuration: dict[str, Any] = {"ProjectName": Ref(project)}
+    if variables:
+        configuration["EnvironmentVariables"] = json.dumps(
+            [{"name": key, "type": "PLAINTEXT", "value": value} for key, value in sorted(variables.items())]
+        )
+    return action(name, "Build", "CodeBuild", configuration, run_order, inputs=(BUILD_OUTPUT,))
 
 
 def service_arns() -> tuple[Sub, Sub]:

@@ -20,9 +20,16 @@ from .. import assets, naming
 from ..config import EnvironmentConfig
 
 if TYPE_CHECKING:
-    from ..engines.base import BuildStep, Engine, ServiceHandles, ServiceStack
+    from ..engines.base import BuildStep, Engine, ReleaseStep, ServiceHandles, ServiceStack
 
-IMAGE_PLACEHOLDER = "<IMAGE1_NAME>"
+# CodeDeployToECS replaces "<Image1ContainerName>" in taskdef.json with the image: the action's
+# Image1ContainerName is the placeholder's text, not a container name (CodePipeline action
+# reference, "Amazon ECS and CodeDeploy blue-green deploy action"; AWS CDK's
+# CodeDeployEcsContainerImageInput.taskDefinitionPlaceholder documents the same contract).
+IMAGE_PLACEHOLDER_NAME = "IMAGE1_NAME"
+IMAGE_PLACEHOLDER = f"<{IMAGE_PLACEHOLDER_NAME}>"
+# Tag prefix the build adds to an image once it passed the scan gate (the ECR lifecycle keeps these).
+RELEASE_TAG_PREFIX = "release-"
 IMAGE_PARAMETER = "ImageUri"  # the service stack's image parameter
 # Role ARNs and the task family arrive at build time as CodeBuild environment variables (from the
 # pipeline's parameters, which the manifest fills from the service stack's outputs), so
@@ -178,7 +185,13 @@ def buildspec(config: EnvironmentConfig, service: ServiceStack, engine: Engine) 
         scan_max=pipeline.scan_max,
         scan_timeout=pipeline.scan_timeout_seconds,
         scan_gate=gate.rstrip("\n"),
+        release_tag_prefix=RELEASE_TAG_PREFIX,
         scan_gate_sha256=hashlib.sha256(gate.encode("utf-8")).hexdigest(),
         artifacts=engine.artifacts,
         deploy_lines=steps_yaml(engine.build_steps(config, service)),
     )
+
+
+def release_buildspec(project_name: str, step: ReleaseStep) -> str:
+    """The buildspec of one release project: the engine's commands, on the build's output artifact."""
+    return render("release.yml.j2", project_name=project_name, action=step.action, lines=steps_yaml(list(step.steps)))

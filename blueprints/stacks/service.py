@@ -272,14 +272,17 @@ def _hook(
         Statement(
             Effect=Allow, Action=[awslogs.CreateLogStream, awslogs.PutLogEvents], Resource=[GetAtt(log_group, "Arn")]
         ),
-        # The ENI actions Lambda needs to run in a VPC (as in AWSLambdaVPCAccessExecutionRole),
-        # and the lookup of the load balancer's private addresses: EC2 offers no resource-level
-        # permissions for Describe* and Lambda picks the interfaces, so "*" is the narrowest.
+        # The ENI actions Lambda needs to run in a VPC (those of AWS's managed policy
+        # AWSLambdaVPCAccessExecutionRole, DescribeSubnets included), and the lookup of the load
+        # balancer's private addresses: EC2 offers no resource-level permissions for Describe* and
+        # Lambda picks the interfaces, so "*" is the narrowest.
+        # https://docs.aws.amazon.com/aws-managed-policy/latest/reference/AWSLambdaVPCAccessExecutionRole.html
         Statement(
             Effect=Allow,
             Action=[
                 awsec2.CreateNetworkInterface,
                 awsec2.DescribeNetworkInterfaces,
+                awsec2.DescribeSubnets,
                 awsec2.DeleteNetworkInterface,
                 awsec2.AssignPrivateIpAddresses,
                 awsec2.UnassignPrivateIpAddresses,

@@ -1,5 +1,5 @@
-#!/usr/bin/env python3
-"""Benchmark the edit-generate-lint-deploy loop (`make bench`).
+"""Benchmark the edit-generate-lint-deploy loop (`make bench`, which runs
+``python -m scripts.dev.bench`` from the repository root: a dev tool, not part of the package).
 
 Every figure is measured over several runs of whole processes and reported as the median
 and min-max, in a table on stdout and in bench-results.json. Targets come from the issue
@@ -19,8 +19,13 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from blueprints import manifest
+from deployer import emulator, waiting
+from tests.moto_server_patches import in_process_server, outputs_after_change_set
+
+ROOT = Path(__file__).resolve().parent.parent.parent
 PY = sys.executable
+BIN = Path(PY).parent  # the console scripts of the installed project
 
 
 def timed(cmd: list[str], runs: int, env: dict | None = None, before=None) -> dict:
@@ -71,9 +76,10 @@ def bench_generation(runs: int, tmp: Path) -> dict:
 def bench_lint(runs: int) -> dict:
     templates = sorted(str(p) for p in (ROOT / "out").glob("*/*.json"))
     env = {k: v for k, v in os.environ.items() if k != "LINT_NO_CACHE"}
-    cold = timed([PY, "scripts/lint.py", "--no-cache", *templates], max(1, runs // 2), env=env)
-    subprocess.run([PY, "scripts/lint.py", *templates], cwd=ROOT, check=True, capture_output=True, env=env)
-    warm = timed([PY, "scripts/lint.py", *templates], runs, env=env)
+    lint = str(BIN / "fargate-lint")
+    cold = timed([lint, "--no-cache", *templates], max(1, runs // 2), env=env)
+    subprocess.run([lint, *templates], cwd=ROOT, check=True, capture_output=True, env=env)
+    warm = timed([lint, *templates], runs, env=env)
     return {"lint_cold": cold, "lint_warm": warm}
 
 
@@ -86,24 +92,24 @@ def _reset(endpoint: str) -> None:
 def _cli_deploy_script(folder: Path) -> str:
     """`aws cloudformation deploy` of every stack of the manifest in order, passing outputs on
     (describe-stacks per upstream value), as a team with only the AWS CLI would script it."""
-    manifest = json.loads((folder / "stacks.json").read_text())
-    names = {s["name"]: s["stack_name"] for s in manifest["stacks"]}
+    document = manifest.read(folder)
+    names = {s.name: s.stack_name for s in document.stacks}
     lines = ["set -euo pipefail"]
-    for stack in manifest["stacks"]:
-        overrides = [_dquote(f"{k}={v}") for k, v in stack["parameters"].items()]
-        for key, wired in stack["parameters_from_outputs"].items():
-            query = f"Stacks[0].Outputs[?OutputKey=='{wired['output']}'].OutputValue"
+    for stack in document.stacks:
+        overrides = [_dquote(f"{k}={v}") for k, v in stack.parameters.items()]
+        for key, wired in stack.parameters_from_outputs.items():
+            query = f"Stacks[0].Outputs[?OutputKey=='{wired.output}'].OutputValue"
             lines.append(
-                f"{key}=$(aws cloudformation describe-stacks --stack-name {names[wired['stack']]} "
+                f"{key}=$(aws cloudformation describe-stacks --stack-name {names[wired.stack]} "
                 f'--query "{query}" --output text)'
             )
             overrides.append(f'"{key}=${key}"')
-        tags = " ".join(f"{k}={v}" for k, v in stack["tags"].items())
+        tags = " ".join(f"{k}={v}" for k, v in stack.tags.items())
         params = f" --parameter-overrides {' '.join(overrides)}" if overrides else ""
         lines.append(
-            f"aws cloudformation deploy --stack-name {stack['stack_name']} "
-            f"--template-file {folder / stack['template']}{params} "
-            f"--capabilities {' '.join(stack['capabilities'])} --tags {tags} --no-fail-on-empty-changeset"
+            f"aws cloudformation deploy --stack-name {stack.stack_name} "
+            f"--template-file {folder / stack.template}{params} "
+            f"--capabilities {' '.join(stack.capabilities)} --tags {tags} --no-fail-on-empty-changeset"
         )
     return "\n".join(lines)
 
@@ -115,22 +121,18 @@ def _dquote(text: str) -> str:
 def bench_deploy(runs: int, tmp: Path, env: str = "dev") -> dict:
     """deploy.py apply of a whole environment on the local endpoint (fresh, then up to date), and
     the AWS CLI's `aws cloudformation deploy` of the same templates and values on the same endpoint."""
-    sys.path[:0] = [str(ROOT), str(ROOT / "scripts")]
-    from deployer import emulator, waiting
-    from tests.moto_server_patches import in_process_server, outputs_after_change_set
-
-    # The AWS CLI gets the templates as deploy.py --local sends them (moto 5.2.5 cannot run the
+    # The AWS CLI gets the templates as fargate-deploy --local sends them (moto 5.2.5 cannot run the
     # originals: scripts/deployer/emulator.py), so both paths ask the emulator for the same work.
     adapted = tmp / "adapted"
     shutil.copytree(ROOT / "out" / env, adapted)
-    region = json.loads((adapted / "stacks.json").read_text())["region"]
+    region = manifest.read(adapted).region
     for path in adapted.glob("*.json"):
-        if path.name != "stacks.json" and not path.name.endswith(".parameters.json"):
+        if path.name != manifest.FILE_NAME and not path.name.endswith(".parameters.json"):
             path.write_text(emulator.template_for_emulator(json.loads(path.read_text()), region))
     script = _cli_deploy_script(adapted)
     results = {}
     with outputs_after_change_set(), in_process_server() as endpoint:
-        apply = [PY, "scripts/deploy.py", "apply", "--env", env, "--yes", "--local-endpoint", endpoint]
+        apply = [str(BIN / "fargate-deploy"), "apply", "--env", env, "--yes", "--local-endpoint", endpoint]
         results["apply_fresh"] = timed(apply, runs, before=lambda: _reset(endpoint))
         results["apply_up_to_date"] = timed(apply, runs)
         cli_env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
