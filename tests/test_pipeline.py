@@ -87,7 +87,8 @@ def test_buildspec_is_yaml_with_the_expected_phases_and_gate(env, tmp_path):
     login = _command(spec, "get-login-password")
     assert "docker login --username AWS --password-stdin" in login
     assert 'docker push "$REPOSITORY_URI:$IMAGE_TAG"' in _command(spec, "docker build")
-    assert _command(spec, "IMAGE_TAG=") == 'IMAGE_TAG="$COMMIT_ID"'
+    assert _command(spec, "IMAGE_TAG=") == 'IMAGE_TAG="build-$COMMIT_ID"'
+    assert _command(spec, "RELEASE_TAG=") == 'RELEASE_TAG="release-$COMMIT_ID"'
     # The embedded gate is blueprints/assets/scan_gate.py byte for byte, checked by its hash at build time.
     writer = _command(spec, "SCAN_GATE_PY")
     result = _run_bash(writer.replace("/tmp/scan_gate.py", str(tmp_path / "gate.py")), tmp_path)
@@ -470,14 +471,12 @@ def test_repository_settings():
     ] == [
         (1, "untagged", "sinceImagePushed", 2),
         (2, "tagged", "imageCountMoreThan", 7),
-        (3, "any", "sinceImagePushed", 14),
+        (3, "tagged", "sinceImagePushed", 14),
     ]
-    # ECR's documented constraints: "tagged" needs a tag list, "untagged" has none, "any" comes last.
+    # ECR's documented constraints: "tagged" needs a tag list, "untagged" has none.
     assert "tagPatternList" not in rules[0]["selection"] and "tagPrefixList" not in rules[0]["selection"]
     assert rules[1]["selection"]["tagPrefixList"] == [pipeline_artifacts.RELEASE_TAG_PREFIX]
-    assert rules[-1]["selection"]["tagStatus"] == "any" and rules[-1]["rulePriority"] == max(
-        r["rulePriority"] for r in rules
-    )
+    assert rules[2]["selection"]["tagPrefixList"] == [pipeline_artifacts.BUILD_TAG_PREFIX]
     assert all(r["action"] == {"type": "expire"} for r in rules)
 
 
@@ -515,15 +514,19 @@ def test_failing_builds_never_expire_the_image_production_runs():
     must not push the running image out of the repository: scale-out and rollback pull it."""
     body = _pipeline(_config(images_to_keep=3, untagged_image_days=2)).to_dict()
     rules = json.loads(body["Resources"]["Repository"]["Properties"]["LifecyclePolicy"]["LifecyclePolicyText"])["rules"]
-    prefix = pipeline_artifacts.RELEASE_TAG_PREFIX
-    running = {"digest": "running", "tags": ["c0", f"{prefix}c0"], "pushed": 0}
-    failing = [{"digest": f"bad{i}", "tags": [f"c{i}"], "pushed": i} for i in range(1, 40)]
+    build, release = pipeline_artifacts.BUILD_TAG_PREFIX, pipeline_artifacts.RELEASE_TAG_PREFIX
+    running = {"digest": "running", "tags": [f"{build}c0", f"{release}c0"], "pushed": 0}
+    failing = [{"digest": f"bad{i}", "tags": [f"{build}c{i}"], "pushed": i} for i in range(1, 40)]
     assert "running" not in _expired(rules, [running, *failing], today=40)
     # Released images are still capped at images_to_keep, and failed ones go by age.
-    released = [{"digest": f"rel{i}", "tags": [f"r{i}", f"{prefix}r{i}"], "pushed": 100 + i} for i in range(5)]
+    released = [{"digest": f"rel{i}", "tags": [f"{build}r{i}", f"{release}r{i}"], "pushed": 100 + i} for i in range(5)]
     gone = _expired(rules, [running, *failing, *released], today=105)
     assert {"running", "rel0", "rel1"} <= gone and not {"rel2", "rel3", "rel4"} & gone
     assert {f"bad{i}" for i in range(1, 40)} <= gone
+    # Day 2: an image pushed by the previous pipeline (bare commit tag) may be what production runs
+    # when this policy arrives; no rule may expire it.
+    legacy = {"digest": "legacy", "tags": ["0123abc"], "pushed": 0}
+    assert "legacy" not in _expired(rules, [legacy, *failing, *released], today=400)
 
 
 def test_artifact_bucket_settings():

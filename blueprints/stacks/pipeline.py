@@ -90,13 +90,14 @@ def _connection(t: CfnTemplate, config: EnvironmentConfig) -> str | Ref:
 def _repository(t: CfnTemplate, config: EnvironmentConfig) -> None:
     p = settings(config)
     # Amazon ECR User Guide, "Lifecycle policy properties in Amazon ECR": rules apply from the lowest
-    # rulePriority up; "untagged" must omit tag lists, "tagged" needs tagPrefixList or tagPatternList;
-    # a rule with tagStatus "any" must have the highest rulePriority. "Lifecycle policy evaluation
-    # rules": an image that matches the tagging requirements of a higher-priority rule cannot be
-    # expired by a lower-priority rule. So the images the build marked as released (RELEASE_TAG_PREFIX,
-    # only after the scan gate passed) are counted among themselves and are never expired by the
-    # age rule that clears images which failed the gate: a run of failing builds cannot push the
-    # image production runs out of the repository.
+    # rulePriority up; "untagged" must omit tag lists, "tagged" needs tagPrefixList or tagPatternList.
+    # "Lifecycle policy evaluation rules": an image that matches the tagging requirements of a
+    # higher-priority rule cannot be expired by a lower-priority rule. So the images the build marked
+    # as released (RELEASE_TAG_PREFIX, only after the scan gate passed) are counted among themselves
+    # and are never expired by the age rule that clears images which failed the gate
+    # (BUILD_TAG_PREFIX only): a run of failing builds cannot push the image production runs out of
+    # the repository. Not "any" for the age rule: images pushed by earlier versions of this pipeline
+    # (tagged with the bare commit) could be the running ones; no rule selects them.
     # https://docs.aws.amazon.com/AmazonECR/latest/userguide/lifecycle_policy_parameters.html
     # https://docs.aws.amazon.com/AmazonECR/latest/userguide/LifecyclePolicies.html#lp_evaluation_rules
     rules = {
@@ -127,7 +128,8 @@ def _repository(t: CfnTemplate, config: EnvironmentConfig) -> None:
                 "rulePriority": 3,
                 "description": f"Expire images that never passed the scan gate after {p.unreleased_image_days} days",
                 "selection": {
-                    "tagStatus": "any",
+                    "tagStatus": "tagged",
+                    "tagPrefixList": [pipeline_artifacts.BUILD_TAG_PREFIX],
                     "countType": "sinceImagePushed",
                     "countUnit": "days",
                     "countNumber": p.unreleased_image_days,

@@ -28,7 +28,9 @@ if TYPE_CHECKING:
 # CodeDeployEcsContainerImageInput.taskDefinitionPlaceholder documents the same contract).
 IMAGE_PLACEHOLDER_NAME = "IMAGE1_NAME"
 IMAGE_PLACEHOLDER = f"<{IMAGE_PLACEHOLDER_NAME}>"
-# Tag prefix the build adds to an image once it passed the scan gate (the ECR lifecycle keeps these).
+# Tag prefixes of the images the build pushes (build-<commit>) and of those that passed the scan
+# gate (release-<commit>): the ECR lifecycle policy keeps released images and expires the others.
+BUILD_TAG_PREFIX = "build-"
 RELEASE_TAG_PREFIX = "release-"
 IMAGE_PARAMETER = "ImageUri"  # the service stack's image parameter
 # Role ARNs and the task family arrive at build time as CodeBuild environment variables (from the
@@ -186,6 +188,7 @@ def buildspec(config: EnvironmentConfig, service: ServiceStack, engine: Engine) 
         scan_timeout=pipeline.scan_timeout_seconds,
         scan_gate=gate.rstrip("\n"),
         release_tag_prefix=RELEASE_TAG_PREFIX,
+        build_tag_prefix=BUILD_TAG_PREFIX,
         scan_gate_sha256=hashlib.sha256(gate.encode("utf-8")).hexdigest(),
         artifacts=engine.artifacts,
         deploy_lines=steps_yaml(engine.build_steps(config, service)),
