@@ -12,36 +12,37 @@ from __future__ import annotations
 
 import contextlib
 import socket
+from collections.abc import Iterator
 from importlib import metadata
+from typing import Any
+from unittest import mock
 
 MOTO_VERSION = "5.2.5"
 HOST = "127.0.0.1"
 
 
 @contextlib.contextmanager
-def outputs_after_change_set():
+def outputs_after_change_set() -> Iterator[None]:
     """Make moto compute a stack's Outputs when a change set is executed, as CloudFormation does."""
     from moto.cloudformation.models import ChangeSet
 
     assert metadata.version("moto") == MOTO_VERSION, "re-check this patch against the new moto version"
     original = ChangeSet.apply
 
-    def apply(self) -> None:
+    def apply(self: Any) -> None:
         original(self)
         stack = self.stack
         stack.template = self.template
         stack._parse_template()
         stack.output_map = stack._create_output_map()
 
-    ChangeSet.apply = apply
-    try:
+    # patch.object restores the original method on the way out, even when the body fails.
+    with mock.patch.object(ChangeSet, "apply", apply):
         yield
-    finally:
-        ChangeSet.apply = original
 
 
 @contextlib.contextmanager
-def in_process_server():
+def in_process_server() -> Iterator[str]:
     """A moto server in this process (so the patches above apply to it) on a free port of 127.0.0.1."""
     import logging
     import warnings

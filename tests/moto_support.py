@@ -27,7 +27,7 @@ def _wait_ready(url: str, process: subprocess.Popen | None) -> None:
             return
         except OSError:
             if (process and process.poll() is not None) or time.monotonic() > deadline:
-                raise RuntimeError(f"moto server at {url} did not start")
+                raise RuntimeError(f"moto server at {url} did not start") from None
             time.sleep(0.05)
 
 

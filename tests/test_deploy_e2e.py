@@ -71,9 +71,10 @@ def test_apply_creates_every_stack_of_dev_in_order_with_outputs_wired(moto, caps
 
 def test_reapply_is_up_to_date_and_deletes_the_empty_change_set(moto, capsys):
     assert run_deploy(capsys, moto, "apply", "--env", "dev", "--yes")[0] == 0
-    names = lambda e: {
-        c["ChangeSetName"] for c in client(moto).list_change_sets(StackName=e["stack_name"])["Summaries"]
-    }  # noqa: E731
+
+    def names(entry):
+        return {c["ChangeSetName"] for c in client(moto).list_change_sets(StackName=entry["stack_name"])["Summaries"]}
+
     before = {e["name"]: names(e) for e in DEV}  # the executed ones (moto keeps them listed; AWS does not)
     code, out, _ = run_deploy(capsys, moto, "apply", "--env", "dev", "--yes")
     assert code == 0
@@ -189,7 +190,7 @@ def test_template_over_one_megabyte_is_bad_input(moto, capsys, tmp_path):
     huge = log_group_template("/t/huge")
     huge["Metadata"] = {"Padding": "x" * 1_100_000}
     out_dir = write_env(tmp_path / "out", [{"name": "huge", "template": huge}])
-    code, out, err = run_deploy(capsys, moto, "plan", "--env", "test", "--out", str(out_dir))
+    code, _, err = run_deploy(capsys, moto, "plan", "--env", "test", "--out", str(out_dir))
     assert code == 2 and "over CloudFormation's 1 MB template limit" in err
     assert client(moto).describe_stacks()["Stacks"] == []
 
@@ -224,13 +225,35 @@ def test_usage_errors_exit_2_and_deploy_nothing(moto, capsys, tmp_path):
     assert exc.value.code == 2
 
 
+def _with_format_version(out_dir, version):
+    """Rewrite out/test/stacks.json with this format_version (None: without the key)."""
+    path = out_dir / "test" / "stacks.json"
+    data = json.loads(path.read_text())
+    data.pop("format_version")
+    if version is not None:
+        data["format_version"] = version
+    path.write_text(json.dumps(data))
+
+
+@pytest.mark.parametrize(("version", "shown"), [(2, "format_version 2"), (None, "format_version missing")])
+def test_a_manifest_of_another_format_version_is_bad_input(moto, capsys, tmp_path, version, shown):
+    """A newer generator may have added something the deploy depends on: refuse, say what to do."""
+    out_dir = write_env(tmp_path / "out", [{"name": "one", "template": log_group_template("/t/one")}])
+    _with_format_version(out_dir, version)
+    code, out, err = run_deploy(capsys, moto, "plan", "--env", "test", "--out", str(out_dir))
+    assert code == 2, out + err
+    assert f"stacks.json: {shown} is not one this tool reads (it reads 1)" in err
+    assert "regenerate out/ with the same version of the generator (make generate), or upgrade this tool" in err
+    assert client(moto).describe_stacks()["Stacks"] == []
+
+
 def test_ctrl_c_stops_waiting_but_not_the_deployment(moto, capsys, tmp_path, monkeypatch):
-    from deployer import commands
+    from deployer import executor
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(commands, "wait_for_stack", interrupted)
+    monkeypatch.setattr(executor, "wait_for_stack", interrupted)
     out_dir = _two_stacks(tmp_path)
     code, out, err = run_deploy(capsys, moto, "apply", "--env", "test", "--yes", "--out", str(out_dir))
     assert code == 130
@@ -301,12 +324,12 @@ def test_apply_replans_a_dependant_when_its_upstream_outputs_change(moto, capsys
 
 def test_ctrl_c_under_local_says_the_emulator_and_its_stacks_are_gone(capsys, tmp_path, monkeypatch):
     from deployer import cli as deploy
-    from deployer import commands
+    from deployer import executor
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(commands, "wait_for_stack", interrupted)
+    monkeypatch.setattr(executor, "wait_for_stack", interrupted)
     out_dir = write_env(
         tmp_path / "out", [{"name": "one", "template": log_group_template("/t/one"), "parameters": {"Retention": "7"}}]
     )

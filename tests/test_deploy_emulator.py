@@ -221,7 +221,7 @@ def test_gap11_update_termination_protection_is_not_implemented(moto):
     cf = client(moto)
     made = _create(cf, "tp", log_group_template("/g/tp"), [{"ParameterKey": "Retention", "ParameterValue": "7"}])
     cf.execute_change_set(ChangeSetName=made["Id"])
-    with pytest.raises(MOTO_SERVER_ERROR, match="500|Internal Server Error"):
+    with pytest.raises(MOTO_SERVER_ERROR, match=r"500|Internal Server Error"):
         cf.update_termination_protection(StackName="tp", EnableTerminationProtection=True)
 
 
@@ -249,7 +249,7 @@ def test_gap12_service_without_task_definition_breaks_the_change_set(moto):
         }
     }
     made = _create(cf, "external", template)
-    with pytest.raises(MOTO_SERVER_ERROR, match="500|Internal Server Error"):
+    with pytest.raises(MOTO_SERVER_ERROR, match=r"500|Internal Server Error"):
         cf.execute_change_set(ChangeSetName=made["Id"])
     fixed = json.loads(emulator.template_for_emulator(template, "eu-west-1"))
     assert fixed["Resources"]["Service"]["Properties"]["TaskDefinition"] == {"Ref": "Task"}

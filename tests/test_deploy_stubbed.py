@@ -5,6 +5,7 @@ DescribeChangeSet: ResourceChange.Replacement and Details[].Target.RequiresRecre
 from __future__ import annotations
 
 import datetime as dt
+import io
 import threading
 
 import boto3
@@ -12,12 +13,16 @@ import pytest
 from botocore.stub import ANY, Stubber
 
 from deployer import aws as aws_module
-from deployer import waiting
-from deployer.changesets import Options, Plan, Planner
-from deployer.commands import _refusals, _Run, plan_lines
+from deployer import policy, waiting
+from deployer.changesets import Options
 from deployer.context import Context
+from deployer.emulator import EmulatorProvider
+from deployer.executor import InFlight, execute
 from deployer.manifest import Manifest, StackEntry
-from deployer.render import parameter_lines
+from deployer.plans import ChangeKind, Plan, PlanState
+from deployer.provider import AwsProvider
+from deployer.render import parameter_lines, plan_lines
+from deployer.reporter import Reporter
 
 STACK_ID = "arn:aws:cloudformation:eu-west-1:123456789012:stack/app-net/1"
 CS_ID = "arn:aws:cloudformation:eu-west-1:123456789012:changeSet/c1/1"
@@ -59,9 +64,11 @@ class _FakeAws:
         return {"TemplateBody": body}
 
 
-def _context(cfn, entry, waiter=None):
+def _context(cfn, entry, waiter=None, reporter=None):
     manifest = Manifest(env="dev", folder=None, stacks=[entry], selected=[entry])
-    return Context(manifest, _FakeAws(cfn), Options(), waiter or waiting.Waiter(), yes=True)
+    return Context(
+        manifest, _FakeAws(cfn), Options(), waiter or waiting.Waiter(), yes=True, reporter=reporter or Reporter()
+    )
 
 
 def _stack(status, **extra):
@@ -95,7 +102,9 @@ def test_first_create_that_rolls_back_lists_failures_first_then_status_and_clean
     cfn = _cfn()
     entry = _entry()
     plan = Plan(
-        entry=entry, kind="CREATE", change_set={"ChangeSetId": CS_ID, "ChangeSetName": "c1", "StackId": STACK_ID}
+        entry=entry,
+        kind=ChangeKind.CREATE,
+        change_set={"ChangeSetId": CS_ID, "ChangeSetName": "c1", "StackId": STACK_ID},
     )
     with Stubber(cfn) as stub:
         stub.add_response(
@@ -134,7 +143,7 @@ def test_first_create_that_rolls_back_lists_failures_first_then_status_and_clean
             },
             {"StackName": STACK_ID},
         )
-        ok = _Run(_context(cfn, entry, _fast_waiter()), [plan]).execute(plan)
+        ok = execute(_context(cfn, entry, _fast_waiter()), plan, InFlight())
     out = capsys.readouterr().out
     assert ok is False
     report = out[out.index("== app-net: FAILED ==") :]
@@ -178,7 +187,7 @@ def test_replacement_details_are_shown_and_a_stateful_replacement_is_refused():
     }
     plan = Plan(
         entry=_entry(),
-        kind="UPDATE",
+        kind=ChangeKind.UPDATE,
         stack=_stack("UPDATE_COMPLETE")["Stacks"][0],
         change_set={"ChangeSetName": "c1", "Changes": [change, harmless]},
     )
@@ -186,10 +195,10 @@ def test_replacement_details_are_shown_and_a_stateful_replacement_is_refused():
     assert "CidrBlock (recreate)" in lines and "!! stateful" in lines
     assert "!! this change set replaces (Replacement: True) stateful AWS::EC2::VPC Vpc" in lines
     assert "Route" in lines and "stateful AWS::EC2::Route" not in lines
-    ctx = _context(_cfn(), plan.entry)
-    assert _refusals(ctx, [plan]) == ["app-net"]
-    ctx.options.allow_replacement = True
-    assert _refusals(ctx, [plan]) == []
+    refusals = policy.refusals([plan], allow_replacement=False)
+    assert [(r.stack, r.rule) for r in refusals] == [("app-net", policy.Rule.STATEFUL)]
+    assert "--allow-replacement" in refusals[0].remedy
+    assert policy.refusals([plan], allow_replacement=True) == []
 
 
 def test_throttling_is_retried_in_standard_mode(moto):
@@ -229,15 +238,16 @@ def test_wait_gives_up_after_the_timeout_without_touching_the_stack():
         for _ in range(3):
             stub.add_response("describe_stacks", _stack("UPDATE_IN_PROGRESS"), {"StackName": STACK_ID})
             stub.add_response("describe_stack_events", {"StackEvents": []}, {"StackName": STACK_ID})
-        with pytest.raises(waiting.WaitTimeout, match="still UPDATE_IN_PROGRESS"):
+        with pytest.raises(waiting.WaitTimeoutError, match="still UPDATE_IN_PROGRESS"):
             waiting.wait_for_stack(cfn, STACK_ID, "e0", waiter, lambda e: None)
         stub.assert_no_pending_responses()
 
 
-def test_a_stack_busy_in_another_operation_is_waited_for_never_raced(capsys):
+def test_a_stack_busy_in_another_operation_is_waited_for_never_raced():
     cfn = _cfn()
     entry = _entry()
-    ctx = _context(cfn, entry, _fast_waiter())
+    output = io.StringIO()
+    ctx = _context(cfn, entry, _fast_waiter(), Reporter(output))
     deployed = {
         "Parameters": [{"ParameterKey": "A", "ParameterValue": "1"}],
         "Tags": [{"Key": "Environment", "Value": "dev"}],
@@ -272,18 +282,20 @@ def test_a_stack_busy_in_another_operation_is_waited_for_never_raced(capsys):
                 "StackName": "app-net",
                 "Status": "FAILED",
                 "ExecutionStatus": "UNAVAILABLE",
-                "StatusReason": "The submitted information didn't contain changes. Submit different information to create a change set.",
+                "StatusReason": (
+                    "The submitted information didn't contain changes. "
+                    "Submit different information to create a change set."
+                ),
                 "Changes": [],
             },
             {"ChangeSetName": CS_ID},
         )
         stub.add_response("delete_change_set", {}, {"ChangeSetName": CS_ID})
         entry.body = "{}"
-        plan = Planner(ctx.aws, ctx.manifest, ctx.options, ctx.waiter).plan(entry, print)
+        plan = ctx.planner.plan(entry)
         stub.assert_no_pending_responses()
-    out = capsys.readouterr().out
-    assert "busy in UPDATE_IN_PROGRESS (another operation); waiting for it to finish" in out
-    assert plan.state == "up to date"
+    assert "busy in UPDATE_IN_PROGRESS (another operation); waiting for it to finish" in output.getvalue()
+    assert plan.state is PlanState.UP_TO_DATE
 
 
 def test_polling_starts_fast_and_notices_a_settled_stack_within_five_seconds():
@@ -301,7 +313,7 @@ def test_ctrl_c_while_waiting_stops_the_wait_and_calls_nothing_else():
         stub.add_response("describe_stacks", _stack("UPDATE_IN_PROGRESS"), {"StackName": STACK_ID})
         stub.add_response("describe_stack_events", {"StackEvents": []}, {"StackName": STACK_ID})
         waiter.stop.set()  # what the main thread does on Ctrl-C
-        with pytest.raises(waiting.Interrupted):
+        with pytest.raises(waiting.WaitInterruptedError):
             waiting.wait_for_stack(cfn, STACK_ID, "e0", waiter, lambda e: None)
         stub.assert_no_pending_responses()  # no CancelUpdateStack, no DeleteStack
 
@@ -317,17 +329,20 @@ def test_no_echo_parameters_are_never_printed():
 def test_waiter_is_shared_between_threads():
     waiter = waiting.Waiter()
     threading.Timer(0.05, waiter.stop.set).start()
-    with pytest.raises(waiting.Interrupted):
+    with pytest.raises(waiting.WaitInterruptedError):
         waiter.pause(30)
 
 
 def test_wait_timeout_advice_depends_on_whether_the_stacks_outlive_the_command():
-    from types import SimpleNamespace
+    entry = _entry()
 
-    from deployer.changesets import Options
-    from deployer.context import Context
+    def advice(provider):
+        ctx = _context(_cfn(), entry)
+        ctx.provider = provider
+        return ctx.watch_command(["network"])
 
-    lasting = SimpleNamespace(options=Options(), env="dev")
-    assert Context.watch_command(lasting, ["network"]) == "fargate-deploy status --env dev --stack network"
-    local = SimpleNamespace(options=Options(emulator=True, ephemeral=True), env="dev")
-    assert Context.watch_command(local, ["network"]).startswith("nothing: the emulator started by --local stops")
+    assert advice(AwsProvider()) == "fargate-deploy status --env dev --stack network"
+    lasting = advice(EmulatorProvider("http://127.0.0.1:1"))
+    assert lasting == "fargate-deploy status --env dev --stack network (on the same endpoint)"
+    local = advice(EmulatorProvider("http://127.0.0.1:1", ephemeral=True))
+    assert local.startswith("nothing: the emulator started by --local stops")

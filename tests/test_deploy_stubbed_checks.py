@@ -11,10 +11,10 @@ import pytest
 from botocore.stub import ANY, Stubber
 
 from blueprints.manifest import OutputRef
-from deployer import bluegreen, commands
-from deployer.changesets import Plan
-from deployer.commands import _Run
+from deployer import commands, policy, render
 from deployer.manifest import Manifest
+from deployer.plans import ChangeKind, Plan, PlanState
+from deployer.scheduler import Run
 from tests.deploy_helpers import ROOT
 from tests.test_deploy_stubbed import CS_ID, NOW, STACK_ID, _cfn, _context, _entry, _fast_waiter, _stack
 
@@ -125,7 +125,7 @@ def test_without_the_transform_the_same_change_set_is_not_refused(capsys):
     template = {k: v for k, v in STAGING_SERVICE.items() if k not in ("Transform", "Hooks")}
     assert _apply(NEW_IMAGE + INFRASTRUCTURE, template=template) == 0
     assert "blue/green" not in capsys.readouterr().out
-    assert bluegreen.uses_transform(STAGING_SERVICE) and bluegreen.uses_transform({"Transform": bluegreen.TRANSFORM})
+    assert policy.uses_transform(STAGING_SERVICE) and policy.uses_transform({"Transform": policy.TRANSFORM})
 
 
 def test_a_dependant_planned_again_after_its_upstream_is_checked_for_refusal_again(capsys):
@@ -141,8 +141,8 @@ def test_a_dependant_planned_again_after_its_upstream_is_checked_for_refusal_aga
     ctx.__post_init__()
     old = Plan(
         entry=entry,
-        kind="UPDATE",
-        state="up to date",
+        kind=ChangeKind.UPDATE,
+        state=PlanState.UP_TO_DATE,
         stack=_stack("UPDATE_COMPLETE", **DEPLOYED)["Stacks"][0],
         api_parameters=[{"ParameterKey": "A", "ParameterValue": "1"}],
     )
@@ -157,7 +157,7 @@ def test_a_dependant_planned_again_after_its_upstream_is_checked_for_refusal_aga
             "Details": [],
         },
     }
-    run = _Run(ctx, [Plan(entry=upstream), old])
+    run = Run(ctx, [Plan(entry=upstream), old])
     run.finish("base", True)
     with Stubber(cfn) as stub:
         upstream_stack = {
@@ -203,3 +203,24 @@ def test_a_dependant_planned_again_after_its_upstream_is_checked_for_refusal_aga
     assert run.ok["net"] is False
     assert "== app-net: upstream outputs changed; planning again" in out and "~ A: 1 -> 2" in out
     assert "!! this change set removes stateful AWS::Logs::LogGroup Kept" in out and "--allow-replacement" in out
+
+
+def test_destroy_refuses_protected_stacks_and_stacks_whose_outputs_are_in_use():
+    """Pure policy: nothing is deleted while any stack of the order is protected or still needed."""
+    deletions = [
+        policy.Deletion("app-service", "eu-west-1", termination_protection=True),
+        policy.Deletion("app-net", "eu-west-1", False, deployed_dependants=(("app-pipeline", "pipeline"),)),
+    ]
+    lines = render.refusal_lines(policy.deletion_refusals(deletions))
+    assert lines == [
+        "Refused: app-service has termination protection. Turn it off first: aws cloudformation "
+        "update-termination-protection --no-enable-termination-protection --stack-name app-service "
+        "--region eu-west-1",
+        "Refused: app-pipeline is deployed and uses outputs of app-net. Destroy it first (or add --stack pipeline).",
+    ]
+    assert policy.deletion_refusals([policy.Deletion("app-net", "eu-west-1", False)]) == []
+
+
+def test_stacks_refused_for_the_same_reason_share_one_line():
+    same = [policy.Refusal(name, policy.Rule.STATEFUL, "would do harm", "Do not.") for name in ("a", "b")]
+    assert render.refusal_lines(same) == ["Refused: a, b would do harm. Do not."]

@@ -1,8 +1,21 @@
 """Change-set deployment of out/<env>/ (see fargate-deploy for the command line).
 
-Modules: manifest (reading out/<env>/), aws (clients, S3 upload), changesets (create, describe,
-classify), waiting (polling, events, failures), render (tables and diffs), emulator (moto 5.2.5
-support for --local), commands (plan/apply/status/outputs/diff/destroy).
+Modules, from the command line down:
+
+- cli: arguments, the choice of deployment target, exit codes.
+- context: what every command shares (manifest, clients, options, waiter, provider, reporter).
+- commands: plan and apply (plan every stack, ask the policy, hand over to the scheduler).
+- inspect_cmds: status, outputs, diff and destroy.
+- scheduler: dependency-ordered, concurrent apply across stacks (waits for upstreams, replans).
+- executor: applying one stack (execute its change set, wait, report, termination protection).
+- changesets: planning one stack (parameters, change set, judging it).
+- plans: the plan model (Plan, PlanState, ChangeKind).
+- policy: every refusal, as pure functions over plans, change sets and templates.
+- render: what the user reads, as lines; reporter: writes them (thread-safe).
+- provider: the deployment target's interface and CloudFormation's implementation.
+- emulator: the local emulator's implementation (moto 5.2.5 gaps); local_server: its process.
+- manifest: reading out/<env>/ (through blueprints.manifest); aws: clients and S3 upload;
+  waiting: polling, events, failures.
 """
 
 OK, FAILED, USAGE, CHANGES, INTERRUPTED = 0, 1, 2, 3, 130

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from typing import Any
 
 import boto3
 from botocore.config import Config
@@ -22,12 +23,12 @@ class Aws:
     def __init__(self, profile: str | None = None, endpoint_url: str | None = None, credentials: dict | None = None):
         self.session = boto3.Session(profile_name=profile, **(credentials or {}))
         self.endpoint_url = endpoint_url
-        self._clients: dict[tuple[str, str], object] = {}
+        self._clients: dict[tuple[str, str], Any] = {}
         self._lock = threading.Lock()
         self._bucket_lock = threading.Lock()  # one default bucket creation at a time
         self._buckets: dict[str, str] = {}
 
-    def client(self, service: str, region: str):
+    def client(self, service: str, region: str) -> Any:
         with self._lock:
             key = (service, region)
             if key not in self._clients:
@@ -36,10 +37,10 @@ class Aws:
                 )
             return self._clients[key]
 
-    def cfn(self, region: str):
+    def cfn(self, region: str) -> Any:
         return self.client("cloudformation", region)
 
-    def template_source(self, entry: StackEntry, body: str, bucket: str | None) -> dict:
+    def template_source(self, entry: StackEntry, body: str, bucket: str | None) -> dict[str, str]:
         """TemplateBody, or TemplateURL after uploading a body over the 51,200-byte inline limit."""
         data = body.encode()
         if len(data) <= BODY_LIMIT:
@@ -63,7 +64,9 @@ class Aws:
         except ClientError as exc:
             if exc.response["Error"]["Code"] not in ("404", "NoSuchBucket", "NotFound"):
                 raise
-        args = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+        args: dict[str, Any] = (
+            {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+        )
         s3.create_bucket(Bucket=name, **args)
         s3.put_public_access_block(
             Bucket=name,
@@ -84,17 +87,20 @@ class Aws:
 
 
 def error_code(exc: ClientError) -> str:
-    return exc.response.get("Error", {}).get("Code", "")
+    code: str = exc.response.get("Error", {}).get("Code", "")
+    return code
 
 
 def error_message(exc: ClientError) -> str:
-    return exc.response.get("Error", {}).get("Message", str(exc))
+    message: str = exc.response.get("Error", {}).get("Message", str(exc))
+    return message
 
 
-def describe_stack(cfn, name_or_id: str) -> dict | None:
+def describe_stack(cfn: Any, name_or_id: str) -> dict[str, Any] | None:
     """The stack, or None when it does not exist (CloudFormation answers ValidationError)."""
     try:
-        return cfn.describe_stacks(StackName=name_or_id)["Stacks"][0]
+        stack: dict[str, Any] = cfn.describe_stacks(StackName=name_or_id)["Stacks"][0]
+        return stack
     except ClientError as exc:
         if error_code(exc) == "ValidationError" and "does not exist" in error_message(exc):
             return None

@@ -5,75 +5,42 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Any
 
 from botocore.exceptions import ClientError
 
-from . import bluegreen, emulator
 from .aws import Aws, describe_stack, error_message
 from .manifest import Manifest, StackEntry
-from .render import dangerous
-from .waiting import Waiter, wait_for_change_set
+from .plans import ChangeKind, Plan, PlanState
+from .provider import Provider
+from .reporter import Reporter
+from .waiting import Waiter, wait_for_change_set, wait_for_stack
 
 # AWS's reasons for a change set with nothing to do (it is then FAILED and must be deleted).
 # https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_DescribeChangeSet.html
 NO_CHANGE_REASONS = ("didn't contain changes", "No updates are to be performed")
 SETTLED_OK = ("CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "IMPORT_COMPLETE")
+# A stack in one of these states cannot be updated (a failed first create, or a failed delete);
+# it must be deleted first.
+UNUSABLE = ("ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "DELETE_FAILED", "CREATE_FAILED")
 
 
 @dataclass
 class Options:
-    emulator: bool = False
-    # The emulator was started by this command (--local) and stops with it: nothing outlives it.
-    ephemeral: bool = False
     bucket: str | None = None
     keep: bool = False
     allow_replacement: bool = False
 
 
-@dataclass
-class Plan:
-    entry: StackEntry
-    kind: str = "UPDATE"  # CREATE or UPDATE
-    state: str = "changes"  # changes | up to date | deferred | failed
-    stack: dict | None = None  # the deployed stack before the change, if any
-    change_set: dict | None = None
-    api_parameters: list[dict] = field(default_factory=list)
-    shown_parameters: dict[str, str] = field(default_factory=dict)
-    waiting_on: list[str] = field(default_factory=list)
-    reason: str = ""
-    created_stack: bool = False  # the CREATE change set made an empty REVIEW_IN_PROGRESS stack
-    emulated_skips: list[str] = field(default_factory=list)  # resources the emulator does not create
-
-    @property
-    def deployed_parameters(self) -> dict[str, str] | None:
-        if not self.stack or self.kind == "CREATE":
-            return None
-        return {p["ParameterKey"]: p.get("ParameterValue", "") for p in self.stack.get("Parameters", [])}
-
-    @property
-    def deployed_tags(self) -> dict[str, str] | None:
-        if not self.stack or self.kind == "CREATE":
-            return None
-        return {t["Key"]: t["Value"] for t in self.stack.get("Tags", [])}
-
-    @property
-    def refused(self) -> list[dict]:
-        return [c for c in (self.change_set or {}).get("Changes", []) if dangerous(c)]
-
-    @property
-    def green_conflict(self) -> bluegreen.Conflict | None:
-        return bluegreen.conflict(self.entry.template, (self.change_set or {}).get("Changes", []))
-
-    def has_changes(self) -> bool:
-        return self.state in ("changes", "deferred")
-
-
 class Planner:
     """Plans stacks of one manifest; caches upstream outputs (invalidated after an upstream apply)."""
 
-    def __init__(self, aws: Aws, manifest: Manifest, options: Options, waiter: Waiter):
+    def __init__(
+        self, aws: Aws, manifest: Manifest, options: Options, waiter: Waiter, provider: Provider, reporter: Reporter
+    ):
         self.aws, self.manifest, self.options, self.waiter = aws, manifest, options, waiter
+        self.provider, self.reporter = provider, reporter
         self._outputs: dict[str, dict[str, str] | None] = {}
         self._lock = threading.Lock()
 
@@ -103,7 +70,7 @@ class Planner:
             plan.api_parameters.append({"ParameterKey": key, "ParameterValue": value})
             plan.shown_parameters[key] = value
         for key in sorted(entry.kept_on_update):
-            if plan.kind == "UPDATE" and key in deployed:
+            if plan.kind is ChangeKind.UPDATE and key in deployed:
                 plan.api_parameters.append({"ParameterKey": key, "UsePreviousValue": True})
                 plan.shown_parameters[key] = "(kept at its deployed value)"
             else:
@@ -124,87 +91,80 @@ class Planner:
         self._parameters(fresh)
         return bool(fresh.waiting_on) or fresh.api_parameters != plan.api_parameters
 
-    def replan(self, old: Plan, say) -> Plan:
+    def replan(self, old: Plan) -> Plan:
         """Plan again (after an upstream apply). The old change set is deleted; an empty stack it
         made is kept for the new CREATE change set, and deleted with it if that is discarded."""
         if old.change_set:
             self.aws.cfn(old.entry.region).delete_change_set(ChangeSetName=old.change_set["ChangeSetId"])
             old.change_set = None
-        new = self.plan(old.entry, say)
-        new.created_stack = new.created_stack or (old.created_stack and new.kind == "CREATE")
+        new = self.plan(old.entry)
+        new.created_stack = new.created_stack or (old.created_stack and new.kind is ChangeKind.CREATE)
         return new
 
-    def _settle_busy(self, cfn, stack: dict, say) -> dict:
+    def _settle_busy(self, cfn: Any, stack: dict[str, Any]) -> dict[str, Any]:
         """Never race another operation: wait for it to finish, then look again."""
-        from .waiting import wait_for_stack
-
+        say = self.reporter.say
         say(f"{stack['StackName']}: busy in {stack['StackStatus']} (another operation); waiting for it to finish")
         settled, _ = wait_for_stack(cfn, stack["StackId"], None, self.waiter, lambda event: None)
         say(f"{stack['StackName']}: now {settled['StackStatus']}")
         return settled
 
-    def plan(self, entry: StackEntry, say) -> Plan:
+    def plan(self, entry: StackEntry) -> Plan:
         cfn = self.aws.cfn(entry.region)
-        stack = describe_stack(cfn, entry.stack_name)
-        if self.options.emulator:
-            stack = emulator.normalise_stack(stack)
+        stack = self.provider.describe_stack(cfn, entry.stack_name)
         if stack and stack["StackStatus"].endswith("_IN_PROGRESS") and stack["StackStatus"] != "REVIEW_IN_PROGRESS":
-            stack = self._settle_busy(cfn, stack, say)
+            stack = self._settle_busy(cfn, stack)
         plan = Plan(entry=entry, stack=stack)
         status = stack["StackStatus"] if stack else None
-        if status in ("ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "DELETE_FAILED", "CREATE_FAILED"):
-            plan.state = "failed"
+        if status in UNUSABLE:
+            plan.state = PlanState.FAILED
             plan.reason = (
                 f"stack is in {status} (its first create failed, or a delete failed) and cannot be updated; "
                 f"delete it first: fargate-deploy destroy --env {self.manifest.env} --stack {entry.name}"
             )
             return plan
-        plan.kind = "CREATE" if status in (None, "REVIEW_IN_PROGRESS") else "UPDATE"
+        plan.kind = ChangeKind.CREATE if status in (None, "REVIEW_IN_PROGRESS") else ChangeKind.UPDATE
         self._parameters(plan)
         if plan.waiting_on:
-            plan.state = "deferred"
+            plan.state = PlanState.DEFERRED
             return plan
-        if self.options.emulator and status == "REVIEW_IN_PROGRESS":
-            emulator.forget_review_stack(cfn, stack)
+        if stack and status == "REVIEW_IN_PROGRESS":
+            self.provider.prepare_review_stack(cfn, stack)
         self._create_change_set(cfn, plan)
         return plan
 
-    def _create_change_set(self, cfn, plan: Plan) -> None:
+    def _create_change_set(self, cfn: Any, plan: Plan) -> None:
         entry = plan.entry
-        body = entry.body
-        if self.options.emulator:
-            body = emulator.template_for_emulator(entry.template, entry.region)
-            plan.emulated_skips = emulator.unmodelled(entry.template)
+        plan.provider_notes = self.provider.plan_notes(entry)
         name = f"deploy-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
         try:
             created = cfn.create_change_set(
                 StackName=entry.stack_name,
                 ChangeSetName=name,
-                ChangeSetType=plan.kind,
+                ChangeSetType=plan.kind.value,
                 Parameters=plan.api_parameters,
                 Capabilities=entry.capabilities,
                 Tags=[{"Key": k, "Value": v} for k, v in sorted(entry.tags.items())],
                 Description="created by fargate-deploy",
-                **self.aws.template_source(entry, body, self.options.bucket),
+                **self.aws.template_source(entry, self.provider.prepare_template(entry), self.options.bucket),
             )
         except ClientError as exc:
-            if self.options.emulator and emulator.is_no_updates(exc):
-                plan.state = "up to date"
+            if self.provider.is_no_updates(exc):
+                plan.state = PlanState.UP_TO_DATE
                 return
-            plan.state, plan.reason = "failed", f"CreateChangeSet failed: {error_message(exc)}"
+            plan.state, plan.reason = PlanState.FAILED, f"CreateChangeSet failed: {error_message(exc)}"
             return
-        plan.created_stack = plan.kind == "CREATE" and plan.stack is None
-        plan.change_set = wait_for_change_set(cfn, created["Id"], self.waiter)
-        described = plan.change_set
+        plan.created_stack = plan.kind is ChangeKind.CREATE and plan.stack is None
+        plan.change_set = described = wait_for_change_set(cfn, created["Id"], self.waiter)
         if described["Status"] == "FAILED":
             reason = described.get("StatusReason") or "no reason given"
             if any(text in reason for text in NO_CHANGE_REASONS):
-                plan.state = "up to date"
+                plan.state = PlanState.UP_TO_DATE
             else:
-                plan.state, plan.reason = "failed", f"change set failed: {reason}"
-            self.discard(plan, force=plan.state == "up to date")
-        elif plan.kind == "UPDATE" and not described.get("Changes") and not self._param_or_tag_changes(plan):
-            plan.state = "up to date"
+                plan.state, plan.reason = PlanState.FAILED, f"change set failed: {reason}"
+            self.discard(plan, force=plan.state is PlanState.UP_TO_DATE)
+        elif plan.kind is ChangeKind.UPDATE and not described.get("Changes") and not self._param_or_tag_changes(plan):
+            plan.state = PlanState.UP_TO_DATE
             self.discard(plan, force=True)
 
     def _param_or_tag_changes(self, plan: Plan) -> bool:

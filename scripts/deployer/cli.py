@@ -13,14 +13,20 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
 
 from . import FAILED, INTERRUPTED, OK, USAGE, UserError
+
+if TYPE_CHECKING:  # the commands' modules import boto3: loaded only once the arguments are valid
+    from .context import Context
+    from .provider import Provider
+    from .reporter import Reporter
 
 COMMANDS = ("plan", "apply", "status", "outputs", "diff", "destroy", "demo")
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message):  # bad usage is exit 2, as argparse does, with one clear line
+    def error(self, message: str) -> NoReturn:  # bad usage is exit 2, as argparse does, with one clear line
         self.print_usage(sys.stderr)
         self.exit(USAGE, f"fargate-deploy: error: {message}\n")
 
@@ -66,45 +72,49 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def _context(args, endpoint: str | None):
-    from . import emulator, manifest
-    from .aws import Aws
+def _provider(args: argparse.Namespace, endpoint: str | None) -> Provider:
+    """The deployment target: the only place that tells AWS and the local emulator apart."""
+    from .emulator import EmulatorProvider
+    from .provider import AwsProvider
+
+    if endpoint:
+        return EmulatorProvider(endpoint, ephemeral=bool(args.local))
+    return AwsProvider()
+
+
+def _context(args: argparse.Namespace, provider: Provider, reporter: Reporter) -> Context:
+    from . import manifest
     from .changesets import Options
     from .context import Context
     from .waiting import Waiter
 
     loaded = manifest.load(Path(args.out), args.env, args.stack, args.region)
-    aws = Aws(
-        profile=None if endpoint else args.profile,
-        endpoint_url=endpoint,
-        credentials=emulator.FAKE_CREDENTIALS if endpoint else None,
-    )
-    options = Options(
-        emulator=bool(endpoint),
-        ephemeral=bool(args.local),
-        bucket=args.s3_bucket,
-        keep=args.keep,
-        allow_replacement=args.allow_replacement,
-    )
+    options = Options(bucket=args.s3_bucket, keep=args.keep, allow_replacement=args.allow_replacement)
     return Context(
-        loaded, aws, options, Waiter(timeout=args.wait_timeout), yes=args.yes, detailed_exitcode=args.detailed_exitcode
+        loaded,
+        provider.clients(args.profile),
+        options,
+        Waiter(timeout=args.wait_timeout),
+        yes=args.yes,
+        detailed_exitcode=args.detailed_exitcode,
+        provider=provider,
+        reporter=reporter,
     )
 
 
-def _run(args, endpoint: str | None) -> int:
+def _run(args: argparse.Namespace, provider: Provider, reporter: Reporter) -> int:
     from . import commands, inspect_cmds
-    from .render import say
 
-    ctx = _context(args, endpoint)
+    ctx = _context(args, provider, reporter)
     if args.command == "demo":
-        say("-- demo: apply (fresh create) --")
+        reporter.say("-- demo: apply (fresh create) --")
         code = commands.apply(ctx)
         if code != OK:
             return code
-        say("-- demo: outputs --")
+        reporter.say("-- demo: outputs --")
         inspect_cmds.outputs(ctx)
-        say("-- demo: apply again (expect: up to date) --")
-        return commands.apply(_context(args, endpoint))
+        reporter.say("-- demo: apply again (expect: up to date) --")
+        return commands.apply(_context(args, provider, reporter))
     handler = {
         "plan": commands.plan,
         "apply": commands.apply,
@@ -116,61 +126,63 @@ def _run(args, endpoint: str | None) -> int:
     return handler[args.command](ctx)
 
 
+def _interrupted(args: argparse.Namespace, reporter: Reporter, running: list[str], ephemeral: bool) -> int:
+    if ephemeral:  # the emulator is stopped on the way out: nothing goes on, and there is nothing to watch
+        reporter.warn(
+            "\nStopped. The local emulator started by --local is being stopped, and every stack deployed to it "
+            "goes with it: nothing continues and there is nothing to watch with `status`. For a session "
+            "spanning several commands, start moto yourself (moto_server -H 127.0.0.1 -p PORT) and pass "
+            "--local-endpoint http://127.0.0.1:PORT to each command."
+        )
+        return INTERRUPTED
+    stacks = "".join(f" --stack {n}" for n in running)
+    reporter.warn(
+        f"\nStopped waiting. Nothing was cancelled: operations already started continue in CloudFormation"
+        f"{' (' + ', '.join(running) + ')' if running else ''}. Watch them with: "
+        f"fargate-deploy status --env {args.env}{stacks}"
+    )
+    return INTERRUPTED
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    from . import emulator
-    from .waiting import Interrupted
+    from .local_server import LocalServer, check_url
+    from .reporter import Reporter
+    from .waiting import WaitInterruptedError
 
+    reporter = Reporter()
     server = None
     try:
         if args.command == "demo" and not args.local_endpoint:
             args.local, args.yes = True, True
-        endpoint = emulator.check_url(args.local_endpoint) if args.local_endpoint else None
+        endpoint = check_url(args.local_endpoint) if args.local_endpoint else None
         if args.local:
             # Validate the manifest before paying for the emulator's start.
             from . import manifest
 
             manifest.load(Path(args.out), args.env, args.stack, args.region)
-            server = emulator.LocalServer()
+            server = LocalServer()
             endpoint = server.url
-        if endpoint:
-            note = emulator.version_note()
-            print(
-                f"LOCAL EMULATOR: deploying to moto at {endpoint}, not to AWS. It creates some resources for real "
-                "and only pretends others; nothing reaches an AWS account." + (f"\n{note}" if note else "")
-            )
-        return _run(args, endpoint)
+        provider = _provider(args, endpoint)
+        announcement = provider.announcement()
+        if announcement:
+            reporter.say(announcement)
+        return _run(args, provider, reporter)
     except UserError as exc:
-        print(f"fargate-deploy: error: {exc}", file=sys.stderr)
+        reporter.warn(f"fargate-deploy: error: {exc}")
         return USAGE
-    except (Interrupted, KeyboardInterrupt) as exc:
-        running = exc.args[0] if isinstance(exc, Interrupted) and exc.args else []
-        stacks = "".join(f" --stack {n}" for n in running)
-        if server:  # stopped below in `finally`: nothing goes on, and there is nothing left to watch
-            print(
-                "\nStopped. The local emulator started by --local is being stopped, and every stack deployed to it "
-                "goes with it: nothing continues and there is nothing to watch with `status`. For a session "
-                "spanning several commands, start moto yourself (moto_server -H 127.0.0.1 -p PORT) and pass "
-                "--local-endpoint http://127.0.0.1:PORT to each command.",
-                file=sys.stderr,
-            )
-            return INTERRUPTED
-        print(
-            f"\nStopped waiting. Nothing was cancelled: operations already started continue in CloudFormation"
-            f"{' (' + ', '.join(running) + ')' if running else ''}. Watch them with: "
-            f"fargate-deploy status --env {args.env}{stacks}",
-            file=sys.stderr,
-        )
-        return INTERRUPTED
+    except (WaitInterruptedError, KeyboardInterrupt) as exc:
+        running = exc.args[0] if isinstance(exc, WaitInterruptedError) and exc.args else []
+        return _interrupted(args, reporter, running, ephemeral=server is not None)
     except Exception as exc:
         from botocore.exceptions import BotoCoreError, ClientError
         from botocore.parsers import ResponseParserError
 
         if isinstance(exc, (ClientError, BotoCoreError, ResponseParserError)):
-            print(f"fargate-deploy: AWS error: {exc}", file=sys.stderr)
+            reporter.warn(f"fargate-deploy: AWS error: {exc}")
             return FAILED
         raise
     finally:
         if server:
             server.stop()
-            print("LOCAL EMULATOR stopped; everything deployed to it is gone.")
+            reporter.say("LOCAL EMULATOR stopped; everything deployed to it is gone.")

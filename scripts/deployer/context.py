@@ -1,14 +1,17 @@
-"""What every command shares: the manifest, AWS clients, options, the waiter and confirmation."""
+"""What every command shares: the manifest, the deployment target and its clients, options, the
+waiter, the reporter and confirmation."""
 
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from . import UserError
 from .aws import Aws
 from .changesets import Options, Planner
 from .manifest import Manifest
+from .provider import AwsProvider, Provider
+from .reporter import Reporter
 from .waiting import Waiter
 
 
@@ -20,23 +23,19 @@ class Context:
     waiter: Waiter
     yes: bool = False
     detailed_exitcode: bool = False
+    provider: Provider = field(default_factory=AwsProvider)
+    reporter: Reporter = field(default_factory=Reporter)
 
-    def __post_init__(self):
-        self.planner = Planner(self.aws, self.manifest, self.options, self.waiter)
+    def __post_init__(self) -> None:
+        self.planner = Planner(self.aws, self.manifest, self.options, self.waiter, self.provider, self.reporter)
 
     @property
     def env(self) -> str:
         return self.manifest.env
 
     def watch_command(self, names: list[str] | None = None) -> str:
-        if self.options.ephemeral:
-            return (
-                "nothing: the emulator started by --local stops with this command (start moto yourself and "
-                "use --local-endpoint to keep stacks between commands)"
-            )
         stacks = "".join(f" --stack {n}" for n in names or [])
-        local = " (on the same endpoint)" if self.options.emulator else ""
-        return f"fargate-deploy status --env {self.env}{stacks}{local}"
+        return self.provider.watch_advice(f"fargate-deploy status --env {self.env}{stacks}")
 
     def confirm(self, question: str) -> bool:
         """--yes answers yes; without a terminal there is no one to ask, so refuse (exit 2)."""

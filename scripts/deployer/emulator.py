@@ -1,30 +1,26 @@
 """EMULATOR SUPPORT, used only with --local / --local-endpoint: moto 5.2.5 on 127.0.0.1.
 
-moto is not CloudFormation. Each workaround below closes one gap of moto 5.2.5 (pinned in
-setup.cfg); tests/test_deploy_emulator.py has, per workaround, a test that shows moto's raw
-behaviour still needs it. None of this code runs against AWS.
+moto is not CloudFormation. Each numbered gap below is one way moto 5.2.5 (pinned in setup.cfg)
+differs from it, closed by ``EmulatorProvider``, the deployment target the commands get for the
+emulator; tests/test_deploy_emulator.py has, per gap, a test that shows moto's raw behaviour still
+needs the workaround. None of this code runs against AWS.
 """
 
 from __future__ import annotations
 
 import ast
 import json
-import os
 import re
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from importlib import metadata
-from pathlib import Path
-from urllib.parse import urlparse
+from typing import Any
 
-from . import UserError
+from botocore.exceptions import ClientError
+
+from .aws import Aws, describe_stack, error_message
+from .manifest import StackEntry
+from .provider import ExecuteFailure
 
 MOTO_VERSION = "5.2.5"
-HOST = "127.0.0.1"
 # The emulator accepts any credentials; fixed fake ones guarantee real ones are never sent to it.
 FAKE_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "aws_session_token": "testing"}
 # moto's UpdateStack/CreateChangeSet error for an identical re-submit (AWS instead returns a FAILED change set).
@@ -43,56 +39,10 @@ def version_note() -> str | None:
     return None
 
 
-def check_url(url: str) -> str:
-    parsed = urlparse(url)
-    if parsed.scheme != "http" or parsed.hostname != HOST or not parsed.port:
-        raise UserError(
-            f"--local-endpoint {url!r}: must be http://{HOST}:PORT (the emulator runs on this machine only)"
-        )
-    return url.rstrip("/")
+# Template adaptation: gaps 1, 7, 8, 10 and 12 are closed in the copy of the template sent to moto.
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
-
-
-class LocalServer:
-    """A moto server started by this script on 127.0.0.1 and a free port, stopped on exit."""
-
-    def __init__(self):
-        self.port = _free_port()
-        self.url = f"http://{HOST}:{self.port}"
-        exe = Path(sys.executable).parent / "moto_server"
-        command = [str(exe)] if exe.exists() else [sys.executable, "-m", "moto.server"]
-        self.process = subprocess.Popen(
-            [*command, "-H", HOST, "-p", str(self.port)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"{self.url}/moto-api/", timeout=1).close()
-                return
-            except (urllib.error.URLError, ConnectionError, OSError):
-                if self.process.poll() is not None or time.monotonic() > deadline:
-                    self.stop()
-                    raise UserError("--local: the moto server did not start (is moto[server] installed?)") from None
-                time.sleep(0.05)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-
-
-def _pin_get_azs(node, region: str):
+def _pin_get_azs(node: Any, region: str) -> Any:
     # Gap 1: moto resolves {"Fn::GetAZs": {"Ref": "AWS::Region"}} to names like
     # "{'Ref': 'AWS::Region'}a", and subnet creation fails. Give it the region as a literal.
     if isinstance(node, dict):
@@ -119,7 +69,7 @@ UNMODELLED_TYPES = frozenset(
 )
 
 
-def unmodelled(template: dict) -> list[str]:
+def unmodelled(template: dict[str, Any]) -> list[str]:
     return sorted(k for k, v in template.get("Resources", {}).items() if v.get("Type") in UNMODELLED_TYPES)
 
 
@@ -132,7 +82,7 @@ NAME_ATTRIBUTES = {
 }
 
 
-def _placeholders(node, resources: dict, skipped: set[str]):
+def _placeholders(node: Any, resources: dict[str, Any], skipped: set[str]) -> Any:
     """References the emulator cannot resolve, replaced by a visible placeholder or a literal.
     A Ref to an unmodelled resource resolves to nothing in moto (and its Output disappears)."""
     if isinstance(node, dict):
@@ -157,7 +107,7 @@ def _placeholders(node, resources: dict, skipped: set[str]):
     return node
 
 
-def _references(node, names: set[str], found: set[str]) -> set[str]:
+def _references(node: Any, names: set[str], found: set[str]) -> set[str]:
     if isinstance(node, dict):
         for key, value in node.items():
             if key == "Ref" and value in names:
@@ -174,18 +124,18 @@ def _references(node, names: set[str], found: set[str]) -> set[str]:
     return found
 
 
-def _dependency_order(resources: dict) -> dict:
+def _dependency_order(resources: dict[str, Any]) -> dict[str, Any]:
     """Gap 8: moto's ExecuteChangeSet creates new resources in template order, ignoring DependsOn
     (its CreateStack honours it). Reorder Resources so that everything comes after what it needs."""
     names = set(resources)
-    needs = {}
+    needs: dict[str, set[str]] = {}
     for name, res in resources.items():
         depends = res.get("DependsOn", [])
         needs[name] = set([depends] if isinstance(depends, str) else depends) | _references(res, names, set())
         needs[name].discard(name)
-    ordered: dict = {}
+    ordered: dict[str, Any] = {}
 
-    def visit(name: str, path: tuple = ()) -> None:
+    def visit(name: str, path: tuple[str, ...] = ()) -> None:
         if name in ordered or name in path:
             return
         for dependency in sorted(needs[name]):
@@ -197,7 +147,7 @@ def _dependency_order(resources: dict) -> dict:
     return ordered
 
 
-def _external_service_task_definition(resources: dict) -> None:
+def _external_service_task_definition(resources: dict[str, Any]) -> None:
     """Gap 12: moto 5.2.5 cannot create an AWS::ECS::Service without TaskDefinition (KeyError, HTTP 500),
     which is how an EXTERNAL-controller service looks (its tasks come from task sets). moto ignores
     deployment controllers anyway, so the emulator's copy names the template's task definition."""
@@ -208,7 +158,7 @@ def _external_service_task_definition(resources: dict) -> None:
             properties["TaskDefinition"] = {"Ref": task_definitions[0]}
 
 
-def template_for_emulator(template: dict, region: str) -> str:
+def template_for_emulator(template: dict[str, Any], region: str) -> str:
     adapted = _pin_get_azs(template, region)
     _external_service_task_definition(adapted.get("Resources", {}))
     adapted["Resources"] = _dependency_order(adapted.get("Resources", {}))
@@ -216,7 +166,10 @@ def template_for_emulator(template: dict, region: str) -> str:
     return json.dumps(adapted, indent=1)
 
 
-def refresh_outputs(cfn, stack_id: str, capabilities: list[str]) -> None:
+# Runtime gaps 2, 3, 4, 5, 6, 9 and 11: closed around the API calls.
+
+
+def refresh_outputs(cfn: Any, stack_id: str, capabilities: list[str]) -> None:
     """Gap 2: after ExecuteChangeSet moto keeps the Outputs of the stack's previous template
     (none after a create). A no-op UpdateStack with the same template makes it recompute them;
     as a side effect moto then reports UPDATE_COMPLETE."""
@@ -238,13 +191,13 @@ def execute_failure(exc: Exception) -> str:
     return str(exc).split(": ", 1)[-1]
 
 
-def forget_review_stack(cfn, stack: dict) -> None:
+def forget_review_stack(cfn: Any, stack: dict[str, Any]) -> None:
     """Gap 5: for a stack left in REVIEW_IN_PROGRESS, moto's CREATE change set makes a second stack
     of the same name instead of reusing it. Delete the empty stack first."""
     cfn.delete_stack(StackName=stack["StackId"])
 
 
-def normalise_stack(stack: dict | None) -> dict | None:
+def normalise_stack(stack: dict[str, Any] | None) -> dict[str, Any] | None:
     """Gap 9: moto reports a CommaDelimitedList parameter as a Python list, "['a', 'b']", where
     CloudFormation returns the string it was given, "a,b"."""
     if not stack:
@@ -259,3 +212,79 @@ def normalise_stack(stack: dict | None) -> dict | None:
             if isinstance(items, list):
                 parameter["ParameterValue"] = ",".join(str(i) for i in items)
     return stack
+
+
+class EmulatorProvider:
+    """moto 5.2.5 at ``endpoint``, with every gap above closed (see deployer.provider.Provider).
+    ``ephemeral``: the emulator was started by this command (--local) and stops with it."""
+
+    def __init__(self, endpoint: str, ephemeral: bool = False):
+        self.endpoint, self.ephemeral = endpoint, ephemeral
+
+    def clients(self, profile: str | None) -> Aws:
+        # No profile: the emulator must never be sent real credentials.
+        return Aws(endpoint_url=self.endpoint, credentials=FAKE_CREDENTIALS)
+
+    def announcement(self) -> str | None:
+        note = version_note()
+        return (
+            f"LOCAL EMULATOR: deploying to moto at {self.endpoint}, not to AWS. It creates some resources for real "
+            "and only pretends others; nothing reaches an AWS account." + (f"\n{note}" if note else "")
+        )
+
+    def describe_stack(self, cfn: Any, name_or_id: str) -> dict[str, Any] | None:
+        return normalise_stack(describe_stack(cfn, name_or_id))
+
+    def prepare_template(self, entry: StackEntry) -> str:
+        return template_for_emulator(entry.template, entry.region)
+
+    def sent_template(self, entry: StackEntry) -> dict[str, Any]:
+        # What was sent to the emulator, so that its workarounds are not reported as differences.
+        adapted: dict[str, Any] = json.loads(self.prepare_template(entry))
+        return adapted
+
+    def plan_notes(self, entry: StackEntry) -> list[str]:
+        skipped = unmodelled(entry.template)
+        if not skipped:
+            return []
+        return [f"  emulator: moto does not model {', '.join(skipped)}; they are accepted but not created"]
+
+    def prepare_review_stack(self, cfn: Any, stack: dict[str, Any]) -> None:
+        forget_review_stack(cfn, stack)
+
+    def is_no_updates(self, exc: ClientError) -> bool:
+        return is_no_updates(exc)
+
+    def execute_failure(self, cfn: Any, stack_id: str, exc: ClientError) -> ExecuteFailure:
+        stack = cfn.describe_stacks(StackName=stack_id)["Stacks"][0]
+        lines = [
+            "  failed resources (the emulator reports no per-resource events; its error is the only reason):",
+            f"    - {execute_failure(exc)}",
+            f"  final status: {stack['StackStatus']} "
+            "(the emulator does not roll back; resources it created may remain)",
+        ]
+        return ExecuteFailure(lines, stack_left=True)
+
+    def after_execute(self, cfn: Any, stack: dict[str, Any], entry: StackEntry) -> dict[str, Any]:
+        refresh_outputs(cfn, stack["StackId"], entry.capabilities)
+        refreshed: dict[str, Any] = cfn.describe_stacks(StackName=stack["StackId"])["Stacks"][0]
+        return refreshed
+
+    def set_termination_protection(self, cfn: Any, stack_id: str, entry: StackEntry) -> list[str]:
+        return [f"  emulator: {NO_TERMINATION_PROTECTION}; not set on {entry.stack_name}"]
+
+    def deleted_despite_error(self, cfn: Any, stack_name: str, exc: ClientError) -> str | None:
+        """Gap 6: moto 5.2.5 deletes synchronously; when it cannot delete a resource (for example a
+        VPC whose dependants it did not delete) it answers with that error, yet has already dropped
+        the stack. AWS would report DELETE_FAILED through the stack instead."""
+        if describe_stack(cfn, stack_name):
+            return None
+        return f"== {stack_name}: deleted, but the emulator left resources behind: {error_message(exc)} =="
+
+    def watch_advice(self, command: str) -> str:
+        if self.ephemeral:
+            return (
+                "nothing: the emulator started by --local stops with this command (start moto yourself and "
+                "use --local-endpoint to keep stacks between commands)"
+            )
+        return f"{command} (on the same endpoint)"

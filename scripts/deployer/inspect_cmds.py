@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from botocore.exceptions import ClientError
 
-from . import CHANGES, FAILED, OK, emulator
+from . import CHANGES, FAILED, OK, policy
 from .aws import describe_stack, error_message
 from .context import Context
-from .emulator import template_for_emulator
-from .manifest import retained_resources
-from .render import MASK, canonical, event_line, outputs_lines, say, unified
+from .manifest import StackEntry, retained_resources
+from .render import MASK, canonical, event_line, outputs_lines, refusal_lines, unified
 from .waiting import latest_event_id, wait_for_stack
 
 
 def status(ctx: Context) -> int:
+    say = ctx.reporter.say
     for entry in ctx.manifest.selected:
         cfn = ctx.aws.cfn(entry.region)
         stack = describe_stack(cfn, entry.stack_name)
@@ -36,11 +37,11 @@ def status(ctx: Context) -> int:
 def outputs(ctx: Context) -> int:
     for entry in ctx.manifest.selected:
         stack = describe_stack(ctx.aws.cfn(entry.region), entry.stack_name)
-        say(f"== {entry.stack_name} ==", *(outputs_lines(stack) if stack else ["  not deployed"]), "")
+        ctx.reporter.say(f"== {entry.stack_name} ==", *(outputs_lines(stack) if stack else ["  not deployed"]), "")
     return OK
 
 
-def _wanted_parameters(ctx: Context, entry, deployed: dict[str, str]) -> dict[str, str]:
+def _wanted_parameters(ctx: Context, entry: StackEntry, deployed: dict[str, str]) -> dict[str, str]:
     wanted = {k: v for k, v in entry.parameters.items() if k not in entry.kept_on_update}
     for key in entry.kept_on_update:
         if key in deployed:
@@ -58,26 +59,19 @@ def diff(ctx: Context) -> int:
     differs = False
     for entry in ctx.manifest.selected:
         cfn = ctx.aws.cfn(entry.region)
-        stack = describe_stack(cfn, entry.stack_name)
+        stack = ctx.provider.describe_stack(cfn, entry.stack_name)
         if not stack or stack["StackStatus"] == "REVIEW_IN_PROGRESS":
-            say(
-                f"== {entry.stack_name}: not deployed (everything in out/{ctx.env}/{entry.template_path.name} is new) =="
-            )
+            new_file = f"out/{ctx.env}/{entry.template_path.name}"
+            ctx.reporter.say(f"== {entry.stack_name}: not deployed (everything in {new_file} is new) ==")
             differs = True
             continue
         deployed_body = cfn.get_template(StackName=stack["StackId"], TemplateStage="Original")["TemplateBody"]
-        local = entry.template
-        if ctx.options.emulator:
-            # Compare with what was sent to the emulator, so its workaround is not reported as a change.
-            local = json.loads(template_for_emulator(entry.template, entry.region))
         lines = unified(
             canonical(deployed_body),
-            canonical(local),
+            canonical(ctx.provider.sent_template(entry)),
             f"deployed/{entry.stack_name}",
             f"out/{ctx.env}/{entry.template_path.name}",
         )
-        if ctx.options.emulator:
-            stack = emulator.normalise_stack(stack)
         deployed = {p["ParameterKey"]: p.get("ParameterValue", "") for p in stack.get("Parameters", [])}
         wanted = _wanted_parameters(ctx, entry, deployed)
         lines += unified(
@@ -88,14 +82,27 @@ def diff(ctx: Context) -> int:
         )
         if lines:
             differs = True
-            say(f"== {entry.stack_name}: differs ==", *lines, "")
+            ctx.reporter.say(f"== {entry.stack_name}: differs ==", *lines, "")
         else:
-            say(f"== {entry.stack_name}: no differences ==")
+            ctx.reporter.say(f"== {entry.stack_name}: no differences ==")
     return CHANGES if differs and ctx.detailed_exitcode else OK
 
 
-def destroy(ctx: Context) -> int:
+def _deletion(ctx: Context, entry: StackEntry, stack: dict[str, Any]) -> policy.Deletion:
     selected = {e.name for e in ctx.manifest.selected}
+    dependants = tuple(
+        (other.stack_name, other.name)
+        for other in ctx.manifest.stacks
+        if entry.name in other.depends_on
+        and other.name not in selected
+        and describe_stack(ctx.aws.cfn(other.region), other.stack_name)
+    )
+    protected = bool(stack.get("EnableTerminationProtection"))
+    return policy.Deletion(entry.stack_name, entry.region, protected, dependants)
+
+
+def destroy(ctx: Context) -> int:
+    say = ctx.reporter.say
     present = []
     for entry in reversed(ctx.manifest.selected):
         stack = describe_stack(ctx.aws.cfn(entry.region), entry.stack_name)
@@ -103,22 +110,10 @@ def destroy(ctx: Context) -> int:
             present.append((entry, stack))
         else:
             say(f"{entry.stack_name}: not deployed, nothing to delete")
-    for entry, stack in present:
-        if stack.get("EnableTerminationProtection"):
-            say(
-                f"Refused: {entry.stack_name} has termination protection. Turn it off first: "
-                f"aws cloudformation update-termination-protection --no-enable-termination-protection "
-                f"--stack-name {entry.stack_name} --region {entry.region}"
-            )
-            return FAILED
-        for other in ctx.manifest.stacks:
-            if entry.name in other.depends_on and other.name not in selected:
-                if describe_stack(ctx.aws.cfn(other.region), other.stack_name):
-                    say(
-                        f"Refused: {other.stack_name} is deployed and uses outputs of {entry.stack_name}; "
-                        f"destroy it first (or add --stack {other.name})."
-                    )
-                    return FAILED
+    refusals = policy.deletion_refusals([_deletion(ctx, entry, stack) for entry, stack in present])
+    if refusals:
+        say(*refusal_lines(refusals))
+        return FAILED
     if not present:
         return OK
     say("Will delete, in this order:")
@@ -135,7 +130,7 @@ def destroy(ctx: Context) -> int:
     return OK
 
 
-def _retained(ctx: Context, entry, stack: dict) -> list[str]:
+def _retained(ctx: Context, entry: StackEntry, stack: dict[str, Any]) -> list[str]:
     try:
         body = ctx.aws.cfn(entry.region).get_template(StackName=stack["StackId"])["TemplateBody"]
         template = json.loads(body) if isinstance(body, str) else body
@@ -144,17 +139,16 @@ def _retained(ctx: Context, entry, stack: dict) -> list[str]:
     return retained_resources(template)
 
 
-def _delete(ctx: Context, entry, stack: dict) -> bool:
+def _delete(ctx: Context, entry: StackEntry, stack: dict[str, Any]) -> bool:
+    say = ctx.reporter.say
     cfn = ctx.aws.cfn(entry.region)
     marker = latest_event_id(cfn, stack["StackId"])
     try:
         cfn.delete_stack(StackName=stack["StackId"])
     except ClientError as exc:
-        # Emulator gap 6: moto 5.2.5 deletes synchronously; when it cannot delete a resource (for
-        # example a VPC whose dependants it did not delete) it answers with that error, yet has
-        # already dropped the stack. AWS would report DELETE_FAILED through the stack instead.
-        if ctx.options.emulator and not describe_stack(cfn, entry.stack_name):
-            say(f"== {entry.stack_name}: deleted, but the emulator left resources behind: {error_message(exc)} ==")
+        gone = ctx.provider.deleted_despite_error(cfn, entry.stack_name, exc)
+        if gone:
+            say(gone)
             return True
         say(f"== {entry.stack_name}: FAILED ==", f"  DeleteStack failed: {error_message(exc)}")
         return False

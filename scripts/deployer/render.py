@@ -1,55 +1,36 @@
-"""What the user reads: change-set tables, parameter and tag changes, events, outputs, diffs."""
+"""What the user reads, as lines: plans, change-set tables, parameter and tag changes, refusals,
+events, outputs, diffs. Decisions (what is stateful, what is refused) come from the policy; this
+module only renders them, and writes nothing itself (see reporter)."""
 
 from __future__ import annotations
 
 import difflib
 import json
-import sys
-import threading
+from typing import Any
 
+from . import policy
 from .manifest import StackEntry
+from .plans import ChangeKind, Plan, PlanState
 
-_print_lock = threading.Lock()
-# Stateful resources: replacing or removing them loses data or addresses other things depend on.
-STATEFUL_TYPES = {
-    "AWS::EC2::VPC",
-    "AWS::EC2::Subnet",
-    "AWS::ElasticLoadBalancingV2::LoadBalancer",
-    "AWS::ECR::Repository",
-    "AWS::S3::Bucket",
-    "AWS::Logs::LogGroup",
-}
 MASK = "****"
+CHANGE_HEADERS = ["Action", "Logical ID", "Type", "Replacement", "Changed properties", ""]
 
 
-def say(*lines: str) -> None:
-    """Print whole lines atomically (stacks may deploy in parallel threads)."""
-    with _print_lock:
-        for line in lines:
-            print(line)
-        sys.stdout.flush()
-
-
-def _loud(text: str) -> str:
-    return f"\033[1;31m{text}\033[0m" if sys.stdout.isatty() else text
+def _loud(text: str, colour: bool) -> str:
+    return f"\033[1;31m{text}\033[0m" if colour else text
 
 
 def table(headers: list[str], rows: list[list[str]], indent: str = "  ") -> list[str]:
-    widths = [max(len(str(c)) for c in column) for column in zip(headers, *rows)]
-    fmt = lambda row: indent + "  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip()  # noqa: E731
-    return [fmt(headers), fmt(["-" * w for w in widths]), *(fmt(r) for r in rows)]
+    widths = [max(len(str(c)) for c in column) for column in zip(headers, *rows, strict=True)]
+
+    def line(row: list[str]) -> str:
+        return indent + "  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+
+    return [line(headers), line(["-" * w for w in widths]), *(line(r) for r in rows)]
 
 
-def dangerous(change: dict) -> bool:
-    """A stateful resource that this change removes or may replace."""
-    rc = change.get("ResourceChange", {})
-    if rc.get("ResourceType") not in STATEFUL_TYPES:
-        return False
-    return rc.get("Action") == "Remove" or rc.get("Replacement") in ("True", "Conditional")
-
-
-def changed_properties(rc: dict) -> str:
-    names = []
+def changed_properties(rc: dict[str, Any]) -> str:
+    names: list[str] = []
     for detail in rc.get("Details", []):
         target = detail.get("Target", {})
         name = target.get("Name") or target.get("Attribute", "")
@@ -62,12 +43,12 @@ def changed_properties(rc: dict) -> str:
     return ", ".join(names) or "-"
 
 
-def change_rows(changes: list[dict]) -> list[list[str]]:
+def change_rows(changes: list[dict[str, Any]], colour: bool = False) -> list[list[str]]:
     rows = []
     for change in changes:
         rc = change.get("ResourceChange", {})
         replacement = rc.get("Replacement") or ("-" if rc.get("Action") != "Modify" else "not reported")
-        mark = _loud("!! stateful") if dangerous(change) else ""
+        mark = _loud("!! stateful", colour) if policy.stateful_change(change) else ""
         rows.append(
             [
                 rc.get("Action", "?"),
@@ -81,10 +62,10 @@ def change_rows(changes: list[dict]) -> list[list[str]]:
     return rows
 
 
-def change_table(changes: list[dict]) -> list[str]:
+def change_table(changes: list[dict[str, Any]], colour: bool = False) -> list[str]:
     if not changes:
         return ["  (no resource changes)"]
-    return table(["Action", "Logical ID", "Type", "Replacement", "Changed properties", ""], change_rows(changes))
+    return table(CHANGE_HEADERS, change_rows(changes, colour))
 
 
 def local_add_table(entry: StackEntry) -> list[str]:
@@ -93,7 +74,7 @@ def local_add_table(entry: StackEntry) -> list[str]:
         ["Add", lid, res.get("Type", "?"), "-", "-", ""]
         for lid, res in sorted(entry.template.get("Resources", {}).items())
     ]
-    return table(["Action", "Logical ID", "Type", "Replacement", "Changed properties", ""], rows)
+    return table(CHANGE_HEADERS, rows)
 
 
 def shown(entry: StackEntry, key: str, value: str | None) -> str:
@@ -134,22 +115,78 @@ def tag_lines(wanted: dict[str, str], deployed: dict[str, str] | None) -> list[s
     return ["  Tags:", *lines] if lines else ["  Tags: no changes"]
 
 
-def event_line(stack: str, event: dict) -> str:
-    when = (
-        event["Timestamp"].strftime("%H:%M:%S") if hasattr(event["Timestamp"], "strftime") else str(event["Timestamp"])
-    )
+def stateful_line(found: policy.StatefulChange) -> str:
+    verb = "removes" if found.action == "Remove" else f"replaces (Replacement: {found.replacement})"
+    return f"  !! this change set {verb} stateful {found.resource_type} {found.logical_id}"
+
+
+def green_conflict_lines(found: policy.GreenConflict) -> list[str]:
+    return [
+        f"  !! blue/green: this update starts a green deployment (changes {', '.join(found.starts)}) and also "
+        f"changes {', '.join(found.others)}; CloudFormation rejects that ({policy.TRANSFORM}: an update that starts "
+        "a green deployment cannot change other resources in the same update)"
+    ]
+
+
+def refusal_lines(refusals: list[policy.Refusal]) -> list[str]:
+    """One line per reason: stacks refused for the same reason and remedy are named together."""
+    stacks: dict[tuple[str, str], list[str]] = {}
+    for refusal in refusals:
+        stacks.setdefault((refusal.reason, refusal.remedy), []).append(refusal.stack)
+    return [f"Refused: {', '.join(names)} {reason}. {remedy}" for (reason, remedy), names in stacks.items()]
+
+
+def _heading(plan: Plan) -> str:
+    verb = "create" if plan.kind is ChangeKind.CREATE else "update"
+    return {
+        PlanState.CHANGES: verb,
+        PlanState.UP_TO_DATE: "up to date",
+        PlanState.DEFERRED: f"{verb} after {', '.join(plan.waiting_on)} (known after apply)",
+        PlanState.FAILED: "FAILED",
+    }[plan.state]
+
+
+def plan_lines(plan: Plan, discarded: bool = True, colour: bool = False) -> list[str]:
+    entry = plan.entry
+    lines = [f"== {entry.stack_name} ({entry.region}): {_heading(plan)} =="]
+    if plan.state is PlanState.FAILED:
+        return [*lines, f"  {plan.reason}"]
+    if plan.state is PlanState.UP_TO_DATE:
+        return [*lines, "  no changes; the empty change set was deleted" if discarded else "  no changes"]
+    if plan.state is PlanState.DEFERRED:
+        lines += local_add_table(entry) if plan.kind is ChangeKind.CREATE else ["  resource changes: known after apply"]
+    else:
+        lines += change_table(plan.changes, colour)
+    lines += parameter_lines(entry, plan.shown_parameters, plan.deployed_parameters)
+    lines += tag_lines(entry.tags, plan.deployed_tags)
+    stateful = policy.stateful_changes(plan.changes)
+    lines += [stateful_line(found) for found in stateful]
+    conflict = policy.plan_conflict(plan)
+    if conflict:
+        lines += green_conflict_lines(conflict)
+    if plan.state is PlanState.CHANGES:
+        lines += plan.provider_notes
+    if plan.change_set and not stateful:
+        lines.append(f"  change set: {plan.change_set['ChangeSetName']}")
+    return lines
+
+
+def event_line(stack: str, event: dict[str, Any]) -> str:
+    stamp = event["Timestamp"]
+    when = stamp.strftime("%H:%M:%S") if hasattr(stamp, "strftime") else str(stamp)
     reason = event.get("ResourceStatusReason") or ""
-    return f"  {when}  {stack}  {event['LogicalResourceId']}  {event.get('ResourceType', '')}  {event['ResourceStatus']}  {reason}".rstrip()
+    fields = [when, stack, event["LogicalResourceId"], event.get("ResourceType", ""), event["ResourceStatus"], reason]
+    return ("  " + "  ".join(fields)).rstrip()
 
 
-def outputs_lines(stack: dict) -> list[str]:
+def outputs_lines(stack: dict[str, Any]) -> list[str]:
     outputs = sorted(stack.get("Outputs") or [], key=lambda o: o["OutputKey"])
     if not outputs:
         return ["  (no outputs)"]
     return table(["Output", "Value"], [[o["OutputKey"], o["OutputValue"]] for o in outputs])
 
 
-def canonical(template_text: str | dict) -> list[str]:
+def canonical(template_text: str | dict[str, Any]) -> list[str]:
     data = json.loads(template_text) if isinstance(template_text, str) else template_text
     return json.dumps(data, indent=2, sort_keys=True).splitlines()
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 FIRST_DELAY = 0.25
 BACKOFF = 1.6
@@ -17,7 +19,7 @@ MAX_DELAY = 4.0
 DEFAULT_TIMEOUT = 3600.0
 
 
-def poll_delays():
+def poll_delays() -> Iterator[float]:
     """Delays between polls: 0.25, 0.4, 0.64, ... capped at MAX_DELAY (used by the benchmark too)."""
     delay = FIRST_DELAY
     while True:
@@ -28,18 +30,21 @@ def poll_delays():
 def worst_notice_delay(operation_seconds: float) -> float:
     """Longest time between a stack settling at `operation_seconds` and the next poll."""
     elapsed, worst = 0.0, 0.0
-    for delay in poll_delays():
+    delays = poll_delays()
+    while True:
+        delay = next(delays)
         if elapsed >= operation_seconds:
             return max(worst, delay)
         worst = delay
         elapsed += delay
 
 
-class Interrupted(Exception):
-    """The user stopped waiting (Ctrl-C); the CloudFormation operation goes on."""
+class WaitInterruptedError(Exception):
+    """The user stopped waiting (Ctrl-C); the CloudFormation operation goes on. Its argument, when
+    given, names the stacks whose operations were under way."""
 
 
-class WaitTimeout(Exception):
+class WaitTimeoutError(Exception):
     def __init__(self, status: str, seconds: float):
         super().__init__(f"still {status} after {seconds:.0f} s")
         self.status = status
@@ -51,21 +56,21 @@ class Waiter:
 
     stop: threading.Event = field(default_factory=threading.Event)
     timeout: float = DEFAULT_TIMEOUT
-    clock: callable = time.monotonic
+    clock: Callable[[], float] = time.monotonic
 
     def pause(self, delay: float) -> None:
         if self.stop.wait(delay):
-            raise Interrupted()
+            raise WaitInterruptedError()
 
 
-def latest_event_id(cfn, stack_id: str) -> str | None:
+def latest_event_id(cfn: Any, stack_id: str) -> str | None:
     events = cfn.describe_stack_events(StackName=stack_id).get("StackEvents", [])
     return events[0]["EventId"] if events else None
 
 
-def events_since(cfn, stack_id: str, marker: str | None) -> list[dict]:
+def events_since(cfn: Any, stack_id: str, marker: str | None) -> list[dict[str, Any]]:
     """Events newer than `marker`, oldest first (DescribeStackEvents pages newest first)."""
-    found: list[dict] = []
+    found: list[dict[str, Any]] = []
     token = None
     while True:
         args = {"StackName": stack_id, **({"NextToken": token} if token else {})}
@@ -79,11 +84,14 @@ def events_since(cfn, stack_id: str, marker: str | None) -> list[dict]:
             return found[::-1]
 
 
-def wait_for_stack(cfn, stack_id: str, marker: str | None, waiter: Waiter, on_event) -> tuple[dict, list[dict]]:
+def wait_for_stack(
+    cfn: Any, stack_id: str, marker: str | None, waiter: Waiter, on_event: Callable[[dict[str, Any]], None]
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Poll until the stack leaves *_IN_PROGRESS; report each new event; return (stack, all new events)."""
     start = waiter.clock()
-    seen: list[dict] = []
-    for delay in poll_delays():
+    seen: list[dict[str, Any]] = []
+    delays = poll_delays()
+    while True:
         stack = cfn.describe_stacks(StackName=stack_id)["Stacks"][0]
         fresh = events_since(cfn, stack_id, marker)
         for event in fresh:
@@ -94,15 +102,16 @@ def wait_for_stack(cfn, stack_id: str, marker: str | None, waiter: Waiter, on_ev
         if not stack["StackStatus"].endswith("_IN_PROGRESS"):
             return stack, seen
         if waiter.clock() - start > waiter.timeout:
-            raise WaitTimeout(stack["StackStatus"], waiter.clock() - start)
-        waiter.pause(delay)
+            raise WaitTimeoutError(stack["StackStatus"], waiter.clock() - start)
+        waiter.pause(next(delays))
 
 
-def wait_for_change_set(cfn, change_set_id: str, waiter: Waiter) -> dict:
+def wait_for_change_set(cfn: Any, change_set_id: str, waiter: Waiter) -> dict[str, Any]:
     """Poll DescribeChangeSet until it leaves CREATE_PENDING/CREATE_IN_PROGRESS; return it with all Changes."""
     start = waiter.clock()
-    for delay in poll_delays():
-        described = cfn.describe_change_set(ChangeSetName=change_set_id)
+    delays = poll_delays()
+    while True:
+        described: dict[str, Any] = cfn.describe_change_set(ChangeSetName=change_set_id)
         if described["Status"] not in ("CREATE_PENDING", "CREATE_IN_PROGRESS"):
             changes = list(described.get("Changes", []))
             token = described.get("NextToken")
@@ -113,11 +122,11 @@ def wait_for_change_set(cfn, change_set_id: str, waiter: Waiter) -> dict:
             described["Changes"] = changes
             return described
         if waiter.clock() - start > waiter.timeout:
-            raise WaitTimeout(described["Status"], waiter.clock() - start)
-        waiter.pause(delay)
+            raise WaitTimeoutError(described["Status"], waiter.clock() - start)
+        waiter.pause(next(delays))
 
 
-def failures(events: list[dict]) -> list[dict]:
+def failures(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Resource events that failed, excluding the stack's own summary and cancellation noise."""
     return [
         e
