@@ -5,6 +5,8 @@ the service the role is passed to.
 
 from __future__ import annotations
 
+from typing import Any
+
 from awacs import iam as awsiam
 from awacs.aws import Allow, Condition, PolicyDocument, Principal, Statement, StringEquals
 from awacs.sts import AssumeRole
@@ -51,3 +53,8 @@ def pass_role(role_arns: list, service: str) -> Statement:
         Resource=role_arns,
         Condition=Condition(StringEquals({"iam:PassedToService": service})),
     )
+
+
+def allow(actions: list[Any], resources: list[Any], **extra: Any) -> Statement:
+    """One Allow statement: ``actions`` on ``resources`` (``extra``: a Condition, a Sid)."""
+    return Statement(Effect=Allow, Action=actions, Resource=resources, **extra)

@@ -8,9 +8,9 @@ becomes text, so every file in out/ has the same byte-stable layout.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, ClassVar
 
-from troposphere import Output, Parameter, Template
+from troposphere import Output, Parameter, Template, ecs
 
 
 class CfnTemplate(Template):
@@ -50,6 +50,19 @@ class CfnTemplate(Template):
         if self.hooks:
             body["Hooks"] = self.hooks
         return body
+
+
+class TaskSetNetworkConfiguration(ecs.NetworkConfiguration):
+    """AWS::ECS::TaskSet NetworkConfiguration as the CloudFormation schema spells it.
+
+    troposphere 4.11.1 gives TaskSet the service's NetworkConfiguration class, which emits
+    ``AwsvpcConfiguration``; the TaskSet schema names the key ``AwsVpcConfiguration`` (capital V)
+    and CloudFormation (and cfn-lint, E3002) rejects the other spelling. A subclass (TaskSet
+    accepts only that class) with the schema's key is the one place this is fixed.
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-properties-ecs-taskset-networkconfiguration.html
+    """
+
+    props: ClassVar[dict[str, tuple[type, bool]]] = {"AwsVpcConfiguration": (ecs.AwsVpcConfiguration, False)}
 
 
 # IAM resource types and the property that gives them a custom name (needs CAPABILITY_NAMED_IAM).

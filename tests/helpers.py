@@ -1,12 +1,21 @@
-"""Small helpers shared by the tests: run generate.py, copy params, read templates."""
+"""Small helpers shared by the tests: run the generator and the lint gate, copy params, read templates.
+
+``generate`` and ``lint`` call the programs' main functions in-process (no interpreter start, no
+re-import of troposphere, cfn-lint or checkov per call) and return what a subprocess would: the
+exit code and the output. ``generate_script``, ``console_script`` and ``run_lint`` run the real
+command lines, for the few tests about the command line itself.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
+from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import yaml
@@ -14,25 +23,51 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "out"
 PARAMS = ROOT / "params"
+BIN = Path(sys.executable).parent
 
 
-def run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, *args], cwd=cwd, capture_output=True, text=True, timeout=300)
+def call_main(main: Callable[[list[str]], int], args: list[str]) -> subprocess.CompletedProcess:
+    """A program's main(argv) in this process, read back like a finished subprocess."""
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with redirect_stdout(stdout), redirect_stderr(stderr):
+        try:
+            code = main(args)
+        except SystemExit as exit_:  # argparse exits on --help and on bad usage
+            code = exit_.code if isinstance(exit_.code, int) else int(exit_.code is not None)
+    return subprocess.CompletedProcess(args, code, stdout.getvalue(), stderr.getvalue())
 
 
 def generate(*args: str) -> subprocess.CompletedProcess:
-    return run(str(ROOT / "generate.py"), *args)
+    """The generator as generate.py runs it (params/ and out/ beside it unless the arguments say otherwise)."""
+    from blueprints import cli
+
+    return call_main(lambda argv: cli.main(argv, root=ROOT), list(args))
+
+
+def lint(*args: str) -> subprocess.CompletedProcess:
+    """The lint gate (fargate-lint) with these arguments."""
+    from lintgate import cli
+
+    return call_main(cli.main, list(args))
+
+
+def _run(command: list[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
+
+
+def generate_script(*args: str) -> subprocess.CompletedProcess:
+    """`python generate.py ...`: the script in the repository root."""
+    return _run([sys.executable, str(ROOT / "generate.py"), *args])
+
+
+def console_script(name: str, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """An installed console script (fargate-generate, fargate-lint, ...), as make runs it."""
+    return _run([str(BIN / name), *args], env)
 
 
 def run_lint(*args: str) -> subprocess.CompletedProcess:
     """The lint gate's console script, as `make lint` runs it."""
-    return subprocess.run(
-        [str(Path(sys.executable).parent / "fargate-lint"), *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    return console_script("fargate-lint", *args)
 
 
 def tree_digest(folder: Path) -> dict[str, str]:

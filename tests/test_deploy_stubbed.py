@@ -26,7 +26,7 @@ from deployer.reporter import Reporter
 
 STACK_ID = "arn:aws:cloudformation:eu-west-1:123456789012:stack/app-net/1"
 CS_ID = "arn:aws:cloudformation:eu-west-1:123456789012:changeSet/c1/1"
-pytestmark = pytest.mark.deploy
+# Stubber tests need no endpoint and run in the fast tier; the one that talks to moto is marked.
 NOW = dt.datetime(2024, 5, 1, 12, 0, tzinfo=dt.UTC)
 
 
@@ -201,6 +201,7 @@ def test_replacement_details_are_shown_and_a_stateful_replacement_is_refused():
     assert policy.refusals([plan], allow_replacement=True) == []
 
 
+@pytest.mark.deploy
 def test_throttling_is_retried_in_standard_mode(moto):
     """A real Throttling answer (HTTP 400) for the first two calls; botocore's standard mode retries."""
     from botocore.awsrequest import AWSResponse

@@ -18,7 +18,6 @@ from deployer.scheduler import Run
 from tests.deploy_helpers import ROOT
 from tests.test_deploy_stubbed import CS_ID, NOW, STACK_ID, _cfn, _context, _entry, _fast_waiter, _stack
 
-pytestmark = pytest.mark.deploy
 STAGING_SERVICE = json.loads((ROOT / "out" / "staging" / "service.json").read_text())
 DEPLOYED = {
     "Parameters": [{"ParameterKey": "A", "ParameterValue": "1"}],

@@ -1,16 +1,29 @@
-"""generate.py: determinism, --check, --env, atomic writes, manifest contents."""
+"""The generator: determinism, --check, --env, atomic writes, manifest contents.
+
+Most tests call it in-process (tests.helpers.generate); two run its command lines: the
+fargate-generate console script as `make check` does, and generate.py's --help.
+"""
 
 from __future__ import annotations
 
 import json
 import shutil
 
-from tests.helpers import OUT, copy_params, edit_params, environments, generate, tree_digest
+from tests.helpers import (
+    OUT,
+    console_script,
+    copy_params,
+    edit_params,
+    environments,
+    generate,
+    generate_script,
+    tree_digest,
+)
 
 
 def test_out_is_current():
-    """out/ is committed: it must be exactly what the generator writes for params/."""
-    result = generate("--check")
+    """out/ is committed: it must be exactly what the generator writes for params/ (`make check`)."""
+    result = console_script("fargate-generate", "--check")
     assert result.returncode == 0, f"out/ is stale; run `make generate`:\n{result.stdout}{result.stderr}"
 
 
@@ -66,7 +79,7 @@ def test_writing_removes_files_no_longer_generated(tmp_path):
 
 
 def test_help_explains_options():
-    result = generate("--help")
+    result = generate_script("--help")
     assert result.returncode == 0
     for option in ("--env", "--check", "Exit codes"):
         assert option in result.stdout

@@ -1,8 +1,10 @@
-"""The project's cfn-lint rules for the AWS::CodeDeployBlueGreen transform (scripts/cfnlint_rules/).
+"""The project's cfn-lint rules for the AWS::CodeDeployBlueGreen transform (lintgate.rules).
 
-Templates are checked with cfn-lint and the project's .cfnlintrc exactly as scripts/lint.py runs it
-(its run_cfn_lint); checkov is left out here because AWS's bare example has security findings that
-say nothing about the hook. One test runs scripts/lint.py itself to show the gate runs the rules.
+As cfn-lint tests its own rules: every case lints a template in-process with a rules collection
+holding only the project's blue/green rules, under the project's .cfnlintrc settings, so a case
+costs milliseconds instead of a full cfn-lint run. Two tests add cfn-lint's E1001 to check the
+.cfnlintrc allowance for the Hooks section. One test runs the real gate (``fargate-lint``) to show
+that it loads the rules and that, of all cfn-lint's rules, only the project's have anything to say.
 """
 
 from __future__ import annotations
@@ -11,43 +13,56 @@ import copy
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
+from cfnlint import ConfigMixIn, Rules
+from cfnlint.decode.decode import decode_str
+from cfnlint.rules.jsonschema.JsonSchema import JsonSchema
+from cfnlint.runner import run_template_by_data
 
+from lintgate import cli as lint_cli
 from tests.helpers import OUT, run_lint
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "hooks"
 HOOK = "Hooks/CodeDeployBlueGreenHook/Properties"
 APP = f"{HOOK}/Applications/0"
 LIMIT = "a template using the AWS::CodeDeployBlueGreen transform"
-
-
-from lintgate import cli as LINT  # noqa: N812
+BLUEGREEN_RULES = ("E9101", "E9102", "E9103", "E9104", "W9105")
+W9105_NO_TEST_ROUTE = (
+    f"{APP}/ECSAttributes/TrafficRouting: no TestTrafficRoute; the hook reference marks it "
+    "required, and without a test listener the AfterAllowTestTraffic validation hook has "
+    "nothing to test"
+)
+W9105_NO_SERVICE_ROLE = (
+    f"{HOOK}: no ServiceRole; the hook reference marks it required (name the IAM role CodeDeploy "
+    "uses for the deployment)"
+)
 
 
 def _load(name: str) -> dict:
     return json.loads((FIXTURES / name).read_text())
 
 
-def _write(tmp_path: Path, body: dict, name: str = "template.json") -> Path:
-    path = tmp_path / name
-    path.write_text(json.dumps(body, indent=2))
-    return path
+def _project_rules(*more: Any) -> Rules:
+    """The blue/green rules as cfn-lint's append_rules loads them from lintgate.rules, and ``more``."""
+    loaded = Rules.create_from_module("lintgate.rules")
+    rules = Rules({rule_id: loaded[rule_id] for rule_id in BLUEGREEN_RULES})
+    rules.extend(list(more))
+    return rules
 
 
-def _findings(path: Path) -> list[tuple[str, str]]:
-    """(rule id, message) for every cfn-lint finding, with the project configuration and rules."""
-    found = []
-    for line in LINT.run_cfn_lint([path]):
-        rule_and_message = line.split(": ", 1)[1]
-        rule, message = rule_and_message.split(" ", 1)
-        found.append((rule, message))
-    return found
+def _findings(body: dict, rules: Rules | None = None, settings: dict | None = None) -> list[tuple[str, str]]:
+    """(rule id, message) of every finding, with the .cfnlintrc settings unless others are given.
 
-
-def _project(findings) -> list[tuple[str, str]]:
-    """Findings of the project rules: E9101-E9104 errors and the W9105 warning."""
-    return [(rule, message) for rule, message in findings if rule[1:3] == "91"]
+    The template goes through cfn-lint's JSON decoder as a file would (findings get their lines), and
+    the settings are passed explicitly (config_file=os.devnull), so neither the working directory's
+    nor the user's .cfnlintrc counts."""
+    template, errors = decode_str(json.dumps(body, indent=2))
+    assert not errors, errors
+    config = ConfigMixIn(config_file=os.devnull, regions=["us-east-1"], **(settings or lint_cli.cfn_lint_settings()))
+    matches = run_template_by_data(template, config, rules or _project_rules())
+    return [(m.rule.id, m.message) for m in matches]
 
 
 def _hook(body: dict) -> dict:
@@ -60,7 +75,7 @@ def _routing(body: dict) -> dict:
 
 def test_valid_template_in_aws_documented_shape_has_no_findings():
     # AWS's example plus the two keys the property reference marks as required (see next test).
-    assert _findings(FIXTURES / "valid.json") == []
+    assert _findings(_load("valid.json")) == []
 
 
 def test_aws_example_verbatim_has_no_errors_only_the_two_w9105_warnings():
@@ -68,21 +83,9 @@ def test_aws_example_verbatim_has_no_errors_only_the_two_w9105_warnings():
 
     The example is a shape AWS documents, so it passes the structural rules; the two omissions are warnings
     (and still fail the project's gate, which allows no finding of any level)."""
-    found = _findings(FIXTURES / "aws-example.json")
+    found = _findings(_load("aws-example.json"))
     assert [f for f in found if f[0].startswith("E")] == [], found
-    assert sorted(found) == [
-        (
-            "W9105",
-            f"{APP}/ECSAttributes/TrafficRouting: no TestTrafficRoute; the hook reference marks it "
-            "required, and without a test listener the AfterAllowTestTraffic validation hook has "
-            "nothing to test",
-        ),
-        (
-            "W9105",
-            f"{HOOK}: no ServiceRole; the hook reference marks it required (name the IAM role CodeDeploy "
-            "uses for the deployment)",
-        ),
-    ]
+    assert sorted(found) == [("W9105", W9105_NO_TEST_ROUTE), ("W9105", W9105_NO_SERVICE_ROLE)]
 
 
 def _rename(mapping: dict, old: str, new: str) -> None:
@@ -316,33 +319,17 @@ BROKEN = {
 
 
 @pytest.mark.parametrize("case", list(BROKEN), ids=list(BROKEN))
-def test_broken_variant_fails_with_a_message_naming_the_problem(case, tmp_path):
+def test_broken_variant_fails_with_a_message_naming_the_problem(case):
     change, expected = BROKEN[case]
     body = _load("valid.json")
     change(body)
-    found = _project(_findings(_write(tmp_path, body)))
+    found = _findings(body)
     assert len(found) == len(expected), found
     for rule, fragment in expected:
         assert any(r == rule and fragment in message for r, message in found), (rule, fragment, found)
 
 
-def test_lint_entry_point_runs_the_project_rules(tmp_path):
-    body = _load("valid.json")
-    _rename(_hook(body), "TrafficRoutingConfig", "TrafficRoutingConfg")
-    del _hook(body)["ServiceRole"]
-    bad = _write(tmp_path, body, "bad.json")
-    result = run_lint("--no-cache", str(bad))
-    assert result.returncode == 1
-    assert f"E9101 {HOOK}/TrafficRoutingConfg: unknown key" in result.stdout, result.stdout + result.stderr
-    # The gate allows no finding of any level: the W9105 warning is reported too.
-    assert f"W9105 {HOOK}: no ServiceRole" in result.stdout, result.stdout + result.stderr
-    # The valid template gets checkov findings (AWS's example is not hardened), but no cfn-lint ones.
-    good = run_lint("--no-cache", str(FIXTURES / "valid.json"))
-    lines = good.stdout.splitlines()
-    assert lines and all(": checkov CKV_" in line for line in lines), good.stdout
-
-
-def test_templates_without_hooks_or_the_transform_are_untouched(tmp_path):
+def test_templates_without_hooks_or_the_transform_are_untouched():
     # Everything the limits forbid, in a template that does not use the transform: not the rules' business.
     body = _load("valid.json")
     del body["Hooks"], body["Transform"]
@@ -351,34 +338,46 @@ def test_templates_without_hooks_or_the_transform_are_untouched(tmp_path):
     _no_echo(body)
     _nested_stack(body)
     _dynamic_reference(body)
-    assert _project(_findings(_write(tmp_path, body))) == []
+    assert _findings(body) == []
     for template in sorted(OUT.glob("*/*.json")):
-        if LINT._is_template(template):
-            assert _project(_findings(template)) == [], template
+        if lint_cli.is_template(template):
+            assert _findings(json.loads(template.read_text())) == [], template
 
 
-def _findings_with(path: Path, config: dict, cwd: Path) -> list[tuple[str, str]]:
-    """cfn-lint with exactly this configuration (run from cwd: cfn-lint also reads a .cfnlintrc found there)."""
-    from cfnlint.api import lint_by_config
-
-    previous = os.getcwd()
-    os.chdir(cwd)
-    try:
-        matches = lint_by_config({"templates": [str(path)], "regions": ["us-east-1"]} | config)
-    finally:
-        os.chdir(previous)
-    return [(m.rule.id, m.message) for m in matches]
-
-
-def test_hooks_needs_the_e1001_allowance_in_cfnlintrc(tmp_path):
-    config = LINT._config()  # append_rules made absolute
-    del config["configure_rules"]["E1001"]
-    found = _findings_with(FIXTURES / "valid.json", config, cwd=tmp_path)
+def test_hooks_needs_the_e1001_allowance_in_cfnlintrc():
+    settings = lint_cli.cfn_lint_settings()
+    del settings["configure_rules"]["E1001"]
+    found = _findings(_load("valid.json"), _project_rules(JsonSchema()), settings)
     assert [rule for rule, _ in found] == ["E1001"] and "Hooks" in found[0][1], found
 
 
-def test_the_allowance_is_only_hooks_a_misspelled_section_still_fails(tmp_path):
+def test_the_allowance_is_only_hooks_a_misspelled_section_still_fails():
     body = _load("valid.json")
     body["Output"] = {"ServiceName": {"Value": "x"}}
-    found = _findings(_write(tmp_path, body))
+    found = _findings(body, _project_rules(JsonSchema()))
     assert any(rule == "E1001" and "Output" in message for rule, message in found), found
+
+
+def test_the_gate_runs_the_project_rules_beside_all_of_cfn_lints_own(tmp_path):
+    """End to end, as `make lint` runs it: the console script with .cfnlintrc and every cfn-lint rule."""
+    body = _load("valid.json")
+    _rename(_hook(body), "TrafficRoutingConfig", "TrafficRoutingConfg")
+    del _hook(body)["ServiceRole"]
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(body, indent=2))
+    good, example = FIXTURES / "valid.json", FIXTURES / "aws-example.json"
+
+    result = run_lint("--no-cache", str(bad), str(good), str(example))
+
+    assert result.returncode == 1
+    # checkov findings are expected (AWS's example is not hardened); cfn-lint's lines start with the file.
+    cfn_lint = [line for line in result.stdout.splitlines() if ": checkov CKV_" not in line]
+    assert f"{bad}:" in result.stdout and all(line.startswith((f"{bad}:", f"{example}:")) for line in cfn_lint), (
+        result.stdout + result.stderr
+    )
+    bad_lines = [line.split(": ", 1)[1] for line in cfn_lint if line.startswith(f"{bad}:")]
+    assert any(line.startswith(f"E9101 {HOOK}/TrafficRoutingConfg: unknown key") for line in bad_lines), bad_lines
+    # The gate allows no finding of any level: the W9105 warning is reported too.
+    assert any(line.startswith(f"W9105 {HOOK}: no ServiceRole") for line in bad_lines), bad_lines
+    example_lines = sorted(line.split(": ", 1)[1] for line in cfn_lint if line.startswith(f"{example}:"))
+    assert example_lines == [f"W9105 {W9105_NO_TEST_ROUTE}", f"W9105 {W9105_NO_SERVICE_ROLE}"], example_lines

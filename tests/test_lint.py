@@ -1,94 +1,101 @@
 """The lint gate: every template in out/ has zero cfn-lint and checkov findings, and the gate
-really fails on a bad template."""
+really fails on a bad template.
+
+The gate runs in-process (tests.helpers.lint: lintgate.cli.main, what the fargate-lint console
+script calls); tests/test_hook_rules.py runs the console script itself.
+"""
 
 from __future__ import annotations
 
 import json
-import os
+import logging
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
-from tests.helpers import OUT, run_lint
+from tests.helpers import OUT, lint
 
 
-def _lint(*files) -> subprocess.CompletedProcess:
-    return run_lint("--no-cache", *map(str, files))
+def _lint(*files: Path) -> subprocess.CompletedProcess:
+    return lint("--no-cache", *map(str, files))
+
+
+def _bad_network(tmp_path: Path, change) -> Path:
+    """dev's network template with ``change`` applied, in tmp_path."""
+    body = json.loads((OUT / "dev" / "network.json").read_text())
+    change(body)
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(body))
+    return bad
+
+
+def _misspell_cidr_block(body: dict) -> None:
+    body["Resources"]["Vpc"]["Properties"]["CidrBlok"] = "10.0.0.0/16"
 
 
 def test_every_template_in_out_is_lint_clean():
-    templates = sorted(OUT.glob("*/*.json"))
-    result = _lint(*templates)
+    result = _lint(*sorted(OUT.glob("*/*.json")))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "0 finding(s)" in result.stderr
 
 
 def test_gate_fails_on_a_cfn_lint_finding(tmp_path):
-    body = json.loads((OUT / "dev" / "network.json").read_text())
-    body["Resources"]["Vpc"]["Properties"]["CidrBlok"] = "10.0.0.0/16"
-    bad = tmp_path / "bad.json"
-    bad.write_text(json.dumps(body))
-    result = _lint(bad)
+    logging_disabled = logging.root.manager.disable
+    result = _lint(_bad_network(tmp_path, _misspell_cidr_block))
     assert result.returncode == 1
     assert "E3002" in result.stdout and "CidrBlok" in result.stdout
+    # The gate silences checkov's own warnings during its run only: a caller's logging is left as it was.
+    assert logging.root.manager.disable == logging_disabled
 
 
 def test_gate_fails_on_a_checkov_finding(tmp_path):
-    body = json.loads((OUT / "dev" / "network.json").read_text())
     # Without its written skip, the log group's checkov finding must fail the gate.
-    del body["Resources"]["FlowLogGroup"]["Metadata"]
-    bad = tmp_path / "bad.json"
-    bad.write_text(json.dumps(body))
-    result = _lint(bad)
+    result = _lint(_bad_network(tmp_path, lambda body: body["Resources"]["FlowLogGroup"].pop("Metadata")))
     assert result.returncode == 1
     assert "checkov CKV_AWS_158" in result.stdout and "FlowLogGroup" in result.stdout
 
 
-def _cached_lint(cache, *files):
-    env = {k: v for k, v in os.environ.items() if k != "LINT_NO_CACHE"}
-    return subprocess.run(
-        [str(Path(sys.executable).parent / "fargate-lint"), "--cache-dir", str(cache), *map(str, files)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
-
-
-def test_warm_cache_skips_unchanged_templates_and_rechecks_changed_ones(tmp_path):
+def test_warm_cache_skips_unchanged_templates_and_rechecks_changed_ones(tmp_path, monkeypatch):
+    monkeypatch.delenv("LINT_NO_CACHE", raising=False)  # CI sets it; this test is about the cache
     template = tmp_path / "network.json"
     shutil.copy(OUT / "dev" / "network.json", template)
-    cache = tmp_path / "cache"
 
-    cold = _cached_lint(cache, template)
+    def cached_lint() -> subprocess.CompletedProcess:
+        return lint("--cache-dir", str(tmp_path / "cache"), str(template))
+
+    cold = cached_lint()
     assert cold.returncode == 0 and "1 checked, 0 unchanged" in cold.stderr
-    warm = _cached_lint(cache, template)
+    warm = cached_lint()
     assert warm.returncode == 0 and "0 checked, 1 unchanged since they passed" in warm.stderr
 
     body = json.loads(template.read_text())
-    body["Resources"]["Vpc"]["Properties"]["CidrBlok"] = "10.0.0.0/16"
+    _misspell_cidr_block(body)
     template.write_text(json.dumps(body))
-    changed = _cached_lint(cache, template)
+    changed = cached_lint()
     assert changed.returncode == 1 and "1 checked" in changed.stderr and "E3002" in changed.stdout
     # A template with findings is never remembered as passed.
-    assert _cached_lint(cache, template).returncode == 1
+    assert cached_lint().returncode == 1
 
 
 def test_cache_key_covers_tool_versions_config_and_rules(monkeypatch, tmp_path):
-    from lintgate import cli as lint
+    from lintgate import cli as lint_cli
 
-    before = lint.toolchain_fingerprint()
+    before = lint_cli.toolchain_fingerprint()
     rules = tmp_path / "rules"
-    shutil.copytree(lint.RULES, rules)
+    shutil.copytree(lint_cli.RULES, rules)
     (rules / "extra_rule.py").write_text("# a new project rule\n")
-    monkeypatch.setattr(lint, "RULES", rules)
-    with_rule = lint.toolchain_fingerprint()
+    monkeypatch.setattr(lint_cli, "RULES", rules)
+    with_rule = lint_cli.toolchain_fingerprint()
     assert with_rule != before
     config = tmp_path / ".cfnlintrc"
-    config.write_text(lint.CONFIG.read_text() + "ignore_checks: [W3005]\n")
-    monkeypatch.setattr(lint, "CONFIG", config)
-    with_config = lint.toolchain_fingerprint()
+    config.write_text(lint_cli.CONFIG.read_text() + "ignore_checks: [W3005]\n")
+    monkeypatch.setattr(lint_cli, "CONFIG", config)
+    with_config = lint_cli.toolchain_fingerprint()
     assert with_config != with_rule
-    monkeypatch.setattr(lint.metadata, "version", lambda name: "0.0.0")
-    assert lint.toolchain_fingerprint() != with_config
+    monkeypatch.setattr(lint_cli.metadata, "version", lambda name: "0.0.0")
+    assert lint_cli.toolchain_fingerprint() != with_config
+
+
+def test_a_missing_file_is_bad_usage():
+    result = lint("nosuch.json")
+    assert result.returncode == 2 and "no such file: nosuch.json" in result.stderr

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -411,43 +409,14 @@ def test_bad_usage_exits_2_without_calling_aws(aws, args, message):
 # finding (CVE-9999-9999) unless a result is registered for the image through its moto-api
 # endpoint; that is enough to exercise the real CLI's output and error format end to end.
 
-AWS_CLI = ROOT / ".venv" / "bin" / "aws"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def moto_endpoint():
-    if os.environ.get("MOTO_ENDPOINT"):
-        yield os.environ["MOTO_ENDPOINT"]
-        return
-    server = shutil.which("moto_server", path=str(AWS_CLI.parent))
-    if not server or not AWS_CLI.exists():
-        pytest.skip("moto_server or the AWS CLI is not installed in .venv")
-    port = _free_port()
-    proc = subprocess.Popen(
-        [server, "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(url + "/moto-api/", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.1)
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+AWS_CLI = Path(sys.executable).parent / "aws"  # awscli, a test requirement (setup.cfg)
 
 
 @pytest.mark.deploy
 def test_real_cli_against_moto_ecr(moto_endpoint, tmp_path):
+    """On the session's local endpoint (tests/moto_support.py), not reset: a repository of its own."""
+    if not AWS_CLI.exists():
+        pytest.skip("the AWS CLI is not installed beside this Python")
     repo = f"scan-gate-{os.getpid()}-{int(time.time() * 1000) % 100000}"
     env = {
         "PATH": f"{AWS_CLI.parent}:{os.environ['PATH']}",

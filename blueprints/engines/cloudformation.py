@@ -7,12 +7,8 @@ definition is replaced, which makes CloudFormation start a green deployment thro
 (green task set on the green target group, test listener first, the AfterAllowTestTraffic hook,
 then production traffic by the routing below) instead of updating the resources in place.
 
-The pipeline's Deploy stage creates that change set from the template the stack runs now -- the
-reviewed template that the deployer took from out/, read back by the build with ``get-template
---template-stage Original`` -- with its current parameter values and only ImageUri overridden,
-then (after the manual approval, when on) executes it. The pipeline never regenerates a template,
-and a release cannot carry infrastructure changes (which the transform forbids in an update that
-starts a green deployment anyway); those go through the deployer.
+The pipeline's Deploy stage creates that change set from the template the stack runs now (read
+back by the build) with only ImageUri overridden, then executes it (see ``deploy_actions``).
 
 AWS CloudFormation User Guide, "Perform ECS blue/green deployments through CodeDeploy using
 CloudFormation" and its pages:
@@ -35,14 +31,15 @@ from awacs import codedeploy as awscodedeploy
 from awacs import ecs as awsecs
 from awacs import elasticloadbalancing as awselb
 from awacs import iam as awsiam
-from awacs.aws import Allow, Statement
+from awacs.aws import Statement
 from troposphere import GetAtt, Ref, Sub, codebuild, codepipeline, ecs, iam
 
 from .. import naming, roles
 from ..stacks import pipeline_actions as actions
 from ..stacks import pipeline_artifacts as artifacts
-from ..template import capabilities
+from ..template import TaskSetNetworkConfiguration, capabilities
 from . import base
+from . import release_commands as commands
 from .base import ARN, CODEBUILD_MAX_TIMEOUT_MINUTES, BuildStep, ReleaseStep, ServiceHandles, ServiceStack
 from .registry import register
 
@@ -61,19 +58,6 @@ SERVICE_ROLE = "BlueGreenHookRole"
 # The AWS::CodeDeploy::BlueGreen hook documents "The step percentage must be 14% or greater".
 # https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/blue-green-hook-syntax.html
 HOOK_MIN_STEP_PERCENTAGE = 14
-
-
-class TaskSetNetworkConfiguration(ecs.NetworkConfiguration):
-    """AWS::ECS::TaskSet NetworkConfiguration as the CloudFormation schema spells it.
-
-    troposphere 4.11.1 gives TaskSet the service's NetworkConfiguration class, which emits
-    ``AwsvpcConfiguration``; the TaskSet schema names the key ``AwsVpcConfiguration`` (capital V)
-    and CloudFormation (and cfn-lint, E3002) rejects the other spelling. A subclass (TaskSet
-    accepts only that class) with the schema's key is the one place this is fixed.
-    https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-properties-ecs-taskset-networkconfiguration.html
-    """
-
-    props: ClassVar[dict[str, tuple[type, bool]]] = {"AwsVpcConfiguration": (ecs.AwsVpcConfiguration, False)}
 
 
 class CloudFormationEngine:
@@ -113,10 +97,8 @@ class CloudFormationEngine:
         that application and deployment group itself under names the documentation does not give, so
         the narrowest resource is any deployment group of this account and region."""
         return [
-            Statement(
-                Effect=Allow,
-                Action=[awscodedeploy.PutLifecycleEventHookExecutionStatus],
-                Resource=[Sub(ARN % ("codedeploy", "deploymentgroup:*"))],
+            roles.allow(
+                [awscodedeploy.PutLifecycleEventHookExecutionStatus], [Sub(ARN % ("codedeploy", "deploymentgroup:*"))]
             )
         ]
 
@@ -166,10 +148,9 @@ class CloudFormationEngine:
     def build_statements(self, config: EnvironmentConfig) -> list[Statement]:
         # The build reads the template and parameter values the service stack runs now.
         return [
-            Statement(
-                Effect=Allow,
-                Action=[awscfn.DescribeStacks, awscfn.GetTemplate],
-                Resource=[Sub(ARN % ("cloudformation", "stack/${ServiceStackName}/*"))],
+            roles.allow(
+                [awscfn.DescribeStacks, awscfn.GetTemplate],
+                [Sub(ARN % ("cloudformation", "stack/${ServiceStackName}/*"))],
             )
         ]
 
@@ -192,54 +173,15 @@ class CloudFormationEngine:
         ]
 
     def release_steps(self, config: EnvironmentConfig, service: ServiceStack) -> list[ReleaseStep]:
-        change_set = f'--stack-name "$SERVICE_STACK" --change-set-name "{actions.CHANGE_SET}-$EXECUTION_ID"'
+        name = f"{actions.CHANGE_SET}-$EXECUTION_ID"
+        change_set = commands.change_set_args("SERVICE_STACK", name)
         variables = (("SERVICE_STACK", Ref("ServiceStackName")), ("ARTIFACT_BUCKET", Ref("ArtifactBucket")))
-        capabilities_args = " ".join(capabilities(service.template.to_dict()))
-        # CreateChangeSet takes a TemplateBody of at most 51,200 bytes; larger ones go by S3 URL
-        # (CloudFormation quotas).
-        template_source = "\n".join(
-            [
-                'if [ "$(wc -c < service-template.json)" -le 51200 ]; then',
-                "  TEMPLATE=(--template-body file://service-template.json)",
-                "else",
-                '  KEY="release/$SERVICE_STACK/$EXECUTION_ID.json"',
-                '  aws s3 cp service-template.json "s3://$ARTIFACT_BUCKET/$KEY" --only-show-errors',
-                '  TEMPLATE=(--template-url "https://$ARTIFACT_BUCKET.s3.$AWS_REGION.amazonaws.com/$KEY")',
-                "fi",
-            ]
-        )
-        create = (
-            f"aws cloudformation create-change-set {change_set} --change-set-type UPDATE "
-            '"${TEMPLATE[@]}" --parameters file://service-parameters.json --tags file://service-tags.json '
-            f"--capabilities {capabilities_args} "
-            '--description "release of $(cat imageDetail.json)" --query Id --output text'
-        )
-        wait_create = f"aws cloudformation wait change-set-create-complete {change_set}"
-        show = (
-            f"aws cloudformation describe-change-set {change_set} --query "
-            "'Changes[].ResourceChange.[Action,LogicalResourceId,ResourceType,Replacement]' --output table"
-        )
-        wait_update = "\n".join(
-            [
-                'status="$(aws cloudformation describe-stacks --stack-name "$SERVICE_STACK" '
-                "--query 'Stacks[0].StackStatus' --output text)\"",
-                'while [[ "$status" == *_IN_PROGRESS ]]; do',
-                "  sleep 15",
-                '  status="$(aws cloudformation describe-stacks --stack-name "$SERVICE_STACK" '
-                "--query 'Stacks[0].StackStatus' --output text)\"",
-                '  echo "$SERVICE_STACK: $status"',
-                "done",
-                'test "$status" = UPDATE_COMPLETE || { echo "the release did not complete: $status"; exit 1; }',
-            ]
-        )
-        abandoned = "\n".join(
-            [
-                'for name in $(aws cloudformation list-change-sets --stack-name "$SERVICE_STACK" --query '
-                f"\"Summaries[?starts_with(ChangeSetName, '{actions.CHANGE_SET}-') && "
-                "ChangeSetName != '" + actions.CHANGE_SET + "-$EXECUTION_ID'].ChangeSetName\" --output text); do",
-                '  aws cloudformation delete-change-set --stack-name "$SERVICE_STACK" --change-set-name "$name"',
-                "done",
-            ]
+        create = commands.create_change_set(
+            change_set,
+            "service-parameters.json",
+            "service-tags.json",
+            capabilities(service.template.to_dict()),
+            "release of $(cat imageDetail.json)",
         )
         timeout = min(60 + config.service.termination_wait_minutes, CODEBUILD_MAX_TIMEOUT_MINUTES)
         stack = naming.stack(config, "service")
@@ -250,12 +192,19 @@ class CloudFormationEngine:
                 steps=(
                     BuildStep(
                         "The deployed template, parameter values and tags the build read, with the new image.",
-                        (template_source, create, wait_create, show),
+                        (
+                            commands.template_source(
+                                "service-template.json", "SERVICE_STACK", "ARTIFACT_BUCKET", "$EXECUTION_ID"
+                            ),
+                            create,
+                            commands.wait_for_change_set(change_set),
+                            commands.show_change_set(change_set),
+                        ),
                     ),
                     BuildStep(
                         "Change sets of earlier releases that were never executed (a rejected approval)\n"
                         "go: they would only pile up on the stack.",
-                        (abandoned,),
+                        (commands.delete_other_change_sets("SERVICE_STACK", f"{actions.CHANGE_SET}-", name),),
                     ),
                 ),
                 variables=variables,
@@ -266,10 +215,12 @@ class CloudFormationEngine:
                 steps=(
                     BuildStep(
                         "CloudFormation replaces the task definition and runs the green deployment.",
-                        (f"aws cloudformation execute-change-set {change_set}",),
+                        (commands.execute_change_set(change_set),),
                     ),
                     BuildStep(
-                        "Wait for the stack update (the whole blue/green deployment).", (wait_update,), waits=True
+                        "Wait for the stack update (the whole blue/green deployment).",
+                        (commands.wait_for_stack_update("SERVICE_STACK"),),
+                        waits=True,
                     ),
                 ),
                 variables=variables,
@@ -279,9 +230,8 @@ class CloudFormationEngine:
 
     def release_statements(self, t: CfnTemplate, config: EnvironmentConfig, service: ServiceStack) -> list[Statement]:
         return [
-            Statement(
-                Effect=Allow,
-                Action=[
+            roles.allow(
+                [
                     awscfn.CreateChangeSet,
                     awscfn.DescribeChangeSet,
                     awscfn.DeleteChangeSet,
@@ -290,14 +240,13 @@ class CloudFormationEngine:
                     awscfn.DescribeStackEvents,
                     awscfn.ListChangeSets,
                 ],
-                Resource=[Sub(ARN % ("cloudformation", "stack/${ServiceStackName}/*"))],
+                [Sub(ARN % ("cloudformation", "stack/${ServiceStackName}/*"))],
             ),
             # A change set of a template with a transform is also authorised on the transform
             # (AWS CloudFormation User Guide, "Template macros" permissions / blue-green page).
-            Statement(
-                Effect=Allow,
-                Action=[awscfn.CreateChangeSet],
-                Resource=[Sub("arn:${AWS::Partition}:cloudformation:${AWS::Region}:aws:transform/CodeDeployBlueGreen")],
+            roles.allow(
+                [awscfn.CreateChangeSet],
+                [Sub("arn:${AWS::Partition}:cloudformation:${AWS::Region}:aws:transform/CodeDeployBlueGreen")],
             ),
             *_release_statements(config, service.handles),
         ]
@@ -435,17 +384,12 @@ def _release_statements(config: EnvironmentConfig, shared: ServiceHandles) -> li
     return [
         # CreateCloudFormationDeployment and GetDeploymentTarget have no resource types in the IAM
         # authorization data: AWS grants them only on "*".
-        Statement(
-            Effect=Allow,
-            Action=[awscodedeploy.CreateCloudFormationDeployment, awscodedeploy.GetDeploymentTarget],
-            Resource=["*"],
-        ),
+        roles.allow([awscodedeploy.CreateCloudFormationDeployment, awscodedeploy.GetDeploymentTarget], ["*"]),
         # The rest of codedeploy:Get*, which the same page requires. The transform names the
         # CodeDeploy application and deployment group itself, so they are not known in advance:
         # scoped to this account and region.
-        Statement(
-            Effect=Allow,
-            Action=[
+        roles.allow(
+            [
                 awscodedeploy.GetApplication,
                 awscodedeploy.GetApplicationRevision,
                 awscodedeploy.GetDeployment,
@@ -454,14 +398,13 @@ def _release_statements(config: EnvironmentConfig, shared: ServiceHandles) -> li
                 awscodedeploy.GetDeploymentInstance,
                 awscodedeploy.GetOnPremisesInstance,
             ],
-            Resource=[Sub(ARN % ("codedeploy", "*"))],
+            [Sub(ARN % ("codedeploy", "*"))],
         ),
         *actions.task_definition_statements(),
         # DeregisterTaskDefinition (the replaced revision) has no resource-level permissions.
-        Statement(Effect=Allow, Action=[awsecs.DeregisterTaskDefinition], Resource=["*"]),
-        Statement(
-            Effect=Allow,
-            Action=[
+        roles.allow([awsecs.DeregisterTaskDefinition], ["*"]),
+        roles.allow(
+            [
                 awsecs.DescribeServices,
                 awsecs.CreateTaskSet,
                 awsecs.DeleteTaskSet,
@@ -471,25 +414,20 @@ def _release_statements(config: EnvironmentConfig, shared: ServiceHandles) -> li
                 # The green task set is created with the service's tags.
                 awsecs.TagResource,
             ],
-            Resource=[service_arn, task_sets],
+            [service_arn, task_sets],
         ),
         # Test traffic, then production traffic, move by rewriting the two listeners (and rules).
         # Describe* of Elastic Load Balancing has no resource-level permissions.
-        Statement(
-            Effect=Allow,
-            Action=[awselb.DescribeListeners, awselb.DescribeRules, awselb.DescribeTargetGroups],
-            Resource=["*"],
-        ),
-        Statement(
-            Effect=Allow,
-            Action=[awselb.ModifyListener, awselb.ModifyRule],
-            Resource=[
+        roles.allow([awselb.DescribeListeners, awselb.DescribeRules, awselb.DescribeTargetGroups], ["*"]),
+        roles.allow(
+            [awselb.ModifyListener, awselb.ModifyRule],
+            [
                 Sub(ARN % ("elasticloadbalancing", f"listener/app/{load_balancer}/*")),
                 Sub(ARN % ("elasticloadbalancing", f"listener-rule/app/{load_balancer}/*")),
             ],
         ),
         # Registering the green task definition reads and passes its roles.
-        Statement(Effect=Allow, Action=[awsiam.GetRole], Resource=task_roles),
+        roles.allow([awsiam.GetRole], task_roles),
         actions.pass_task_roles(task_roles),
         # The green deployment runs as the hook's ServiceRole (a role name in Hooks).
         roles.pass_role([Sub(role_arn % naming.bluegreen_hook_role(config))], "codedeploy.amazonaws.com"),

@@ -15,7 +15,7 @@ from awacs import cloudwatch as awscw
 from awacs import codedeploy as awscodedeploy
 from awacs import ecs as awsecs
 from awacs import elasticloadbalancing as awselb
-from awacs.aws import Allow, Statement
+from awacs.aws import Statement
 from troposphere import GetAtt, Ref, Sub, codebuild, codedeploy, codepipeline, ecs, iam
 
 from .. import naming, roles
@@ -53,13 +53,7 @@ class CodeDeployEngine:
 
     def hook_statements(self, config: EnvironmentConfig) -> list[Statement]:
         """The hook reports to deployments of this deployment group only."""
-        return [
-            Statement(
-                Effect=Allow,
-                Action=[awscodedeploy.PutLifecycleEventHookExecutionStatus],
-                Resource=[_deployment_group_arn(config)],
-            )
-        ]
+        return [roles.allow([awscodedeploy.PutLifecycleEventHookExecutionStatus], [_deployment_group_arn(config)])]
 
     def add_deployment(self, t: CfnTemplate, config: EnvironmentConfig, shared: ServiceHandles) -> ecs.Service:
         service = t.add_resource(
@@ -150,26 +144,21 @@ class CodeDeployEngine:
     def pipeline_statements(self, t: CfnTemplate, config: EnvironmentConfig, service: ServiceStack) -> list[Statement]:
         return [
             # What the CodeDeployToECS action calls, on this application and deployment group only.
-            Statement(
-                Effect=Allow,
-                Action=[awscodedeploy.CreateDeployment, awscodedeploy.GetDeployment],
-                Resource=[
-                    Sub(ARN % ("codedeploy", "deploymentgroup:${CodeDeployApplicationName}/${DeploymentGroupName}"))
-                ],
+            roles.allow(
+                [awscodedeploy.CreateDeployment, awscodedeploy.GetDeployment],
+                [Sub(ARN % ("codedeploy", "deploymentgroup:${CodeDeployApplicationName}/${DeploymentGroupName}"))],
             ),
-            Statement(
-                Effect=Allow,
-                Action=[
+            roles.allow(
+                [
                     awscodedeploy.GetApplication,
                     awscodedeploy.GetApplicationRevision,
                     awscodedeploy.RegisterApplicationRevision,
                 ],
-                Resource=[Sub(ARN % ("codedeploy", "application:${CodeDeployApplicationName}"))],
+                [Sub(ARN % ("codedeploy", "application:${CodeDeployApplicationName}"))],
             ),
-            Statement(
-                Effect=Allow,
-                Action=[awscodedeploy.GetDeploymentConfig],
-                Resource=[Sub(ARN % ("codedeploy", "deploymentconfig:${DeploymentConfigName}"))],
+            roles.allow(
+                [awscodedeploy.GetDeploymentConfig],
+                [Sub(ARN % ("codedeploy", "deploymentconfig:${DeploymentConfigName}"))],
             ),
             *actions.task_definition_statements(),
             actions.pass_task_roles([Ref("TaskRoleArn"), Ref("TaskExecutionRoleArn")]),
@@ -192,40 +181,26 @@ def _service_role(t: CfnTemplate, config: EnvironmentConfig, shared: ServiceHand
     cluster, service = naming.cluster(config), naming.service(config)
     load_balancer = shared.load_balancer.title
     statements = [
-        Statement(
-            Effect=Allow,
-            Action=[
+        roles.allow(
+            [
                 awsecs.DescribeServices,
                 awsecs.CreateTaskSet,
                 awsecs.UpdateServicePrimaryTaskSet,
                 awsecs.DeleteTaskSet,
             ],
-            Resource=[
+            [
                 Sub(ARN % ("ecs", f"service/{cluster}/{service}")),
                 Sub(ARN % ("ecs", f"task-set/{cluster}/{service}/*")),
             ],
         ),
         # Elastic Load Balancing Describe* actions have no resource-level permissions: "*" only.
-        Statement(
-            Effect=Allow,
-            Action=[awselb.DescribeTargetGroups, awselb.DescribeListeners, awselb.DescribeRules],
-            Resource=["*"],
+        roles.allow([awselb.DescribeTargetGroups, awselb.DescribeListeners, awselb.DescribeRules], ["*"]),
+        roles.allow([awselb.ModifyListener], [Ref(shared.production_listener), Ref(shared.test_listener)]),
+        roles.allow(
+            [awselb.ModifyRule],
+            [Sub(ARN % ("elasticloadbalancing", f"listener-rule/${{{load_balancer}.LoadBalancerFullName}}/*"))],
         ),
-        Statement(
-            Effect=Allow,
-            Action=[awselb.ModifyListener],
-            Resource=[Ref(shared.production_listener), Ref(shared.test_listener)],
-        ),
-        Statement(
-            Effect=Allow,
-            Action=[awselb.ModifyRule],
-            Resource=[
-                Sub(ARN % ("elasticloadbalancing", f"listener-rule/${{{load_balancer}.LoadBalancerFullName}}/*"))
-            ],
-        ),
-        Statement(
-            Effect=Allow, Action=[awscw.DescribeAlarms], Resource=[GetAtt(alarm, "Arn") for alarm in shared.alarms]
-        ),
+        roles.allow([awscw.DescribeAlarms], [GetAtt(alarm, "Arn") for alarm in shared.alarms]),
         base.invoke_hook(shared),
         # New task sets run with the task definition's roles.
         roles.pass_role(

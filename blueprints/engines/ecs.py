@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from awacs import ecs as awsecs
 from awacs import elasticloadbalancing as awselb
-from awacs.aws import Allow, PolicyDocument, Statement
+from awacs.aws import PolicyDocument, Statement
 from troposphere import GetAtt, Ref, Sub, codebuild, codepipeline, ecs, iam
 from troposphere import elasticloadbalancingv2 as elb
 
@@ -28,6 +28,7 @@ from .. import naming, roles
 from ..stacks import pipeline_actions as actions
 from ..stacks import pipeline_artifacts as artifacts
 from . import base
+from . import release_commands as commands
 from .base import ARN, CODEBUILD_MAX_TIMEOUT_MINUTES, BuildStep, ReleaseStep, ServiceHandles, ServiceStack
 from .registry import register
 
@@ -157,30 +158,6 @@ class EcsEngine:
         ]
 
     def release_steps(self, config: EnvironmentConfig, service: ServiceStack) -> list[ReleaseStep]:
-        register = (
-            'TASK_DEFINITION_ARN="$(aws ecs register-task-definition --cli-input-json file://taskdef.json '
-            '--query taskDefinition.taskDefinitionArn --output text)"'
-        )
-        update = (
-            'aws ecs update-service --cluster "$CLUSTER_NAME" --service "$SERVICE_NAME" '
-            '--task-definition "$TASK_DEFINITION_ARN" --query service.taskDefinition --output text'
-        )
-        # ECS runs the blue/green deployment (test traffic, hook, production shift, bake time) and
-        # rolls back by itself; the action waits for its outcome so the pipeline shows it.
-        wait = "\n".join(
-            [
-                "state=IN_PROGRESS",
-                'while [ "$state" = IN_PROGRESS ]; do',
-                "  sleep 15",
-                '  state="$(aws ecs describe-services --cluster "$CLUSTER_NAME" --services "$SERVICE_NAME" '
-                "--query \"services[0].deployments[?taskDefinition=='$TASK_DEFINITION_ARN'] | [0].rolloutState\" "
-                '--output text)"',
-                '  echo "deployment of $TASK_DEFINITION_ARN: $state"',
-                "done",
-                'test "$state" = COMPLETED || { echo "ECS did not complete the deployment (rolled back or failed)"; '
-                "exit 1; }",
-            ]
-        )
         return [
             ReleaseStep(
                 action="Deploy",
@@ -189,9 +166,19 @@ class EcsEngine:
                     BuildStep(
                         "Register the task definition of the build (the stack's, with the new image) and\n"
                         "give the service exactly that revision: ECS starts the blue/green deployment.",
-                        (register, 'echo "registered $TASK_DEFINITION_ARN"', update),
+                        (
+                            commands.register_task_definition("taskdef.json"),
+                            'echo "registered $TASK_DEFINITION_ARN"',
+                            commands.update_service("CLUSTER_NAME", "SERVICE_NAME"),
+                        ),
                     ),
-                    BuildStep("Wait for ECS's verdict on the deployment.", (wait,), waits=True),
+                    # ECS runs the blue/green deployment (test traffic, hook, production shift,
+                    # bake time) and rolls back by itself; the step waits so the pipeline shows it.
+                    BuildStep(
+                        "Wait for ECS's verdict on the deployment.",
+                        (commands.wait_for_ecs_deployment("CLUSTER_NAME", "SERVICE_NAME"),),
+                        waits=True,
+                    ),
                 ),
                 variables=(("CLUSTER_NAME", Ref("ClusterName")), ("SERVICE_NAME", Ref("ServiceName"))),
                 # Traffic shift, validation and bake time, then the old tasks' drain.
@@ -204,10 +191,9 @@ class EcsEngine:
             *actions.task_definition_statements(),
             actions.pass_task_roles([Ref("TaskRoleArn"), Ref("TaskExecutionRoleArn")]),
             # Give this service the new revision and watch its deployment.
-            Statement(
-                Effect=Allow,
-                Action=[awsecs.UpdateService, awsecs.DescribeServices],
-                Resource=[Sub(ARN % ("ecs", "service/${ClusterName}/${ServiceName}"))],
+            roles.allow(
+                [awsecs.UpdateService, awsecs.DescribeServices],
+                [Sub(ARN % ("ecs", "service/${ClusterName}/${ServiceName}"))],
             ),
         ]
 
@@ -276,27 +262,21 @@ def _load_balancer_role(
     """
     statements = [
         # Elastic Load Balancing Describe* actions have no resource-level permissions: "*" only.
-        Statement(
-            Effect=Allow,
-            Action=[
+        roles.allow(
+            [
                 awselb.DescribeListeners,
                 awselb.DescribeRules,
                 awselb.DescribeTargetGroups,
                 awselb.DescribeTargetHealth,
             ],
-            Resource=["*"],
+            ["*"],
         ),
-        Statement(
-            Effect=Allow,
-            Action=[awselb.RegisterTargets, awselb.DeregisterTargets],
-            Resource=[Ref(shared.blue_target_group), Ref(shared.green_target_group)],
+        roles.allow(
+            [awselb.RegisterTargets, awselb.DeregisterTargets],
+            [Ref(shared.blue_target_group), Ref(shared.green_target_group)],
         ),
-        Statement(
-            Effect=Allow,
-            Action=[awselb.ModifyListener],
-            Resource=[Ref(shared.production_listener), Ref(shared.test_listener)],
-        ),
-        Statement(Effect=Allow, Action=[awselb.ModifyRule], Resource=[Ref(production_rule), Ref(test_rule)]),
+        roles.allow([awselb.ModifyListener], [Ref(shared.production_listener), Ref(shared.test_listener)]),
+        roles.allow([awselb.ModifyRule], [Ref(production_rule), Ref(test_rule)]),
     ]
     return t.add_resource(
         iam.Role(

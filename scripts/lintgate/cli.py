@@ -18,8 +18,11 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import logging
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -36,7 +39,7 @@ CACHE = Path(".cache") / "lint"
 DEFAULT_REGION = "us-east-1"
 
 
-def _is_template(path: Path) -> bool:
+def is_template(path: Path) -> bool:
     """Parameter files and manifests also live in out/; only templates are linted."""
     return path.suffix == ".json" and not path.name.endswith(".parameters.json") and path.name != manifest.FILE_NAME
 
@@ -69,7 +72,7 @@ def run_cfn_lint(paths: list[Path]) -> list[str]:
     """One cfn-lint run per region (a template is checked against its environment's region)."""
     from cfnlint.api import lint_by_config
 
-    config = _config()
+    config = cfn_lint_settings()
     by_region: dict[str, dict[str, Path]] = {}
     for path in paths:
         by_region.setdefault(region_of(path), {})[str(path.resolve())] = path
@@ -81,32 +84,46 @@ def run_cfn_lint(paths: list[Path]) -> list[str]:
     return findings
 
 
-def _config() -> dict[str, Any]:
+def cfn_lint_settings() -> dict[str, Any]:
+    """The project's .cfnlintrc, as settings for cfn-lint's API (they override any .cfnlintrc it finds)."""
     import yaml
 
     config: dict[str, Any] = yaml.safe_load(CONFIG.read_text())
     return config
 
 
+@contextmanager
+def _checkov_logging_silenced() -> Iterator[None]:
+    """checkov logs warnings of its own on every run; only the findings are ours to show.
+
+    Restored afterwards, so that a caller running the gate in-process (the tests) keeps its logging."""
+    previous = logging.root.manager.disable
+    logging.disable(logging.WARNING)
+    try:
+        yield
+    finally:
+        logging.disable(previous)
+
+
 def run_checkov(paths: list[Path]) -> list[str]:
     os.environ.setdefault("BC_SKIP_MAPPING", "TRUE")  # no network: don't fetch guideline links
     os.environ.setdefault("CHECKOV_RUN_SCA_PACKAGE_SCAN_V2", "false")
-    import logging
+    with _checkov_logging_silenced():
+        from checkov.cloudformation.runner import Runner
+        from checkov.runner_filter import RunnerFilter
 
-    logging.disable(logging.WARNING)
-    from checkov.cloudformation.runner import Runner
-    from checkov.runner_filter import RunnerFilter
-
-    report = Runner().run(
-        root_folder=None,
-        files=[str(p.resolve()) for p in paths],
-        runner_filter=RunnerFilter(framework=["cloudformation"], show_progress_bar=False),
-    )
+        result = Runner().run(
+            root_folder=None,
+            files=[str(p.resolve()) for p in paths],
+            runner_filter=RunnerFilter(framework=["cloudformation"], show_progress_bar=False),
+        )
     findings = []
-    for record in report.failed_checks:
-        findings.append(f"{record.file_path}: checkov {record.check_id} {record.check_name} ({record.resource})")
-    for problem in report.parsing_errors:
-        findings.append(f"{problem}: checkov could not parse the template")
+    # Runner.run is typed to return one report or several; the CloudFormation runner returns one.
+    for report in result if isinstance(result, list) else [result]:
+        for record in report.failed_checks:
+            findings.append(f"{record.file_path}: checkov {record.check_id} {record.check_name} ({record.resource})")
+        for problem in report.parsing_errors:
+            findings.append(f"{problem}: checkov could not parse the template")
     return findings
 
 
@@ -123,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         print(f"fargate-lint: no such file: {', '.join(missing)}", file=sys.stderr)
         return 2
-    templates = [p for p in args.files if _is_template(p)]
+    templates = [p for p in args.files if is_template(p)]
     use_cache = not (args.no_cache or os.environ.get("LINT_NO_CACHE"))
     fingerprint = toolchain_fingerprint()
     keys = {p: cache_key(p, fingerprint) for p in templates}
