@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 ENV    ?= dev
 ARGS   ?=
 
-.PHONY: generate check lint test test-fast check-python plan deploy demo bench clean
+.PHONY: generate check lint test test-fast check-python plan deploy demo rehearse bench clean
 
 $(STAMP): setup.cfg pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is required")'
@@ -53,6 +53,10 @@ deploy: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/fargate-generate
 	$(BIN)/fargate-deploy demo --env $(ENV)
+
+# The environment's release (build, scan gate, deploy actions) on an in-process emulator, from out/ only.
+rehearse: $(STAMP)
+	$(BIN)/fargate-deploy rehearse --env $(ENV) $(ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python -m scripts.dev.bench $(ARGS)

@@ -16,6 +16,11 @@ Modules, from the command line down:
 - emulator: the local emulator's implementation (moto 5.2.5 gaps); local_server: its process.
 - manifest: reading out/<env>/ (through blueprints.manifest); aws: clients and S3 upload;
   waiting: polling, events, failures.
+- rehearsal: the rehearse command (the release of out/<env>/ on an in-process emulator), with
+  rehearsal_model (steps, journal, deployed stacks, pipeline actions), rehearsal_build (buildspecs),
+  rehearsal_docker (the docker stand-in), rehearsal_actions (Source, CodeBuild, approval),
+  rehearsal_deploy (CodeDeployToECS, ECS, CloudFormation), rehearsal_check (before and after the
+  release) and rehearsal_emulator (the in-process moto and the release path's gaps 13–18).
 """
 
 OK, FAILED, USAGE, CHANGES, INTERRUPTED = 0, 1, 2, 3, 130

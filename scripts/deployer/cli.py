@@ -1,8 +1,10 @@
 """``fargate-deploy``: deploy out/<env>/ through CloudFormation change sets.
 
     fargate-deploy COMMAND --env ENV [--stack NAME]... [--yes] [--region R] [--profile P] [--out-dir DIR]
+    fargate-deploy rehearse --env ENV [--out-dir DIR] [--scan-findings clean|high]
 
-Commands: plan, apply, status, outputs, diff, destroy, demo (local emulator only).
+Commands: plan, apply, status, outputs, diff, destroy, demo (local emulator only), rehearse (the
+release of out/<env>/ on an emulator started in-process: see deployer.rehearsal).
 Exit codes: 0 success or nothing to do; 1 a deployment or change set failed; 2 bad usage or bad
 input; 3 `plan --detailed-exitcode` (or `diff --detailed-exitcode`) found changes;
 130 interrupted (Ctrl-C stops waiting, never the deployment).
@@ -22,7 +24,9 @@ if TYPE_CHECKING:  # the commands' modules import boto3: loaded only once the ar
     from .provider import Provider
     from .reporter import Reporter
 
-COMMANDS = ("plan", "apply", "status", "outputs", "diff", "destroy", "demo")
+COMMANDS = ("plan", "apply", "status", "outputs", "diff", "destroy", "demo", "rehearse")
+# Options that mean nothing to rehearse, which starts its own emulator and runs every stack.
+NOT_FOR_REHEARSE = ("stack", "local", "local_endpoint", "region", "profile", "keep", "allow_replacement", "s3_bucket")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -59,6 +63,12 @@ def parser() -> argparse.ArgumentParser:
         dest="out",
         default="out",
         help="the generated tree to deploy (default: out/ of the current directory)",
+    )
+    p.add_argument(
+        "--scan-findings",
+        choices=("clean", "high"),
+        default="clean",
+        help="rehearse: the emulated ECR scan's result (high: moto's static HIGH finding, which the scan gate stops)",
     )
     local = p.add_mutually_exclusive_group()
     local.add_argument(
@@ -144,8 +154,21 @@ def _interrupted(args: argparse.Namespace, reporter: Reporter, running: list[str
     return INTERRUPTED
 
 
+def _rehearse(args: argparse.Namespace) -> int:
+    given = [name for name in NOT_FOR_REHEARSE if getattr(args, name) not in (None, False, [])]
+    if given:
+        option = "--" + given[0].replace("_", "-")
+        sys.stderr.write(f"fargate-deploy: error: rehearse takes no {option} (it starts its own emulator)\n")
+        return USAGE
+    from .rehearsal import rehearse
+
+    return rehearse(Path(args.out), args.env, scan_findings=args.scan_findings)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if args.command == "rehearse":
+        return _rehearse(args)
     from .local_server import LocalServer, check_url
     from .reporter import Reporter
     from .waiting import WaitInterruptedError
