@@ -16,6 +16,30 @@ from .engines.base import ServiceStack
 from .stacks import network, pipeline, service
 from .template import CfnTemplate, capabilities, render
 
+# Stateful resources: replacing or removing one loses data, or an address other things depend on.
+# The stack policy denies Update:Replace and Update:Delete on them (the deployer's refusal rule
+# covers the same types); --allow-replacement lifts it for one reviewed change set.
+PROTECTED_TYPES = frozenset(
+    {
+        "AWS::EC2::VPC",
+        "AWS::EC2::Subnet",
+        "AWS::ElasticLoadBalancingV2::LoadBalancer",
+        "AWS::ECR::Repository",
+        "AWS::S3::Bucket",
+        "AWS::Logs::LogGroup",
+    }
+)
+# Types whose primary identifier is a name the template sets, with import support (the resource
+# schemas bundled with cfn-lint: primaryIdentifier, handlers), so ImportExistingResources can adopt
+# a retained one. Not the VPC or subnets: their primary IDs (VpcId, SubnetId) are read-only.
+# https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/import-resources-automatically.html
+ADOPTABLE_NAMES = {
+    "AWS::ECR::Repository": "RepositoryName",
+    "AWS::Logs::LogGroup": "LogGroupName",
+    "AWS::S3::Bucket": "BucketName",
+}
+RETAINING = ("Retain", "RetainExceptOnCreate")
+
 
 @dataclass
 class Stack:
@@ -84,6 +108,35 @@ def json_scalar(value: Any) -> str:
     return str(value)
 
 
+def adoptable(body: dict[str, Any]) -> list[str]:
+    """Retained resources that a CREATE change set with ImportExistingResources adopts: a static
+    custom name, a type that supports import. None in a template with a transform (the
+    AWS::CodeDeployBlueGreen transform does not support resource import)."""
+    if body.get("Transform"):
+        return []
+    return sorted(
+        logical_id
+        for logical_id, res in body.get("Resources", {}).items()
+        if res.get("DeletionPolicy") in RETAINING
+        and isinstance(res.get("Properties", {}).get(ADOPTABLE_NAMES.get(res.get("Type", ""), "")), str)
+    )
+
+
+def _safety(config: EnvironmentConfig, stack: Stack, body: dict[str, Any]) -> dict[str, Any]:
+    """The manifest's day-2 keys for one stack: adoption, rollback triggers, stack policy."""
+    resources = body.get("Resources", {})
+    alarms = sorted(k for k, res in resources.items() if res.get("Type") == "AWS::CloudWatch::Alarm")
+    if len(alarms) > manifest.MAX_ROLLBACK_TRIGGERS:
+        raise ValueError(f"stack {stack.name}: {len(alarms)} alarms; CloudFormation monitors at most 5 as triggers")
+    protected = [k for k, res in resources.items() if res.get("Type") in PROTECTED_TYPES]
+    return {
+        "adoptable_resources": adoptable(body),
+        "rollback_alarms": alarms,
+        "rollback_monitoring_minutes": config.service.rollback_monitoring_minutes if alarms else 0,
+        "stack_policy": manifest.stack_policy_document(protected),
+    }
+
+
 def _entry(config: EnvironmentConfig, stack: Stack, body: dict[str, Any]) -> manifest.StackEntry:
     unknown = set(stack.parameters) - set(body.get("Parameters", {}))
     if unknown:
@@ -102,6 +155,7 @@ def _entry(config: EnvironmentConfig, stack: Stack, body: dict[str, Any]) -> man
         capabilities=capabilities(body),
         tags=config.stack_tags,
         termination_protection=config.protected,
+        **_safety(config, stack, body),
     )
 
 

@@ -11,7 +11,21 @@ Format, version 1 (``format_version``)::
      "stacks": [ {one StackEntry per stack, in deploy order} ]}
 
 A reader given a version it does not know refuses (``ManifestError``) instead of guessing: a
-newer generator may have added something the deploy depends on.
+newer generator may have added something the deploy depends on. Keys added to version 1 later are
+optional, with defaults that mean "not used", so a version 1 manifest written before them still reads:
+
+- ``adoptable_resources`` ([]): logical IDs of resources a deleted stack leaves behind
+  (DeletionPolicy Retain) that a new one can adopt: a static custom name, a type that supports
+  import. When there are any, CREATE change sets pass ``ImportExistingResources``, so the next
+  create adopts them instead of failing with "already exists".
+- ``rollback_alarms`` ([]): logical IDs of the stack's own ``AWS::CloudWatch::Alarm`` resources, at
+  most 5 (CloudFormation's limit of rollback triggers). A stack update passes them as
+  ``RollbackConfiguration.RollbackTriggers``; their ARNs are known only once the stack exists, so a
+  first create has none to monitor.
+- ``rollback_monitoring_minutes`` (0): ``RollbackConfiguration.MonitoringTimeInMinutes``, 0-180.
+- ``stack_policy`` (null): the stack policy document set after create and kept current
+  (SetStackPolicy); built by ``stack_policy_document``: everything may be updated, but
+  ``Update:Replace`` and ``Update:Delete`` are denied on the listed logical IDs.
 """
 
 from __future__ import annotations
@@ -23,6 +37,10 @@ from typing import Any
 
 FORMAT_VERSION = 1
 FILE_NAME = "stacks.json"
+# CloudFormation accepts at most 5 rollback triggers (RollbackConfiguration, API reference).
+MAX_ROLLBACK_TRIGGERS = 5
+MAX_MONITORING_MINUTES = 180
+PROTECTED_ACTIONS = ["Update:Delete", "Update:Replace"]
 
 
 class ManifestError(Exception):
@@ -54,6 +72,10 @@ class StackEntry:
     capabilities: list[str] = field(default_factory=list)
     tags: dict[str, str] = field(default_factory=dict)
     termination_protection: bool = False
+    adoptable_resources: list[str] = field(default_factory=list)
+    rollback_alarms: list[str] = field(default_factory=list)
+    rollback_monitoring_minutes: int = 0
+    stack_policy: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -72,6 +94,10 @@ class StackEntry:
             "capabilities": sorted(self.capabilities),
             "tags": dict(sorted(self.tags.items())),
             "termination_protection": self.termination_protection,
+            "adoptable_resources": sorted(self.adoptable_resources),
+            "rollback_alarms": sorted(self.rollback_alarms),
+            "rollback_monitoring_minutes": self.rollback_monitoring_minutes,
+            "stack_policy": self.stack_policy,
         }
 
 
@@ -101,6 +127,25 @@ class Manifest:
     def dependants(self, name: str) -> list[str]:
         """Stacks that need ``name`` (directly), in deploy order."""
         return [entry.name for entry in self.stacks if name in entry.depends_on]
+
+
+def stack_policy_document(protected: list[str]) -> dict[str, Any] | None:
+    """The stack policy protecting ``protected`` (logical IDs) from replacement and removal; None
+    for none. A stack policy denies every update it does not allow, hence the first statement.
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/protect-stack-resources.html"""
+    if not protected:
+        return None
+    return {
+        "Statement": [
+            {"Effect": "Allow", "Action": "Update:*", "Principal": "*", "Resource": "*"},
+            {
+                "Effect": "Deny",
+                "Action": list(PROTECTED_ACTIONS),
+                "Principal": "*",
+                "Resource": [f"LogicalResourceId/{logical_id}" for logical_id in sorted(protected)],
+            },
+        ]
+    }
 
 
 def _typed(raw: dict[str, Any], key: str, kind: type, where: str, default: Any = None) -> Any:
@@ -141,6 +186,15 @@ def _entry(raw: Any, where: str, earlier: list[str]) -> StackEntry:
     unknown = [name for name in depends_on if name not in earlier]
     if unknown:
         raise ManifestError(f"{where}: depends_on names {unknown[0]!r}, which is not an earlier stack")
+    alarms = _string_list(raw, "rollback_alarms", where)
+    if len(alarms) > MAX_ROLLBACK_TRIGGERS:
+        raise ManifestError(f"{where}: rollback_alarms lists {len(alarms)}; CloudFormation takes at most 5")
+    minutes = _typed(raw, "rollback_monitoring_minutes", int, where, default=0)
+    if not 0 <= minutes <= MAX_MONITORING_MINUTES:
+        raise ManifestError(f"{where}: rollback_monitoring_minutes must be 0-180, not {minutes}")
+    policy = raw.get("stack_policy")
+    if policy is not None and not (isinstance(policy, dict) and isinstance(policy.get("Statement"), list)):
+        raise ManifestError(f"{where}: stack_policy must be null or a policy document with a Statement list")
     return StackEntry(
         name=_typed(raw, "name", str, where),
         stack_name=_typed(raw, "stack_name", str, where),
@@ -154,6 +208,10 @@ def _entry(raw: Any, where: str, earlier: list[str]) -> StackEntry:
         capabilities=_string_list(raw, "capabilities", where),
         tags=_strings(raw, "tags", where),
         termination_protection=_typed(raw, "termination_protection", bool, where, default=False),
+        adoptable_resources=_string_list(raw, "adoptable_resources", where),
+        rollback_alarms=alarms,
+        rollback_monitoring_minutes=minutes,
+        stack_policy=policy,
     )
 
 

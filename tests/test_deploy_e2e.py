@@ -20,7 +20,7 @@ def _deployed(endpoint, stack_name):
 
 def _two_stacks(tmp_path, retention="7", log_name="/t/base"):
     # base's output is its parameter, not a Ref to its log group: moto loses that Ref once the log
-    # group is modified (gap 13 in tests/test_deploy_emulator.py)
+    # group is modified (gap 23 in tests/test_deploy_emulator.py)
     base = log_group_template(log_name, outputs=False)
     base["Outputs"] = {"Days": {"Value": {"Ref": "Retention"}}}
     return write_env(

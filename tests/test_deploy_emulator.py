@@ -255,7 +255,7 @@ def test_gap12_service_without_task_definition_breaks_the_change_set(moto):
     assert fixed["Resources"]["Service"]["Properties"]["TaskDefinition"] == {"Ref": "Task"}
 
 
-def test_gap13_a_modified_log_group_loses_its_ref_and_the_stack_its_outputs(moto):
+def test_gap23_a_modified_log_group_loses_its_ref_and_the_stack_its_outputs(moto):
     """No workaround: moto 5.2.5 has no CloudFormation update for AWS::Logs::LogGroup, so after a change
     set modifies one, a Ref to it resolves to nothing and DescribeStacks drops every Output. A
     dependant wired to such a stack then finds its outputs missing (the deploy tests avoid it)."""

@@ -94,6 +94,12 @@ def _apply(changes, template=STAGING_SERVICE, confirm=False):
             },
             {"ChangeSetName": CS_ID},
         )
+        # day-2 facts: the deployed template (here the same as out/'s, so only the change set is judged)
+        stub.add_response(
+            "get_template",
+            {"TemplateBody": json.dumps(template)},
+            {"StackName": "app-net", "TemplateStage": "Original"},
+        )
         stub.add_response("delete_change_set", {}, {"ChangeSetName": CS_ID})
         code = commands.apply(ctx)
         stub.assert_no_pending_responses()  # the change set is deleted, never executed
@@ -194,6 +200,11 @@ def test_a_dependant_planned_again_after_its_upstream_is_checked_for_refusal_aga
                 "Changes": [removal],
             },
             {"ChangeSetName": CS_ID},
+        )
+        stub.add_response(
+            "get_template",
+            {"TemplateBody": json.dumps(entry.template)},
+            {"StackName": "app-net", "TemplateStage": "Original"},
         )
         stub.add_response("delete_change_set", {}, {"ChangeSetName": CS_ID})
         run.stack(old)

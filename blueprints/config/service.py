@@ -137,6 +137,10 @@ class ServiceConfig(StrictModel):
     deletion_protection: bool | None = Field(
         None, description="Load balancer deletion protection; defaults to the environment's protection."
     )
+    rollback_monitoring_minutes: int = Field(
+        10,
+        description="Minutes CloudFormation watches the stack's alarms after an update (rollback triggers), 0-180.",
+    )
     validation_paths: list[str] = Field(["/"], description="Paths the hook requests on the test listener.")
     validation_expected_status: int = Field(200, description="HTTP status every validation path must return.")
     validation_body_contains: str | None = Field(None, description="Text every validation response must contain.")
@@ -291,6 +295,14 @@ class ServiceConfig(StrictModel):
     def _termination_wait(cls, value: int) -> int:
         if not 0 <= value <= 2880:
             raise ValueError("is not a termination wait from 0 to 2880 minutes")
+        return value
+
+    @field_validator("rollback_monitoring_minutes")
+    @classmethod
+    def _rollback_monitoring(cls, value: int) -> int:
+        # RollbackConfiguration.MonitoringTimeInMinutes: 0-180 (CloudFormation API reference).
+        if not 0 <= value <= 180:
+            raise ValueError("is not a monitoring time from 0 to 180 minutes")
         return value
 
     @field_validator("validation_expected_status")

@@ -5,15 +5,22 @@ Modules, from the command line down:
 - cli: arguments, the choice of deployment target, exit codes.
 - context: what every command shares (manifest, clients, options, waiter, provider, reporter).
 - commands: plan and apply (plan every stack, ask the policy, hand over to the scheduler).
-- inspect_cmds: status, outputs, diff and destroy.
+- inspect_cmds: status, outputs, diff and destroy; drift: the drift command (drift a release makes
+  is expected); staleness: plan/apply's stale guard (fargate-generate --check, as a subprocess).
 - scheduler: dependency-ordered, concurrent apply across stacks (waits for upstreams, replans).
-- executor: applying one stack (execute its change set, wait, report, termination protection).
-- changesets: planning one stack (parameters, change set, judging it).
+- executor: applying one stack (execute its change set, wait, report, termination protection,
+  stack policy).
+- changesets: planning one stack (parameters, change set, judging it); rollback: its rollback
+  triggers (the stack's alarms as ARNs).
+- stack_policy: the manifest's stack policy and the one-execution --allow-replacement override;
+  retention: what destroy leaves behind, its adoption by the next create, gap 25.
 - plans: the plan model (Plan, PlanState, ChangeKind).
-- policy: every refusal, as pure functions over plans, change sets and templates.
+- policy: every refusal, as pure functions over plans, change sets and templates; update_rules (what
+  an update replaces or an API rejects, from the deployed and planned templates) and routing (live
+  listener routing) are its day-2 rules, day2 fetches their facts (GetTemplate, ELB reads).
 - render: what the user reads, as lines; reporter: writes them (thread-safe).
 - provider: the deployment target's interface and CloudFormation's implementation.
-- emulator: the local emulator's implementation (moto 5.2.5 gaps); local_server: its process.
+- emulator: the local emulator's implementation (moto 5.2.5 gaps, day-2 gaps 19–22); local_server: its process.
 - manifest: reading out/<env>/ (through blueprints.manifest); aws: clients and S3 upload;
   waiting: polling, events, failures.
 - rehearsal: the rehearse command (the release of out/<env>/ on an in-process emulator), with

@@ -15,6 +15,7 @@ from .manifest import Manifest, StackEntry
 from .plans import ChangeKind, Plan, PlanState
 from .provider import Provider
 from .reporter import Reporter
+from .rollback import configuration as rollback_configuration
 from .waiting import Waiter, wait_for_change_set, wait_for_stack
 
 # AWS's reasons for a change set with nothing to do (it is then FAILED and must be deleted).
@@ -137,8 +138,10 @@ class Planner:
         entry = plan.entry
         plan.provider_notes = self.provider.plan_notes(entry)
         name = f"deploy-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
+        extra = self._day2_arguments(cfn, plan)
         try:
             created = cfn.create_change_set(
+                **extra,
                 StackName=entry.stack_name,
                 ChangeSetName=name,
                 ChangeSetType=plan.kind.value,
@@ -166,6 +169,23 @@ class Planner:
         elif plan.kind is ChangeKind.UPDATE and not described.get("Changes") and not self._param_or_tag_changes(plan):
             plan.state = PlanState.UP_TO_DATE
             self.discard(plan, force=True)
+
+    def _day2_arguments(self, cfn: Any, plan: Plan) -> dict[str, Any]:
+        """CreateChangeSet's adoption of retained resources (CREATE only) and rollback triggers."""
+        extra: dict[str, Any] = {}
+        plan.rollback_configuration, plan.safety_lines = rollback_configuration(cfn, plan)
+        if plan.rollback_configuration is not None:
+            extra["RollbackConfiguration"] = plan.rollback_configuration
+        if plan.kind is ChangeKind.CREATE and plan.entry.adoptable_resources:
+            # Adopts what an earlier incarnation of the stack retained (named, DeletionPolicy Retain),
+            # instead of failing with "already exists"; the change set shows it as Import.
+            # https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/import-resources-automatically.html
+            extra["ImportExistingResources"] = True
+            plan.safety_lines.append(
+                f"retained resources: {', '.join(plan.entry.adoptable_resources)} adopted if an earlier stack "
+                "left them behind (ImportExistingResources)"
+            )
+        return extra
 
     def _param_or_tag_changes(self, plan: Plan) -> bool:
         deployed = plan.deployed_parameters or {}

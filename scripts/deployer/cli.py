@@ -3,16 +3,18 @@
     fargate-deploy COMMAND --env ENV [--stack NAME]... [--yes] [--region R] [--profile P] [--out-dir DIR]
     fargate-deploy rehearse --env ENV [--out-dir DIR] [--scan-findings clean|high]
 
-Commands: plan, apply, status, outputs, diff, destroy, demo (local emulator only), rehearse (the
-release of out/<env>/ on an emulator started in-process: see deployer.rehearsal).
+Commands: plan, apply, status, outputs, diff, drift, destroy, demo (local emulator only), rehearse
+(the release of out/<env>/ on an emulator started in-process: see deployer.rehearsal).
 Exit codes: 0 success or nothing to do; 1 a deployment or change set failed; 2 bad usage or bad
-input; 3 `plan --detailed-exitcode` (or `diff --detailed-exitcode`) found changes;
+input (also: endpoint unreachable, out/ stale against params/); 3 `plan --detailed-exitcode` (or
+`diff --detailed-exitcode`) found changes, or `drift` found unexpected drift;
 130 interrupted (Ctrl-C stops waiting, never the deployment).
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
@@ -24,9 +26,32 @@ if TYPE_CHECKING:  # the commands' modules import boto3: loaded only once the ar
     from .provider import Provider
     from .reporter import Reporter
 
-COMMANDS = ("plan", "apply", "status", "outputs", "diff", "destroy", "demo", "rehearse")
+COMMANDS = ("plan", "apply", "status", "outputs", "diff", "drift", "destroy", "demo", "rehearse")
 # Options that mean nothing to rehearse, which starts its own emulator and runs every stack.
-NOT_FOR_REHEARSE = ("stack", "local", "local_endpoint", "region", "profile", "keep", "allow_replacement", "s3_bucket")
+NOT_FOR_REHEARSE = (
+    "stack",
+    "local",
+    "local_endpoint",
+    "region",
+    "profile",
+    "keep",
+    "allow_replacement",
+    "allow_stale",
+    "s3_bucket",
+)
+# Commands that change something (stacks or change sets): the emulator banner and the stale guard are theirs.
+CHANGING = ("plan", "apply", "destroy", "demo")
+STALE_GUARDED = ("plan", "apply", "demo")
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be a number of seconds greater than 0")
+    return value
 
 
 class _Parser(argparse.ArgumentParser):
@@ -56,7 +81,12 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--detailed-exitcode", action="store_true", help="plan/diff: exit 3 when there are changes")
     p.add_argument("--s3-bucket", help="bucket for templates over 51,200 bytes (default: one per account and region)")
-    p.add_argument("--wait-timeout", type=float, default=3600.0, help="seconds to wait for a stack (default 3600)")
+    p.add_argument("--wait-timeout", type=_seconds, default=3600.0, help="seconds to wait for a stack (default 3600)")
+    p.add_argument(
+        "--allow-stale",
+        action="store_true",
+        help="plan/apply: deploy out/ even when params/ beside it now generates something else",
+    )
     p.add_argument(
         "--out-dir",
         "--out",
@@ -77,7 +107,9 @@ def parser() -> argparse.ArgumentParser:
         help="start a local AWS emulator (moto) on 127.0.0.1 and deploy there, not to AWS",
     )
     local.add_argument(
-        "--local-endpoint", metavar="URL", help="use an emulator (moto) already running at http://127.0.0.1:PORT"
+        "--local-endpoint",
+        metavar="URL",
+        help="use an emulator (moto) already running at http://127.0.0.1:PORT (or http://localhost:PORT)",
     )
     return p
 
@@ -100,9 +132,11 @@ def _context(args: argparse.Namespace, provider: Provider, reporter: Reporter) -
 
     loaded = manifest.load(Path(args.out), args.env, args.stack, args.region)
     options = Options(bucket=args.s3_bucket, keep=args.keep, allow_replacement=args.allow_replacement)
+    aws = provider.clients(args.profile)
+    aws.say = reporter.say
     return Context(
         loaded,
-        provider.clients(args.profile),
+        aws,
         options,
         Waiter(timeout=args.wait_timeout),
         yes=args.yes,
@@ -113,9 +147,11 @@ def _context(args: argparse.Namespace, provider: Provider, reporter: Reporter) -
 
 
 def _run(args: argparse.Namespace, provider: Provider, reporter: Reporter) -> int:
-    from . import commands, inspect_cmds
+    from . import commands, drift, inspect_cmds
 
     ctx = _context(args, provider, reporter)
+    if ctx.manifest.selected:  # one short call first: an unreachable endpoint is exit 2 within seconds
+        ctx.aws.probe(ctx.manifest.selected[0].region)
     if args.command == "demo":
         reporter.say("-- demo: apply (fresh create) --")
         code = commands.apply(ctx)
@@ -131,6 +167,7 @@ def _run(args: argparse.Namespace, provider: Provider, reporter: Reporter) -> in
         "status": inspect_cmds.status,
         "outputs": inspect_cmds.outputs,
         "diff": inspect_cmds.diff,
+        "drift": drift.drift,
         "destroy": inspect_cmds.destroy,
     }
     return handler[args.command](ctx)
@@ -146,12 +183,23 @@ def _interrupted(args: argparse.Namespace, reporter: Reporter, running: list[str
         )
         return INTERRUPTED
     stacks = "".join(f" --stack {n}" for n in running)
+    if args.local_endpoint:
+        stacks += f" --local-endpoint {args.local_endpoint}"
     reporter.warn(
         f"\nStopped waiting. Nothing was cancelled: operations already started continue in CloudFormation"
         f"{' (' + ', '.join(running) + ')' if running else ''}. Watch them with: "
         f"fargate-deploy status --env {args.env}{stacks}"
     )
     return INTERRUPTED
+
+
+def _stale_guard(args: argparse.Namespace, reporter: Reporter) -> None:
+    """plan and apply refuse an out/<env>/ that params/ no longer generates (deployer.staleness)."""
+    from . import staleness
+
+    note = staleness.guard(Path(args.out), args.env, args.allow_stale)
+    if note:
+        reporter.warn(note)
 
 
 def _rehearse(args: argparse.Namespace) -> int:
@@ -179,15 +227,18 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "demo" and not args.local_endpoint:
             args.local, args.yes = True, True
         endpoint = check_url(args.local_endpoint) if args.local_endpoint else None
-        if args.local:
-            # Validate the manifest before paying for the emulator's start.
+        if args.local or args.command in STALE_GUARDED:
+            # Validate the manifest (and, for plan and apply, out/ against params/) before anything else.
             from . import manifest
 
             manifest.load(Path(args.out), args.env, args.stack, args.region)
+        if args.command in STALE_GUARDED:
+            _stale_guard(args, reporter)
+        if args.local:
             server = LocalServer()
             endpoint = server.url
         provider = _provider(args, endpoint)
-        announcement = provider.announcement()
+        announcement = provider.announcement() if args.command in CHANGING else None
         if announcement:
             reporter.say(announcement)
         return _run(args, provider, reporter)
@@ -201,6 +252,14 @@ def main(argv: list[str] | None = None) -> int:
         from botocore.exceptions import BotoCoreError, ClientError
         from botocore.parsers import ResponseParserError
 
+        from .aws import EMULATOR_ERROR, error_code, error_message
+
+        if isinstance(exc, ClientError) and error_code(exc) == EMULATOR_ERROR:
+            reporter.warn(f"fargate-deploy: emulator error: {error_message(exc)}")
+            return FAILED
+        if isinstance(exc, ResponseParserError) and (args.local or args.local_endpoint):
+            reporter.warn(f"fargate-deploy: emulator error: the local emulator (moto) sent an unreadable answer: {exc}")
+            return FAILED
         if isinstance(exc, (ClientError, BotoCoreError, ResponseParserError)):
             reporter.warn(f"fargate-deploy: AWS error: {exc}")
             return FAILED

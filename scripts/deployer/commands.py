@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-from . import CHANGES, FAILED, OK, policy
+from . import CHANGES, FAILED, OK, day2, policy
 from .context import Context
+from .manifest import StackEntry
 from .plans import Plan, PlanState
 from .render import plan_lines, refusal_lines
 from .scheduler import execute_all, with_watched_dependants
@@ -15,10 +16,15 @@ from .waiting import WaitInterruptedError
 PLANNING_THREADS = 4
 
 
+def _plan_one(ctx: Context, entry: StackEntry) -> Plan:
+    """A change set, and for an update the day-2 facts the policy judges besides it."""
+    return day2.inspect(ctx, ctx.planner.plan(entry))
+
+
 def _plan_all(ctx: Context) -> list[Plan]:
     """Change sets for independent stacks are created in parallel; they are shown in manifest order."""
     pool = ThreadPoolExecutor(max_workers=PLANNING_THREADS)
-    futures = [pool.submit(ctx.planner.plan, entry) for entry in ctx.manifest.selected]
+    futures = [pool.submit(_plan_one, ctx, entry) for entry in ctx.manifest.selected]
     try:
         return [f.result() for f in futures]
     except KeyboardInterrupt:
@@ -36,6 +42,8 @@ def _show(ctx: Context, plans: list[Plan]) -> None:
 def plan(ctx: Context) -> int:
     plans = _plan_all(ctx)
     _show(ctx, plans)
+    refused = policy.refusals(plans, allow_replacement=ctx.options.allow_replacement, env=ctx.env)
+    ctx.reporter.say(*(line.replace("Refused:", "apply would refuse:", 1) for line in refusal_lines(refused)))
     for p in plans:
         if p.state is PlanState.CHANGES:
             ctx.planner.discard(p)
@@ -52,7 +60,7 @@ def apply(ctx: Context) -> int:
     plans = _plan_all(ctx)
     _show(ctx, plans)
     failed = [p for p in plans if p.state is PlanState.FAILED]
-    refusals = policy.refusals(plans, allow_replacement=ctx.options.allow_replacement)
+    refusals = policy.refusals(plans, allow_replacement=ctx.options.allow_replacement, env=ctx.env)
     if failed or refusals:
         for p in plans:
             ctx.planner.discard(p, force=bool(refusals) and not failed)

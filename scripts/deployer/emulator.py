@@ -4,6 +4,22 @@ moto is not CloudFormation. Each numbered gap below is one way moto 5.2.5 (pinne
 differs from it, closed by ``EmulatorProvider``, the deployment target the commands get for the
 emulator; tests/test_deploy_emulator.py has, per gap, a test that shows moto's raw behaviour still
 needs the workaround. None of this code runs against AWS.
+
+Gaps 13-18 are the release path's (deployer.rehearsal_emulator). Day-2 gaps, each with a test in
+tests/test_deploy_day2.py that fails once moto no longer has it:
+
+19. A change set runs although another run replaced its stack meanwhile (CloudFormation refuses it,
+    InvalidChangeSetStatus): closed by ``guard_obsolete_create``.
+20. No drift detection (DetectStackDrift answers HTTP 500): ``drift`` reports the emulator's failure;
+    drift is tested with botocore's Stubber.
+21. Tag changes are ignored in change sets (a tags-only UPDATE change set is FAILED with no changes,
+    and the stack keeps its old tags): not closed; tags reach AWS only.
+22. Termination protection is not enforced (DeleteStack deletes a protected stack): not closed; the
+    deployer's own refusal (destroy reads EnableTerminationProtection) still applies.
+23. After a change set modifies an AWS::Logs::LogGroup, a Ref to it resolves to nothing and
+    DescribeStacks drops every Output: not closed (tests/test_deploy_emulator.py shows it; the deploy
+    tests avoid such outputs).
+25. ImportExistingResources is ignored (deployer.retention): re-create after destroy is shown on AWS only.
 """
 
 from __future__ import annotations
@@ -16,7 +32,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from .aws import Aws, describe_stack, error_message
+from .aws import Aws, describe_stack, error_code, error_message
 from .manifest import StackEntry
 from .provider import ExecuteFailure
 
@@ -27,6 +43,7 @@ FAKE_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "te
 NO_UPDATES = "No updates are to be performed"
 # Gap 11: moto 5.2.5 has no UpdateTerminationProtection (it answers HTTP 500).
 NO_TERMINATION_PROTECTION = "moto does not implement UpdateTerminationProtection"
+OBSOLETE_CHANGE_SET = "InvalidChangeSetStatus"
 
 
 def version_note() -> str | None:
@@ -214,6 +231,30 @@ def normalise_stack(stack: dict[str, Any] | None) -> dict[str, Any] | None:
     return stack
 
 
+def guard_obsolete_create(cfn: Any) -> None:
+    """Gap 19: moto 5.2.5 lets a change set run whose stack another run has replaced meanwhile (with
+    gap 5's workaround, a second apply deletes the first one's REVIEW_IN_PROGRESS stack and creates its
+    own); executing it then fails on duplicate resources or answers HTTP 500. CloudFormation refuses
+    such a change set (InvalidChangeSetStatus: it is obsolete, or its stack is busy). Refuse it the
+    same way before the call, naming the stack, its status and what to do."""
+
+    def before_execute(params: dict[str, Any], **_: Any) -> None:
+        named = {k: params[k] for k in ("ChangeSetName", "StackName") if k in params}
+        described = cfn.describe_change_set(**named)
+        current = describe_stack(cfn, described["StackName"])
+        if current is None or current["StackId"] == described["StackId"]:
+            return
+        message = (
+            f"{described['StackName']} is now {current['StackStatus']}: another run (perhaps another fargate-deploy "
+            f"apply) created it while this one was planning, so this run's change set {described['ChangeSetName']} "
+            "is obsolete (CloudFormation answers InvalidChangeSetStatus). This run changed nothing on it; see "
+            "`fargate-deploy status`, then run this command again."
+        )
+        raise ClientError({"Error": {"Code": OBSOLETE_CHANGE_SET, "Message": message}}, "ExecuteChangeSet")
+
+    cfn.meta.events.register("before-parameter-build.cloudformation.ExecuteChangeSet", before_execute)
+
+
 class EmulatorProvider:
     """moto 5.2.5 at ``endpoint``, with every gap above closed (see deployer.provider.Provider).
     ``ephemeral``: the emulator was started by this command (--local) and stops with it."""
@@ -223,7 +264,11 @@ class EmulatorProvider:
 
     def clients(self, profile: str | None) -> Aws:
         # No profile: the emulator must never be sent real credentials.
-        return Aws(endpoint_url=self.endpoint, credentials=FAKE_CREDENTIALS)
+        aws = Aws(endpoint_url=self.endpoint, credentials=FAKE_CREDENTIALS, emulator=True)
+        aws.client_hooks.append(
+            lambda service, client: guard_obsolete_create(client) if service == "cloudformation" else None
+        )
+        return aws
 
     def announcement(self) -> str | None:
         note = version_note()
@@ -256,6 +301,8 @@ class EmulatorProvider:
         return is_no_updates(exc)
 
     def execute_failure(self, cfn: Any, stack_id: str, exc: ClientError) -> ExecuteFailure:
+        if error_code(exc) == OBSOLETE_CHANGE_SET:  # gap 19: nothing ran; the stack is the other run's
+            return ExecuteFailure([f"  ExecuteChangeSet refused: {error_message(exc)}"])
         stack = cfn.describe_stacks(StackName=stack_id)["Stacks"][0]
         lines = [
             "  failed resources (the emulator reports no per-resource events; its error is the only reason):",

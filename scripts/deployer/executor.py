@@ -1,5 +1,6 @@
 """Applying one stack: execute its change set, wait for the stack to settle, report the failure or
-the outputs, and set termination protection (which change sets do not carry)."""
+the outputs, and set termination protection and the stack policy (which change sets do not carry;
+the stack policy's --allow-replacement override is ``stack_policy.Guard``'s)."""
 
 from __future__ import annotations
 
@@ -11,11 +12,14 @@ from botocore.exceptions import ClientError
 from .context import Context
 from .plans import ChangeKind, Plan
 from .render import event_line, outputs_lines
+from .stack_policy import Guard
 from .waiting import failures, latest_event_id, wait_for_stack
 
 SUCCEEDED = ("CREATE_COMPLETE", "UPDATE_COMPLETE")
 # A first create that rolled back leaves a stack that can only be deleted.
 ROLLED_BACK_CREATE = ("ROLLBACK_COMPLETE", "ROLLBACK_FAILED")
+# The resource status reason of an update the stack policy refused (UPDATE_FAILED).
+DENIED = "Action denied by stack policy"
 
 
 class InFlight:
@@ -48,15 +52,23 @@ def execute(ctx: Context, plan: Plan, in_flight: InFlight) -> bool:
     change_set = plan.ready_change_set()
     stack_id = change_set["StackId"]
     marker = latest_event_id(cfn, stack_id)
-    say(f"== {entry.stack_name}: executing {change_set['ChangeSetName']} ==")
+    say(f"== {entry.stack_name}: executing {change_set['ChangeSetName']} ==", *plan.safety_lines)
+    guard = Guard(cfn, plan, ctx.options.allow_replacement)
+    say(*guard.before())
+    settled = None
     try:
-        cfn.execute_change_set(ChangeSetName=change_set["ChangeSetId"])
-    except ClientError as exc:
-        say(*_execute_error_lines(ctx, plan, exc))
-        return False
-    in_flight.add(entry.name)
-    stack, events = wait_for_stack(cfn, stack_id, marker, ctx.waiter, lambda e: say(event_line(entry.name, e)))
-    in_flight.remove(entry.name)
+        try:
+            cfn.execute_change_set(ChangeSetName=change_set["ChangeSetId"])
+        except ClientError as exc:
+            say(*_execute_error_lines(ctx, plan, exc))
+            return False
+        in_flight.add(entry.name)
+        settled, events = wait_for_stack(cfn, stack_id, marker, ctx.waiter, lambda e: say(event_line(entry.name, e)))
+        in_flight.remove(entry.name)
+    finally:
+        # The override lasts one execution: restored however it ends (failure, Ctrl-C, timeout).
+        say(*guard.after(settled))
+    stack = settled
     if stack["StackStatus"] not in SUCCEEDED:
         say(*_failure_lines(ctx, plan, stack, events))
         return False
@@ -92,6 +104,11 @@ def _failure_lines(ctx: Context, plan: Plan, stack: dict[str, Any], events: list
         lines.append("    (no failed resource events)")
     reason = f" ({stack['StackStatusReason']})" if stack.get("StackStatusReason") else ""
     lines.append(f"  final status: {stack['StackStatus']}{reason}")
+    if any(DENIED in (e.get("ResourceStatusReason") or "") for e in failures(events)):
+        lines.append(
+            "  the stack policy protects these resources from replacement and removal; if the change set's "
+            "replacement is intended, review it with plan and apply with --allow-replacement"
+        )
     if plan.kind is ChangeKind.CREATE and stack["StackStatus"] in ROLLED_BACK_CREATE:
         lines.append("  the first create rolled back; the stack cannot be updated until it is deleted:")
         lines.append(_cleanup_line(ctx, plan))

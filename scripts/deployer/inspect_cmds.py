@@ -7,10 +7,10 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from . import CHANGES, FAILED, OK, policy
+from . import CHANGES, FAILED, OK, policy, retention
 from .aws import describe_stack, error_message
 from .context import Context
-from .manifest import StackEntry, retained_resources
+from .manifest import StackEntry
 from .render import MASK, canonical, event_line, outputs_lines, refusal_lines, unified
 from .waiting import latest_event_id, wait_for_stack
 
@@ -119,8 +119,7 @@ def destroy(ctx: Context) -> int:
     say("Will delete, in this order:")
     for entry, stack in present:
         say(f"  {entry.stack_name} ({stack['StackStatus']})")
-        for kept in _retained(ctx, entry, stack):
-            say(f"    kept after deletion (DeletionPolicy): {kept}")
+        say(*retention.kept_lines(entry, _retained(ctx, entry, stack)))
     if not ctx.confirm(f"Delete {len(present)} stack(s) of {ctx.env}?"):
         say("Nothing deleted.")
         return OK
@@ -130,13 +129,15 @@ def destroy(ctx: Context) -> int:
     return OK
 
 
-def _retained(ctx: Context, entry: StackEntry, stack: dict[str, Any]) -> list[str]:
+def _retained(ctx: Context, entry: StackEntry, stack: dict[str, Any]) -> list[retention.Kept]:
+    """The deployed template's retained resources (out/'s if it cannot be read), with physical names."""
+    cfn = ctx.aws.cfn(entry.region)
     try:
-        body = ctx.aws.cfn(entry.region).get_template(StackName=stack["StackId"])["TemplateBody"]
+        body = cfn.get_template(StackName=stack["StackId"])["TemplateBody"]
         template = json.loads(body) if isinstance(body, str) else body
     except (ClientError, ValueError):
-        return entry.retained()
-    return retained_resources(template)
+        template = entry.template
+    return retention.retained(cfn, stack["StackId"], template)
 
 
 def _delete(ctx: Context, entry: StackEntry, stack: dict[str, Any]) -> bool:

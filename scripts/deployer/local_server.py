@@ -16,15 +16,24 @@ from urllib.parse import urlparse
 from . import UserError
 
 HOST = "127.0.0.1"
+# The only names accepted for the emulator's host: this machine, never another one.
+LOCAL_NAMES = (HOST, "localhost")
 
 
 def check_url(url: str) -> str:
+    """The endpoint as http://127.0.0.1:PORT (localhost is accepted and spelled as 127.0.0.1, which
+    moto binds; localhost may resolve to ::1 first)."""
     parsed = urlparse(url)
-    if parsed.scheme != "http" or parsed.hostname != HOST or not parsed.port:
+    try:
+        port = parsed.port
+    except ValueError:
+        port = None
+    if parsed.scheme != "http" or parsed.hostname not in LOCAL_NAMES or not port or parsed.path not in ("", "/"):
         raise UserError(
-            f"--local-endpoint {url!r}: must be http://{HOST}:PORT (the emulator runs on this machine only)"
+            f"--local-endpoint {url!r}: must be http://{HOST}:PORT or http://localhost:PORT "
+            "(the emulator runs on this machine only)"
         )
-    return url.rstrip("/")
+    return f"http://{HOST}:{port}"
 
 
 def _free_port() -> int:

@@ -34,6 +34,11 @@ class StackEntry:
     tags: dict[str, str]
     termination_protection: bool
     body: str = ""
+    # Day-2 safety (blueprints.manifest documents the keys): adoption, rollback triggers, stack policy.
+    adoptable_resources: list[str] = field(default_factory=list)
+    rollback_alarms: list[str] = field(default_factory=list)
+    rollback_monitoring_minutes: int = 0
+    stack_policy: dict[str, Any] | None = None
     template: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -95,6 +100,10 @@ def load(out_dir: Path, env: str, selected: list[str] | None = None, region: str
             capabilities=list(raw.capabilities),
             tags=dict(raw.tags),
             termination_protection=raw.termination_protection,
+            adoptable_resources=list(raw.adoptable_resources),
+            rollback_alarms=list(raw.rollback_alarms),
+            rollback_monitoring_minutes=raw.rollback_monitoring_minutes,
+            stack_policy=raw.stack_policy,
         )
         for raw in model.stacks
     ]

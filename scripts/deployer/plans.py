@@ -40,6 +40,15 @@ class Plan:
     reason: str = ""
     created_stack: bool = False  # the CREATE change set made an empty REVIEW_IN_PROGRESS stack
     provider_notes: list[str] = field(default_factory=list)  # what the deployment target adds (the emulator's gaps)
+    # Day-2 facts of an update (deployer.day2): the deployed template (GetTemplate, Original stage), the
+    # template as sent, and the live routing of the listeners and rules the update touches (deployer.routing).
+    deployed_template: dict[str, Any] | None = None
+    sent_template: dict[str, Any] | None = None
+    live_routing: dict[str, Any] | None = None
+    # RollbackConfiguration sent with the change set (None: none sent); what apply says about it,
+    # the adoption of retained resources and the stack policy.
+    rollback_configuration: dict[str, Any] | None = None
+    safety_lines: list[str] = field(default_factory=list)
 
     @property
     def deployed_parameters(self) -> dict[str, str] | None:

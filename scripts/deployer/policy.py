@@ -11,6 +11,13 @@ Rules:
   https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/blue-green-considerations.html
   https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/about-blue-green-deployments.html
   ("Resource updates that initiate green deployments").
+- Update rules worked out from the deployed template and the one in out/ (deployer.update_rules,
+  each with its AWS source): a create-only property change replaces the resource even when the
+  change set does not say so (then the stateful rule applies); a replaced resource that keeps its
+  custom name is refused outright (CloudFormation cannot do it); an ECS service whose deployment
+  controller's UpdateService rejects the change is refused with the procedure that works.
+- Live routing (deployer.routing): an update that would send traffic to a target group without a
+  healthy target, because a blue/green release moved it, is refused.
 - Termination protection: destroy refuses a protected stack before deleting anything (DeleteStack
   would fail on it, after the stacks before it in the order were already gone):
   https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-cfn-protect-stacks.html
@@ -25,6 +32,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from . import day2, routing, update_rules
 from .plans import Plan, PlanState
 
 # Stateful resources: replacing or removing them loses data or addresses other things depend on.
@@ -55,6 +63,9 @@ class Rule(enum.Enum):
     BLUE_GREEN = "blue/green mixing"
     TERMINATION_PROTECTION = "termination protection"
     DEPENDANT_DEPLOYED = "deployed dependant"
+    NAMED_REPLACEMENT = "custom-named replacement"
+    SERVICE_UPDATE = "ECS service update the controller rejects"
+    ROUTING = "live routing"
 
 
 @dataclass(frozen=True)
@@ -159,7 +170,21 @@ def _stateful_refusal(stack: str) -> Refusal:
     )
 
 
-def _green_refusal(stack: str, found: GreenConflict) -> Refusal:
+def _green_refusal(stack: str, found: GreenConflict, day: Day2 | None = None, env: str = "<env>") -> Refusal:
+    remedy = (
+        "Apply the infrastructure change first with the task definition unchanged (keep the deployed image "
+        "and task settings in the template), then release the new task definition in a separate apply."
+    )
+    if day and any(u.logical_id in found.starts and "NetworkConfiguration" in u.changed for u in day.updates):
+        remedy = (
+            "The task set's subnets changed (a zone was added or removed). Two steps: 1) apply the network alone "
+            f"(fargate-deploy apply --env {env} --stack network): the subnets are created, nothing serving traffic "
+            "moves; 2) update the service stack twice, first everything but the task set, then the task set alone "
+            "(a green deployment). out/ cannot express step 2's first half yet (the task set and the validation "
+            "hook read the same PrivateSubnetIds): until it can, keep the service in its zones, or re-create the "
+            f"service stack when an outage is acceptable (fargate-deploy destroy --env {env} --stack service, "
+            "then apply)."
+        )
     return Refusal(
         stack,
         Rule.BLUE_GREEN,
@@ -167,22 +192,28 @@ def _green_refusal(stack: str, found: GreenConflict) -> Refusal:
             f"would start a green deployment ({', '.join(found.starts)}) and change other resources "
             f"({', '.join(found.others)}) in one update, which CloudFormation rejects"
         ),
-        remedy=(
-            "Apply the infrastructure change first with the task definition unchanged (keep the deployed image "
-            "and task settings in the template), then release the new task definition in a separate apply."
-        ),
+        remedy=remedy,
     )
 
 
-def refusals(plans: Sequence[Plan], *, allow_replacement: bool) -> list[Refusal]:
+def refusals(plans: Sequence[Plan], *, allow_replacement: bool, env: str = "<env>") -> list[Refusal]:
     """Every refusal for these plans, stateful ones first, each rule in plan order (empty: they may run)."""
     found = []
+    findings = {id(p): day2_findings(p, plans) for p in plans}
     if not allow_replacement:
-        found += [_stateful_refusal(p.entry.stack_name) for p in plans if stateful_changes(p.changes)]
+        found += [
+            _stateful_refusal(p.entry.stack_name)
+            for p in plans
+            if stateful_changes(p.changes) or findings[id(p)].stateful
+        ]
     for p in plans:
-        conflict = plan_conflict(p)
+        day = findings[id(p)]
+        conflict = plan_conflict(p) or day.conflict
         if conflict:
-            found.append(_green_refusal(p.entry.stack_name, conflict))
+            found.append(_green_refusal(p.entry.stack_name, conflict, day, env))
+        found += [_named_refusal(p, named, env) for named in day.named]
+        found += [_service_refusal(p, limit, env) for limit in day.limits]
+        found += [_routing_refusal(p, misroute) for misroute in day.misroutes]
     return found
 
 
@@ -203,3 +234,122 @@ def deletion_refusals(deletions: Sequence[Deletion]) -> list[Refusal]:
             remedy = f"Destroy it first (or add --stack {name})."
             found.append(Refusal(stack_name, Rule.DEPENDANT_DEPLOYED, reason, remedy))
     return found
+
+
+# --- day 2: rules worked out from the deployed template and the live routing -----------------
+
+
+@dataclass(frozen=True)
+class Day2:
+    """What the update rules and the live routing find in one plan (all empty without day-2 facts)."""
+
+    updates: tuple[update_rules.ResourceUpdate, ...] = ()
+    stateful: tuple[update_rules.ResourceUpdate, ...] = ()  # stateful resources the templates say are replaced
+    named: tuple[update_rules.NamedReplacement, ...] = ()
+    limits: tuple[update_rules.ControllerLimit, ...] = ()
+    conflict: GreenConflict | None = None
+    misroutes: tuple[routing.Misroute, ...] = ()
+    upstream: tuple[str, ...] = ()  # parameters whose upstream outputs this apply changes
+
+
+def upstream_overrides(plan: Plan, plans: Sequence[Plan]) -> dict[str, str]:
+    """Parameters of ``plan`` wired to outputs that an upstream plan of the same apply changes, each
+    with a marker value: the plan is judged as it will be planned again after that upstream."""
+    found = {}
+    by_name = {p.entry.name: p for p in plans}
+    for key, ref in plan.entry.parameters_from_outputs.items():
+        upstream = by_name.get(ref.stack)
+        if not upstream or upstream.deployed_template is None or upstream.sent_template is None:
+            continue
+        before, after = day2.parameters(upstream)
+        updates = day2.template_updates(upstream)
+        changed = update_rules.changed_outputs(
+            upstream.deployed_template, upstream.sent_template, before, after, updates
+        )
+        if ref.output in changed:
+            found[key] = f"(changed by {ref.stack}.{ref.output})"
+    return found
+
+
+def day2_findings(plan: Plan, plans: Sequence[Plan] = ()) -> Day2:
+    if plan.state is not PlanState.CHANGES or plan.deployed_template is None or plan.sent_template is None:
+        return Day2()
+    overrides = upstream_overrides(plan, plans)
+    updates = day2.template_updates(plan, overrides)
+    _, after = day2.parameters(plan, overrides)
+    reported = {c.get("ResourceChange", {}).get("LogicalResourceId") for c in plan.changes}
+    synthetic = [
+        c for c in update_rules.as_changes(updates) if c["ResourceChange"]["LogicalResourceId"] not in reported
+    ]
+    touched = day2.touched_routing(plan, updates)
+    return Day2(
+        updates=tuple(updates),
+        stateful=tuple(u for u in updates if u.replaces and u.resource_type in STATEFUL_TYPES),
+        named=tuple(update_rules.named_replacements(updates, plan.sent_template, after)),
+        limits=tuple(update_rules.controller_limits(updates, plan.deployed_template)),
+        conflict=green_conflict(plan.sent_template, plan.changes + synthetic),
+        misroutes=tuple(routing.misroutes(plan.sent_template, touched, plan.live_routing or {})),
+        upstream=tuple(sorted(overrides)),
+    )
+
+
+def _recreate(env: str, plan: Plan) -> str:
+    return (
+        f"re-create the stack when an outage is acceptable (fargate-deploy destroy --env {env} --stack "
+        f"{plan.entry.name}, then apply), or deploy the change as a new environment and move traffic to it"
+    )
+
+
+def _named_refusal(plan: Plan, found: update_rules.NamedReplacement, env: str) -> Refusal:
+    return Refusal(
+        plan.entry.stack_name,
+        Rule.NAMED_REPLACEMENT,
+        reason=(
+            f"would replace {found.logical_id} ({found.resource_type}: {', '.join(found.replaced_by)} can only be "
+            f"set at creation) while it keeps its custom {found.name_property} {found.name}, which CloudFormation "
+            'cannot do ("cannot update a stack when a custom-named resource requires replacing")'
+        ),
+        remedy=f"Revert that change in params/{env}.yaml and generate again; or {_recreate(env, plan)}.",
+    )
+
+
+def _service_refusal(plan: Plan, found: update_rules.ControllerLimit, env: str) -> Refusal:
+    changed = ", ".join(found.rejected)
+    reason = (
+        f"would change {changed} of ECS service {found.logical_id}, whose {found.controller} deployment "
+        "controller accepts no such UpdateService (ECS API reference, UpdateService)"
+    )
+    if "DeploymentController" in found.rejected:
+        remedy = (
+            "Switching engines changes the deployment controller, which UpdateService cannot do here. Deploy the "
+            "new engine as a new environment (a params file of its own), move traffic, then destroy this one; or "
+            f"{_recreate(env, plan)}. AWS's guide 'Migrate CodeDeploy blue/green deployments to Amazon ECS "
+            "blue/green deployments' describes an in-place migration outside CloudFormation."
+        )
+    elif "NetworkConfiguration" in found.rejected:
+        remedy = (
+            f"1) Apply the network alone (fargate-deploy apply --env {env} --stack network): the new subnets are "
+            "created and nothing serving traffic moves. 2) Move the tasks with a CodeDeploy deployment whose AppSpec "
+            "sets TargetService.Properties.NetworkConfiguration.AwsvpcConfiguration.Subnets to the new private "
+            "subnets. 3) The service stack keeps the subnets it was created with and this change stays refused: "
+            f"{_recreate(env, plan)}."
+        )
+    else:
+        remedy = f"Revert that change in params/{env}.yaml and generate again; or {_recreate(env, plan)}."
+    return Refusal(plan.entry.stack_name, Rule.SERVICE_UPDATE, reason, remedy)
+
+
+def _routing_refusal(plan: Plan, found: routing.Misroute) -> Refusal:
+    return Refusal(
+        plan.entry.stack_name,
+        Rule.ROUTING,
+        reason=(
+            f"would set {found.logical_id} to forward to {', '.join(found.template_targets)} as the template says, "
+            f"but a blue/green release moved its traffic to {', '.join(found.live_targets)} and "
+            f"{', '.join(found.idle)} has no healthy target: production traffic would stop"
+        ),
+        remedy=(
+            "Release once more (the next blue/green deployment moves traffic back to the target group the template "
+            "names), then plan again; until then leave the listener and its rules unchanged."
+        ),
+    )

@@ -128,6 +128,32 @@ def green_conflict_lines(found: policy.GreenConflict) -> list[str]:
     ]
 
 
+def day2_lines(day: policy.Day2, reported: set[str], shown_conflict: bool = False) -> list[str]:
+    """What the deployed template and the live routing add to the change set (policy.day2_findings)."""
+    lines = [
+        f"  !! replaces stateful {u.resource_type} {u.logical_id} ({', '.join(u.replaced_by)} changes; "
+        "worked out from the templates, not reported by the change set)"
+        for u in day.stateful
+        if u.logical_id not in reported
+    ]
+    lines += [
+        f"  !! replaces {n.logical_id} ({', '.join(n.replaced_by)} changes) under its custom name {n.name}"
+        for n in day.named
+    ]
+    lines += [
+        f"  !! changes {', '.join(limit.rejected)} of {limit.logical_id}, which a {limit.controller} service rejects"
+        for limit in day.limits
+    ]
+    if day.conflict and not shown_conflict:
+        lines += green_conflict_lines(day.conflict)
+    lines += [
+        f"  !! {m.logical_id} would forward to {', '.join(m.idle)} (no healthy target); "
+        f"live: {', '.join(m.live_targets)}"
+        for m in day.misroutes
+    ]
+    return lines
+
+
 def refusal_lines(refusals: list[policy.Refusal]) -> list[str]:
     """One line per reason: stacks refused for the same reason and remedy are named together."""
     stacks: dict[tuple[str, str], list[str]] = {}
@@ -164,6 +190,7 @@ def plan_lines(plan: Plan, discarded: bool = True, colour: bool = False) -> list
     conflict = policy.plan_conflict(plan)
     if conflict:
         lines += green_conflict_lines(conflict)
+    lines += day2_lines(policy.day2_findings(plan), {s.logical_id for s in stateful}, shown_conflict=bool(conflict))
     if plan.state is PlanState.CHANGES:
         lines += plan.provider_notes
     if plan.change_set and not stateful:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from . import FAILED, OK, policy
+from . import FAILED, OK, day2, policy
 from .context import Context
 from .executor import InFlight, execute
 from .plans import Plan, PlanState
@@ -96,13 +96,13 @@ class Run:
                 f"== {old.entry.stack_name}: upstream outputs changed; "
                 "planning again (the old change set is deleted) =="
             )
-        plan = self.ctx.planner.replan(old)
+        plan = day2.inspect(self.ctx, self.ctx.planner.replan(old))
         say(*plan_lines(plan, colour=self.ctx.reporter.is_terminal), "")
         if plan.state is PlanState.DEFERRED:
             say(f"  {plan.entry.stack_name}: upstream outputs still missing: {', '.join(plan.waiting_on)}")
             self.finish(name, False)
             return None
-        refusals = policy.refusals([plan], allow_replacement=self.ctx.options.allow_replacement)
+        refusals = policy.refusals([plan], allow_replacement=self.ctx.options.allow_replacement, env=self.ctx.env)
         if refusals:
             self.ctx.planner.discard(plan, force=True)
             say(*refusal_lines(refusals))
