@@ -254,3 +254,37 @@ def test_inspect_reads_nothing_for_a_create():
     plan.kind = ChangeKind.CREATE
     assert day2.inspect(None, plan) is plan  # type: ignore[arg-type]  # returns before any AWS call
     assert plan.live_routing is None
+
+
+def _apply_refused(plans, monkeypatch, capsys, env):
+    """apply on ``plans`` (their day-2 facts already read): exit code, output, discarded change sets."""
+    cfn = _cfn()
+    ctx = Context(
+        Manifest(env, None, [p.entry for p in plans], [p.entry for p in plans]),
+        _Aws(cfn, None),
+        Options(),
+        _fast_waiter(),
+        yes=True,
+        reporter=Reporter(),
+    )
+    by_name = {p.entry.name: p for p in plans}
+    monkeypatch.setattr(commands, "_plan_one", lambda ctx, entry: by_name[entry.name])
+    discarded = []
+    ctx.planner.discard = lambda p, force=False: discarded.append(p.entry.name)  # type: ignore[method-assign]
+    code = commands.apply(ctx)
+    return code, capsys.readouterr().out, discarded
+
+
+def test_apply_refuses_a_zone_on_codedeploy_and_an_engine_switch_with_exit_1(tmp_path, monkeypatch, capsys):
+    """The scenarios above end where apply ends: exit 1, the refusal with its procedure, every change set
+    deleted and none executed (the executor is never reached: the Stubber has no responses)."""
+    zones = variant(tmp_path / "zones", "dev", ZONES)
+    plans = [update_plan("dev", "network", zones), update_plan("dev", "service", zones)]
+    code, out, discarded = _apply_refused(plans, monkeypatch, capsys, "dev")
+    assert code == 1 and sorted(discarded) == ["network", "service"]
+    assert "Refused:" in out and "fargate-deploy apply --env dev --stack network" in out
+
+    switch = variant(tmp_path / "engine", "dev", ENGINE_ECS)
+    code, out, discarded = _apply_refused([update_plan("dev", "service", switch)], monkeypatch, capsys, "dev")
+    assert code == 1 and discarded == ["service"]
+    assert "Deploy the new engine as a new environment" in out
