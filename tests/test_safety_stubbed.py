@@ -455,3 +455,20 @@ def test_an_unchanged_policy_is_not_set_again_and_a_create_sets_it_once_complete
         assert execute(_context(cfn, entry, output=output), plan, InFlight()) is True
         stub.assert_no_pending_responses()
     assert "stack policy: set, denies replacement and removal of 2 resource(s)" in output.getvalue()
+
+
+def test_an_up_to_date_stack_of_an_earlier_out_gets_the_policy_without_waiting_for_a_change():
+    """Day 2: a stack created before stack policies existed holds none; apply sets it even when the stack
+    is up to date, and leaves a matching one alone (GetStackPolicy / SetStackPolicy, CloudFormation API)."""
+    cfn = _cfn()
+    stack = {"StackId": STACK_ID, "StackName": "app-svc", "StackStatus": "UPDATE_COMPLETE", "CreationTime": NOW}
+    plan = Plan(entry=_entry(stack_policy=POLICY), kind=ChangeKind.UPDATE, state=PlanState.UP_TO_DATE, stack=stack)
+    with Stubber(cfn) as stub:
+        stub.add_response("get_stack_policy", {}, {"StackName": STACK_ID})
+        stub.add_response("set_stack_policy", {}, {"StackName": STACK_ID, "StackPolicyBody": stack_policy.body(POLICY)})
+        stub.add_response("get_stack_policy", {"StackPolicyBody": stack_policy.body(POLICY)}, {"StackName": STACK_ID})
+        first = stack_policy.ensure(cfn, plan)
+        second = stack_policy.ensure(cfn, plan)
+        stub.assert_no_pending_responses()
+    assert first and "stack policy set" in first[0] and "Logs, Vpc" in first[0]
+    assert second == []

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-from . import CHANGES, FAILED, OK, day2, policy
+from . import CHANGES, FAILED, OK, day2, policy, stack_policy
 from .context import Context
 from .manifest import StackEntry
 from .plans import Plan, PlanState
@@ -66,6 +66,11 @@ def apply(ctx: Context) -> int:
             ctx.planner.discard(p, force=bool(refusals) and not failed)
         say(*refusal_lines(refusals))
         return FAILED
+    for p in plans:
+        if p.state is PlanState.UP_TO_DATE:
+            lines = stack_policy.ensure(ctx.aws.cfn(p.entry.region), p)
+            if lines:
+                say(*lines)
     todo = [p for p in plans if p.has_changes()]
     if not todo:
         say("Nothing to apply: every stack is up to date.")

@@ -149,6 +149,25 @@ class Guard:
         return [f"stack policy: {verb}, {self._summary()}"]
 
 
+def ensure(cfn: Any, plan: Plan) -> list[str]:
+    """For a deployed stack that is up to date: set the manifest's policy when the stack holds
+    another one (or none), so that stacks created by an earlier out/ get it without waiting for
+    their next change. Lines for the user; none when nothing changed."""
+    wanted = plan.entry.stack_policy
+    if wanted is None or not plan.stack or plan.kind is ChangeKind.CREATE:
+        return []
+    stack_id = plan.stack["StackId"]
+    current = cfn.get_stack_policy(StackName=stack_id).get("StackPolicyBody")
+    if current is not None and _same(current, wanted):
+        return []
+    cfn.set_stack_policy(StackName=stack_id, StackPolicyBody=body(wanted))
+    ids = protected(wanted)
+    return [
+        f"{plan.entry.stack_name}: stack policy set (the stack had none or another), denies replacement and "
+        f"removal of {len(ids)} resource(s): {', '.join(ids)}"
+    ]
+
+
 def _same(current: str, wanted: dict[str, Any]) -> bool:
     try:
         return bool(json.loads(current) == json.loads(body(wanted)))
