@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 ENV    ?= dev
 ARGS   ?=
 
-.PHONY: generate check lint test test-fast check-python plan deploy demo rehearse bench clean
+.PHONY: generate check lint test test-fast check-python plan deploy demo rehearse emulator bench clean
 
 $(STAMP): setup.cfg pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is required")'
@@ -57,6 +57,12 @@ demo: $(STAMP)
 # The environment's release (build, scan gate, deploy actions) on an in-process emulator, from out/ only.
 rehearse: $(STAMP)
 	$(BIN)/fargate-deploy rehearse --env $(ENV) $(ARGS)
+
+# The hand-off emulator the tests run out/<env>/deploy.sh against (tests/moto_server_patches.py), in the
+# foreground on 127.0.0.1:$(PORT); it first copies out/<env>/ into .cache/handoff/ with templates adapted for moto.
+PORT ?= 5000
+emulator: $(STAMP)
+	$(BIN)/python -m tests.moto_server_patches --port $(PORT)
 
 bench: $(STAMP)
 	$(BIN)/python -m scripts.dev.bench $(ARGS)

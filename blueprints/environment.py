@@ -7,8 +7,12 @@ deployment reads only out/.
 
 from __future__ import annotations
 
+import json
+import shlex
 from dataclasses import dataclass, field
 from typing import Any
+
+import jinja2
 
 from . import engines, manifest
 from .config import EnvironmentConfig
@@ -39,6 +43,8 @@ ADOPTABLE_NAMES = {
     "AWS::S3::Bucket": "BucketName",
 }
 RETAINING = ("Retain", "RetainExceptOnCreate")
+# The hand-off script beside the manifest: the AWS CLI alone deploys out/<env>/ with it.
+DEPLOY_SCRIPT = "deploy.sh"
 
 
 @dataclass
@@ -177,4 +183,40 @@ def files(config: EnvironmentConfig) -> dict[str, str]:
     # What is written is what every reader accepts.
     manifest.from_dict(document.to_dict(), manifest.FILE_NAME)
     out[manifest.FILE_NAME] = render(document.to_dict())
+    out[DEPLOY_SCRIPT] = deploy_script(document)
     return out
+
+
+def _script_json(value: Any) -> str:
+    return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False)
+
+
+def _tags_json(tags: dict[str, str]) -> str:
+    """The AWS CLI's --tags JSON, one tag a line."""
+    rows = [json.dumps({"Key": k, "Value": v}, ensure_ascii=False) for k, v in sorted(tags.items())]
+    return "[\n  " + ",\n  ".join(rows) + "\n]"
+
+
+_SCRIPTS = jinja2.Environment(
+    loader=jinja2.PackageLoader("blueprints.assets", "templates"),
+    undefined=jinja2.StrictUndefined,
+    keep_trailing_newline=True,
+    trim_blocks=True,
+    lstrip_blocks=True,
+    autoescape=False,
+    # bash's ${#array[@]} is no jinja comment.
+    comment_start_string="{#-jinja",
+    comment_end_string="jinja-#}",
+)
+_SCRIPTS.filters["sh"] = shlex.quote
+_SCRIPTS.filters["json"] = _script_json
+_SCRIPTS.filters["tags_json"] = _tags_json
+
+
+def deploy_script(document: manifest.Manifest) -> str:
+    """``deploy.sh``: the manifest as a bash script that deploys the environment with the AWS CLI alone
+    (README, "Hand-off"). Every value comes from the manifest; the templates and parameter files are
+    read beside it at run time, as they stand."""
+    return _SCRIPTS.get_template("deploy.sh.j2").render(
+        m=document, stacks={entry.name: entry.stack_name for entry in document.stacks}
+    )

@@ -96,6 +96,79 @@ def checkov_skip(*checks: tuple[str, str]) -> dict:
     return {"checkov": {"skip": [{"id": check_id, "comment": reason} for check_id, reason in checks]}}
 
 
+# Long texts a template embeds (buildspecs, the hook's source, the ECR lifecycle policy): in out/ they
+# are written one source line per JSON line, so a pull request shows the line that changed.
+JOINED_PROPERTIES = frozenset({"BuildSpec", "ZipFile", "LifecyclePolicyText"})
+LINE_LIMIT = 400  # characters per line of any file in out/ (tests/test_readable_out.py)
+# Characters of one JSON-encoded element of such a join: the rest of LINE_LIMIT is for indentation.
+_PIECE_LIMIT = 320
+
+
 def render(body: dict[str, Any] | list[Any]) -> str:
-    """Serialise a template (or any JSON document in out/): two-space indent, sorted keys, final newline."""
+    """Serialise a template (or any JSON document in out/): two-space indent, sorted keys, final newline.
+
+    Under Resources, a JOINED_PROPERTIES text that has several lines (or one too long) is written as
+    ``{"Fn::Join": ["\\n", [line, ...]]}`` (see ``split_lines``); everything else is as built."""
+    if isinstance(body, dict) and isinstance(body.get("Resources"), dict):
+        body = {**body, "Resources": _join_long_texts(body["Resources"])}
     return json.dumps(body, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def _join_long_texts(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {
+            key: split_lines(value) if key in JOINED_PROPERTIES and isinstance(value, str) else _join_long_texts(value)
+            for key, value in node.items()
+        }
+    if isinstance(node, list):
+        return [_join_long_texts(value) for value in node]
+    return node
+
+
+def _encoded(text: str) -> int:
+    return len(json.dumps(text, ensure_ascii=False))
+
+
+def split_lines(text: str) -> str | dict[str, Any]:
+    """``text`` as an Fn::Join that CloudFormation resolves to exactly ``text``.
+
+    Each element is one line (``text.split("\\n")``, so a final newline is a last empty element).
+    A line whose JSON form is longer than _PIECE_LIMIT is itself ``{"Fn::Join": [" ", [piece, ...]]}``:
+    the continuation, the line cut at spaces (the pieces join with one space). Short one-line text
+    stays as it is."""
+    if "\n" not in text:
+        return _split_line(text)
+    return {"Fn::Join": ["\n", [_split_line(line) for line in text.split("\n")]]}
+
+
+def _split_line(line: str) -> str | dict[str, Any]:
+    if _encoded(line) <= _PIECE_LIMIT:
+        return line
+    # Split at spaces (an empty separator would be cfn-lint's I1022, "prefer Fn::Sub", and
+    # Fn::Sub would read ${...} in the text): whole words per piece, one space between pieces.
+    pieces: list[str] = []
+    for word in line.split(" "):
+        if pieces and _encoded(f"{pieces[-1]} {word}") <= _PIECE_LIMIT:
+            pieces[-1] = f"{pieces[-1]} {word}"
+        else:
+            pieces.append(word)
+    too_long = [piece for piece in pieces if _encoded(piece) > _PIECE_LIMIT]
+    if too_long:
+        raise ValueError(f"cannot split a line for out/ at spaces: {too_long[0][:60]!r}...")
+    return {"Fn::Join": [" ", pieces]}
+
+
+def resolve_joins(node: Any) -> Any:
+    """``node`` with every Fn::Join of literal strings replaced by the text it resolves to (as
+    CloudFormation does): how a reader of out/ gets back a buildspec, the hook's source or a policy."""
+    if isinstance(node, list):
+        return [resolve_joins(value) for value in node]
+    if not isinstance(node, dict):
+        return node
+    resolved = {key: resolve_joins(value) for key, value in node.items()}
+    join = resolved.get("Fn::Join")
+    if len(resolved) == 1 and isinstance(join, list) and len(join) == 2:
+        separator, values = join
+        if isinstance(separator, str) and isinstance(values, list) and all(isinstance(v, str) for v in values):
+            return separator.join(values)
+    return resolved

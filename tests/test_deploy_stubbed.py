@@ -289,7 +289,7 @@ def test_a_stack_busy_in_another_operation_is_waited_for_never_raced():
                 ),
                 "Changes": [],
             },
-            {"ChangeSetName": CS_ID},
+            {"ChangeSetName": CS_ID, "IncludePropertyValues": True},
         )
         stub.add_response("delete_change_set", {}, {"ChangeSetName": CS_ID})
         entry.body = "{}"

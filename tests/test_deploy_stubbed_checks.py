@@ -92,7 +92,7 @@ def _apply(changes, template=STAGING_SERVICE, confirm=False):
                 "ExecutionStatus": "AVAILABLE",
                 "Changes": changes,
             },
-            {"ChangeSetName": CS_ID},
+            {"ChangeSetName": CS_ID, "IncludePropertyValues": True},
         )
         # day-2 facts: the deployed template (here the same as out/'s, so only the change set is judged)
         stub.add_response(
@@ -199,7 +199,7 @@ def test_a_dependant_planned_again_after_its_upstream_is_checked_for_refusal_aga
                 "ExecutionStatus": "AVAILABLE",
                 "Changes": [removal],
             },
-            {"ChangeSetName": CS_ID},
+            {"ChangeSetName": CS_ID, "IncludePropertyValues": True},
         )
         stub.add_response(
             "get_template",

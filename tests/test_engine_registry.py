@@ -18,6 +18,7 @@ from blueprints.config import EnvironmentConfig, ParamsError, load_environment
 from blueprints.engines import base, registry
 from blueprints.engines.base import ARN, BuildStep, Engine, ReleaseStep, ServiceHandles, ServiceStack
 from blueprints.stacks import pipeline_actions as actions
+from blueprints.template import resolve_joins
 from tests.helpers import copy_params, edit_params
 
 if TYPE_CHECKING:
@@ -128,7 +129,7 @@ def test_a_registered_engine_is_accepted_by_params_and_generates_every_stack(rol
     stages = pipeline["Resources"]["Pipeline"]["Properties"]["Stages"]
     deploy = next(stage for stage in stages if stage["Name"] == "Deploy")
     assert [action["ActionTypeId"]["Provider"] for action in deploy["Actions"]] == ["ECS"]
-    buildspec = pipeline["Resources"]["BuildProject"]["Properties"]["Source"]["BuildSpec"]
+    buildspec = resolve_joins(pipeline["Resources"]["BuildProject"]["Properties"]["Source"]["BuildSpec"])
     assert "The ECS action rolls the service to this image." in buildspec
     assert "- imagedefinitions.json" in buildspec
     stacks = {entry["name"]: entry for entry in json.loads(files["stacks.json"])["stacks"]}

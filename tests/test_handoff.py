@@ -1,5 +1,7 @@
-"""Hand-off with only the AWS CLI: the README's guide, run as it stands, reaches a deployed
-environment on a local endpoint (moto on 127.0.0.1)."""
+"""Hand-off with only the AWS CLI: out/<env>/deploy.sh, generated from the manifest, deploys the
+environment with the AWS CLI alone. The end-to-end tests (marker ``deploy``) run it against the
+hand-off emulator of tests/moto_server_patches.py (what `make emulator` starts): create, update
+after a params change, and a re-run with nothing to change."""
 
 from __future__ import annotations
 
@@ -11,22 +13,18 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
-from deployer import emulator
-from tests.helpers import OUT, ROOT, tree_digest
-from tests.moto_server_patches import in_process_server, outputs_after_change_set
+from blueprints import cli, environment, manifest
+from tests.helpers import OUT, PARAMS, ROOT, tree_digest
+from tests.moto_server_patches import adapt_templates, adapted_copy, handoff_server, in_process_server
 
-pytestmark = pytest.mark.deploy
 AWS = Path(sys.executable).parent / "aws"
+REGION = "eu-west-1"
+ENVIRONMENTS = manifest.environments(OUT)
 
 
-def guide() -> str:
-    text = (ROOT / "README.md").read_text()
-    block = text.split("<!-- handoff:begin -->", 1)[1].split("<!-- handoff:end -->", 1)[0]
-    return block.split("```bash\n", 1)[1].rsplit("```", 1)[0]
-
-
-def _cli_env(endpoint: str) -> dict:
+def _cli_env(endpoint: str = "http://127.0.0.1:9") -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env.update(
         PATH=f"{AWS.parent}{os.pathsep}{env['PATH']}",
@@ -39,96 +37,245 @@ def _cli_env(endpoint: str) -> dict:
     return env
 
 
-def _emulator_copy(tmp_path: Path) -> Path:
-    """out/dev with each template adapted as deploy.py --local adapts it (moto 5.2.5 cannot run
-    the templates as they are: see scripts/deployer/emulator.py); parameter files untouched."""
-    target = tmp_path / "out" / "dev"
-    shutil.copytree(OUT / "dev", target)
-    manifest = json.loads((target / "stacks.json").read_text())
-    for stack in manifest["stacks"]:
-        path = target / stack["template"]
-        path.write_text(emulator.template_for_emulator(json.loads(path.read_text()), manifest["region"]))
-    return tmp_path
+def _run(folder: Path, *args: str, endpoint: str = "http://127.0.0.1:9") -> subprocess.CompletedProcess:
+    # stdin is no terminal, as in CI: without --yes the script refuses.
+    return subprocess.run(
+        ["bash", str(folder / "deploy.sh"), *args],
+        env=_cli_env(endpoint),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
-def _cfn(endpoint: str):
+def _client(endpoint: str, service: str = "cloudformation"):
     import boto3
 
     return boto3.client(
-        "cloudformation",
+        service,
         endpoint_url=endpoint,
-        region_name="eu-west-1",
+        region_name=REGION,
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
     )
 
 
-def test_guide_matches_the_dev_manifest():
-    """The guide's literal stack names, capabilities and tags are those of out/dev/stacks.json."""
-    text = guide()
-    manifest = json.loads((OUT / "dev" / "stacks.json").read_text())
-    tags = " ".join(f"Key={k},Value={v}" for k, v in manifest["stacks"][0]["tags"].items())
-    for stack in manifest["stacks"]:
-        line = next(line for line in text.splitlines() if line.startswith(f"release {stack['stack_name']} "))
-        template, parameters, *capabilities = line.split()[2:]
-        assert template == stack["template"] and capabilities == stack["capabilities"]
-        if not stack["parameters_from_outputs"]:
-            # Static values only: the generated parameter file, as it stands.
-            assert parameters == stack["parameters_file"]
-            continue
-        # Upstream outputs too: a heredoc in a temporary folder with every value the stack takes.
-        assert parameters == f'"$work/{stack["name"]}.json"'
-        heredoc = text.split(f'cat > "$work/{stack["name"]}.json" <<JSON\n', 1)[1].split("\nJSON", 1)[0]
-        keys = [entry.split('"')[3] for entry in heredoc.splitlines() if '"ParameterKey"' in entry]
-        assert sorted(keys) == sorted([*stack["parameters"], *stack["parameters_from_outputs"]])
-        for key, wired in stack["parameters_from_outputs"].items():
-            upstream = next(s["stack_name"] for s in manifest["stacks"] if s["name"] == wired["stack"])
-            assert f'"ParameterKey": "{key}", "ParameterValue": "$(output {upstream} {wired["output"]})"' in heredoc
-        for key, value in stack["parameters"].items():
-            assert f'"ParameterKey": "{key}", "ParameterValue": "{value}"' in heredoc
-        assert all(tag in text for tag in tags.split())
-        assert len((OUT / "dev" / stack["template"]).read_bytes()) <= 51200, (
-            "--template-body takes at most 51,200 bytes"
-        )
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_script_is_the_manifest_rendered(env):
+    """deploy.sh is generated from stacks.json alone (deterministic), names every stack in manifest
+    order and keeps every line within 400 characters."""
+    document = manifest.read(OUT / env)
+    text = (OUT / env / environment.DEPLOY_SCRIPT).read_text()
+    assert text == environment.deploy_script(document) == environment.deploy_script(manifest.read(OUT / env))
+    assert text.startswith("#!/usr/bin/env bash\n") and "\nset -euo pipefail\n" in text
+    assert max(len(line) for line in text.splitlines()) <= 400
+    positions = [text.index(f"\nstack={entry.stack_name}\n") for entry in document.stacks]
+    assert positions == sorted(positions)
+    for entry in document.stacks:
+        block = text.split(f"\nstack={entry.stack_name}\n", 1)[1].split("\ndeploy_stack\n", 1)[0]
+        assert f"adopt={'true' if entry.adoptable_resources else 'false'}" in block
+        assert f"protect={'true' if entry.termination_protection else 'false'}" in block
+        assert f"alarms=({' '.join(entry.rollback_alarms)})" in block
+        assert f"monitoring_minutes={entry.rollback_monitoring_minutes}" in block
+        for key in entry.parameters_kept_on_update:
+            assert f"then add_previous {key};" in block
+        for key, ref in entry.parameters_from_outputs.items():
+            upstream = document.by_name(ref.stack).stack_name
+            assert f"value=$(output {upstream} {ref.output} {key})" in block
 
 
-def test_following_the_guide_with_the_aws_cli_deploys_dev(tmp_path):
-    workdir = _emulator_copy(tmp_path)
-    before = tree_digest(workdir / "out" / "dev")
-    with outputs_after_change_set(), in_process_server() as endpoint:
-        result = subprocess.run(
-            ["bash", "-c", guide()], cwd=workdir, env=_cli_env(endpoint), capture_output=True, text=True, timeout=300
-        )
-        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-        # Following the guide leaves out/dev exactly as it was (generate.py --check stays clean).
-        assert tree_digest(workdir / "out" / "dev") == before
-        cfn = _cfn(endpoint)
-        manifest = json.loads((OUT / "dev" / "stacks.json").read_text())
-        deployed = {}
-        for stack in manifest["stacks"]:
-            described = cfn.describe_stacks(StackName=stack["stack_name"])["Stacks"][0]
-            assert described["StackStatus"] == "CREATE_COMPLETE"
-            assert {t["Key"]: t["Value"] for t in described["Tags"]} == stack["tags"]
-            deployed[stack["name"]] = described
-        outputs = {o["OutputKey"]: o["OutputValue"] for o in deployed["network"]["Outputs"]}
-        service_parameters = {p["ParameterKey"]: p["ParameterValue"] for p in deployed["service"]["Parameters"]}
+def test_script_passes_shellcheck():
+    shellcheck = shutil.which("shellcheck")
+    if shellcheck is None:
+        pytest.skip("shellcheck is not installed (Debian: apt-get install shellcheck)")
+    scripts = [str(OUT / env / environment.DEPLOY_SCRIPT) for env in ENVIRONMENTS]
+    result = subprocess.run([shellcheck, *scripts], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout
+
+
+def test_without_a_terminal_or_yes_it_refuses_before_any_call():
+    result = _run(OUT / "dev")
+    assert result.returncode == 2
+    assert "no terminal to confirm change sets on" in result.stderr and "--yes" in result.stderr
+
+
+def test_a_template_over_51200_bytes_needs_a_bucket(tmp_path):
+    folder = tmp_path / "dev"
+    shutil.copytree(OUT / "dev", folder)
+    with (folder / "service.json").open("a") as template:
+        template.write(" " * 51200)
+    result = _run(folder, "--yes")
+    assert result.returncode == 2
+    assert "service.json is" in result.stderr and "--s3-bucket BUCKET or DEPLOY_S3_BUCKET=BUCKET" in result.stderr
+
+
+def _stacks(endpoint: str, document: manifest.Manifest) -> dict[str, dict]:
+    cfn = _client(endpoint)
+    return {entry.name: cfn.describe_stacks(StackName=entry.stack_name)["Stacks"][0] for entry in document.stacks}
+
+
+@pytest.mark.deploy
+def test_deploy_script_creates_updates_and_reports_up_to_date(tmp_path):
+    """dev with the AWS CLI alone: create every stack, update after a params change, then nothing to do."""
+    folder = adapted_copy(OUT / "dev", tmp_path / "out" / "dev")
+    document = manifest.read(folder)
+    before = tree_digest(folder)
+    with handoff_server() as endpoint:
+        created = _run(folder, "--yes", endpoint=endpoint)
+        assert created.returncode == 0, created.stdout[-3000:] + created.stderr[-3000:]
+        assert tree_digest(folder) == before, "the script writes nothing beside itself"
+        stacks = _stacks(endpoint, document)
+        cfn = _client(endpoint)
+        for entry in document.stacks:
+            deployed = stacks[entry.name]
+            assert deployed["StackStatus"] == "CREATE_COMPLETE"
+            assert {t["Key"]: t["Value"] for t in deployed["Tags"]} == entry.tags
+            policy = cfn.get_stack_policy(StackName=entry.stack_name).get("StackPolicyBody")
+            assert (json.loads(policy) if policy else None) == entry.stack_policy
+        outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks["network"]["Outputs"]}
+        service_parameters = {p["ParameterKey"]: p["ParameterValue"] for p in stacks["service"]["Parameters"]}
         assert service_parameters["VpcId"] == outputs["VpcId"] and outputs["VpcId"].startswith("vpc-")
-        assert "ProductionUrl" in {o["OutputKey"] for o in deployed["service"]["Outputs"]}
-        # The review step printed each change set as a table.
-        assert result.stdout.count("DescribeChangeSet") == len(manifest["stacks"])
+        # Each change set was shown as a table before it ran.
+        assert created.stdout.count("DescribeChangeSet") == len(document.stacks)
+
+        # A params change, regenerated as `make generate` would, then adapted for the emulator again.
+        params = tmp_path / "params"
+        shutil.copytree(PARAMS, params)
+        dev = yaml.safe_load((params / "dev.yaml").read_text())
+        dev["service"]["desired_count"] = 2
+        (params / "dev.yaml").write_text(yaml.safe_dump(dev))
+        assert cli.main(["--env", "dev", "--params-dir", str(params), "--out-dir", str(tmp_path / "out"), "-q"]) == 0
+        adapt_templates(folder)
+        updated = _run(folder, "--yes", endpoint=endpoint)
+        assert updated.returncode == 0, updated.stdout[-3000:] + updated.stderr[-3000:]
+        assert "webapp-dev-network is up to date: no changes" in updated.stdout
+        assert "== webapp-dev-service: UPDATE change set" in updated.stdout
+        after = _stacks(endpoint, document)
+        assert after["service"]["StackStatus"] == "UPDATE_COMPLETE"
+        template = cfn.get_template(StackName="webapp-dev-service")["TemplateBody"]
+        template = template if isinstance(template, dict) else json.loads(template)
+        assert template["Resources"]["Service"]["Properties"]["DesiredCount"] == 2
+
+        again = _run(folder, "--yes", endpoint=endpoint)
+        assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+        assert again.stdout.count("is up to date: no changes") == len(document.stacks)
+        assert "up to date: no stack of webapp dev had changes" in again.stdout
+        # Empty change sets are deleted (moto also lists executed ones, and those of every stack).
+        summaries = cfn.list_change_sets(StackName="webapp-dev-service")["Summaries"]
+        assert not [s["ChangeSetName"] for s in summaries if s["Status"] == "FAILED"]
 
 
-def test_moto_still_needs_the_outputs_fix(tmp_path):
+@pytest.mark.deploy
+def test_deploy_script_creates_staging_through_s3(tmp_path):
+    """staging, whose adapted templates may exceed 51,200 bytes: those go through the given bucket."""
+    folder = adapted_copy(OUT / "staging", tmp_path / "staging")
+    document = manifest.read(folder)
+    large = [e.template for e in document.stacks if (folder / e.template).stat().st_size > 51200]
+    with handoff_server() as endpoint:
+        s3 = _client(endpoint, "s3")
+        s3.create_bucket(Bucket="handoff", CreateBucketConfiguration={"LocationConstraint": REGION})
+        result = _run(folder, "--yes", "--s3-bucket", "handoff", endpoint=endpoint)
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        assert {s["StackStatus"] for s in _stacks(endpoint, document).values()} == {"CREATE_COMPLETE"}
+        uploaded = [o["Key"].rsplit("/", 1)[1] for o in s3.list_objects_v2(Bucket="handoff").get("Contents", [])]
+        assert sorted(uploaded) == sorted(large)
+
+
+@pytest.mark.deploy
+def test_a_missing_output_stops_the_script_with_its_name(tmp_path):
+    """A wired output the upstream stack does not have: a clear message, never the literal "None"."""
+    (tmp_path / "a.json").write_text(
+        json.dumps({"Resources": {"Handle": {"Type": "AWS::CloudFormation::WaitConditionHandle"}}})
+    )
+    (tmp_path / "b.json").write_text(
+        json.dumps(
+            {
+                "Parameters": {"Value": {"Type": "String"}},
+                "Resources": {"Handle": {"Type": "AWS::CloudFormation::WaitConditionHandle"}},
+            }
+        )
+    )
+    (tmp_path / "a.parameters.json").write_text("[]")
+    entries = [
+        manifest.StackEntry("a", "t-a", "a.json", "a.parameters.json", REGION),
+        manifest.StackEntry(
+            "b",
+            "t-b",
+            "b.json",
+            "b.parameters.json",
+            REGION,
+            parameters_from_outputs={"Value": manifest.OutputRef("a", "Gone")},
+        ),
+    ]
+    (tmp_path / "deploy.sh").write_text(environment.deploy_script(manifest.Manifest("t", "test", REGION, entries)))
+    with handoff_server() as endpoint:
+        result = _run(tmp_path, "--yes", endpoint=endpoint)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "stack t-a has no output Gone, which parameter Value of t-b takes" in result.stderr
+    assert "None" not in result.stderr
+    assert "t-b" not in result.stdout
+
+
+@pytest.mark.deploy
+def test_moto_still_needs_the_outputs_fix():
     """Without the server-side fix moto 5.2.5 reports no Outputs after a change set is executed;
-    when this fails, moto has closed the gap and tests/moto_server_patches.py can go."""
+    when this fails, moto has closed the gap and the fix can go."""
     template = {
         "Resources": {"Logs": {"Type": "AWS::Logs::LogGroup", "Properties": {"LogGroupName": "x"}}},
         "Outputs": {"Name": {"Value": {"Ref": "Logs"}}},
     }
     with in_process_server() as endpoint:
-        cfn = _cfn(endpoint)
+        cfn = _client(endpoint)
         cfn.create_change_set(
             StackName="s", ChangeSetName="c", ChangeSetType="CREATE", TemplateBody=json.dumps(template)
         )
         cfn.execute_change_set(StackName="s", ChangeSetName="c")
         assert "Outputs" not in cfn.describe_stacks(StackName="s")["Stacks"][0]
+
+
+@pytest.mark.deploy
+def test_moto_still_needs_the_empty_change_set_fix():
+    """Without the server-side fix moto 5.2.5 fails CreateChangeSet for an update with no changes,
+    where CloudFormation creates it FAILED ("didn't contain changes"); when this fails, the fix can go."""
+    from botocore.exceptions import ClientError
+
+    template = json.dumps(
+        {
+            "Parameters": {"Value": {"Type": "String"}},
+            "Resources": {"Handle": {"Type": "AWS::CloudFormation::WaitConditionHandle"}},
+        }
+    )
+    same = {
+        "StackName": "s",
+        "TemplateBody": template,
+        "Parameters": [{"ParameterKey": "Value", "ParameterValue": "v"}],
+    }
+    with in_process_server() as endpoint:
+        cfn = _client(endpoint)
+        cfn.create_stack(**same)
+        with pytest.raises(ClientError, match="No updates are to be performed"):
+            cfn.create_change_set(ChangeSetName="c", ChangeSetType="UPDATE", **same)
+    with handoff_server() as endpoint:
+        cfn = _client(endpoint)
+        cfn.create_stack(**same)
+        cfn.create_change_set(ChangeSetName="c", ChangeSetType="UPDATE", **same)
+        described = cfn.describe_change_set(StackName="s", ChangeSetName="c")
+        assert described["Status"] == "FAILED" and "didn't contain changes" in described["StatusReason"]
+
+
+def test_readme_hand_off_names_the_script_and_the_emulator():
+    """The README's hand-off section shows what these tests run: deploy.sh against `make emulator`."""
+    text = (ROOT / "README.md").read_text()
+    section = text.split("## Hand-off", 1)[1].split("\n## ", 1)[0]
+    makefile = (ROOT / "Makefile").read_text()
+    assert "emulator:" in makefile and "-m tests.moto_server_patches" in makefile
+    for needle in (
+        "make emulator",
+        "bash out/dev/deploy.sh",
+        "--yes",
+        "--s3-bucket",
+        "AWS_ENDPOINT_URL",
+        ".cache/handoff/",
+    ):
+        assert needle in section, needle

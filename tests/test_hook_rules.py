@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -370,11 +371,17 @@ def test_the_gate_runs_the_project_rules_beside_all_of_cfn_lints_own(tmp_path):
     result = run_lint("--no-cache", str(bad), str(good), str(example))
 
     assert result.returncode == 1
-    # checkov findings are expected (AWS's example is not hardened); cfn-lint's lines start with the file.
-    cfn_lint = [line for line in result.stdout.splitlines() if ": checkov CKV_" not in line]
-    assert f"{bad}:" in result.stdout and all(line.startswith((f"{bad}:", f"{example}:")) for line in cfn_lint), (
-        result.stdout + result.stderr
-    )
+    # checkov findings are expected (AWS's example is not hardened). Every line of either tool is
+    # FILE:LINE: TOOL RULE MESSAGE, with the file as given.
+    findings = [
+        re.fullmatch(r"(.+?):(\d+): (cfn-lint|checkov) (\S+) (.+)", line) for line in result.stdout.splitlines()
+    ]
+    assert findings and all(findings), result.stdout
+    assert {m[1] for m in findings if m} <= {str(bad), str(good), str(example)}, result.stdout
+    assert {m[1] for m in findings if m and m[3] == "cfn-lint"} == {str(bad), str(example)}, result.stdout
+    assert any(m[3] == "checkov" and m[4].startswith("CKV_") for m in findings if m), result.stdout
+    cfn_lint = [f"{m[1]}: {m[4]} {m[5]}" for m in findings if m and m[3] == "cfn-lint"]
+    assert any(line.startswith(f"{bad}:") for line in cfn_lint), result.stdout + result.stderr
     bad_lines = [line.split(": ", 1)[1] for line in cfn_lint if line.startswith(f"{bad}:")]
     assert any(line.startswith(f"E9101 {HOOK}/TrafficRoutingConfg: unknown key") for line in bad_lines), bad_lines
     # The gate allows no finding of any level: the W9105 warning is reported too.

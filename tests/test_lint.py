@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -53,6 +54,30 @@ def test_gate_fails_on_a_checkov_finding(tmp_path):
     result = _lint(_bad_network(tmp_path, lambda body: body["Resources"]["FlowLogGroup"].pop("Metadata")))
     assert result.returncode == 1
     assert "checkov CKV_AWS_158" in result.stdout and "FlowLogGroup" in result.stdout
+
+
+def test_findings_of_both_tools_are_file_line_tool_rule_message(tmp_path):
+    """One format for every finding, in file and line order; checkov's line is where its resource starts."""
+
+    def both(body: dict) -> None:
+        body["Resources"]["FlowLogGroup"].pop("Metadata")
+        _misspell_cidr_block(body)
+
+    bad = _bad_network(tmp_path, both)
+    bad.write_text(json.dumps(json.loads(bad.read_text()), indent=2))
+    result = _lint(bad)
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
+    found = [re.fullmatch(r"(.+?):(\d+): (cfn-lint|checkov) (\S+) (.+)", line) for line in lines]
+    assert found and all(found), result.stdout
+    assert [(m[1], m[3], m[4]) for m in found if m] == [
+        (str(bad), "checkov", "CKV_AWS_158"),
+        (str(bad), "cfn-lint", "E3002"),
+    ]
+    text = bad.read_text().splitlines()
+    checkov_line, cfn_lint_line = (int(m[2]) for m in found if m)
+    assert text[checkov_line - 1].strip() == '"FlowLogGroup": {'
+    assert "CidrBlok" in text[cfn_lint_line - 1]
 
 
 def test_warm_cache_skips_unchanged_templates_and_rechecks_changed_ones(tmp_path, monkeypatch):

@@ -16,6 +16,7 @@ import yaml
 from blueprints import environment, manifest, naming
 from blueprints.config import EnvironmentConfig
 from blueprints.stacks import pipeline, pipeline_artifacts, pipeline_codebuild, service
+from blueprints.template import resolve_joins
 from tests.helpers import OUT, ROOT, environments, role_statements, template
 
 GATE = ROOT / "blueprints" / "assets" / "scan_gate.py"
@@ -46,8 +47,15 @@ def _pipeline(config: EnvironmentConfig):
     return pipeline.build(config, service.build_stack(config))
 
 
+def _text(value) -> str:
+    """A property's text, as built or as out/ writes it (an Fn::Join of its lines)."""
+    text = resolve_joins(value)
+    assert isinstance(text, str), value
+    return text
+
+
 def _buildspec(body: dict) -> dict:
-    return yaml.safe_load(body["Resources"]["BuildProject"]["Properties"]["Source"]["BuildSpec"])
+    return yaml.safe_load(_text(body["Resources"]["BuildProject"]["Properties"]["Source"]["BuildSpec"]))
 
 
 def _command(spec: dict, marker: str) -> str:
@@ -114,7 +122,7 @@ def test_buildspec_is_yaml_with_the_expected_phases_and_gate(env, tmp_path):
             }
             if action["ActionTypeId"]["Provider"] == "CodeBuild":
                 project = body["Resources"][config["ProjectName"]["Ref"]]["Properties"]
-                read |= set(re.findall(r"(?:file://|< |cat )([\w.-]+\.json)", project["Source"]["BuildSpec"]))
+                read |= set(re.findall(r"(?:file://|< |cat )([\w.-]+\.json)", _text(project["Source"]["BuildSpec"])))
     assert read, "the deploy stage reads files from the build"
     assert set(spec["artifacts"]["files"]) == read | {"imageDetail.json"}
 
@@ -296,7 +304,7 @@ def test_manual_approval_is_a_stage_before_deploy_and_defaults_on_for_prod():
 
 def _release_buildspec(body: dict, action: str) -> dict:
     project = _action(body, action)["Configuration"]["ProjectName"]["Ref"]
-    return yaml.safe_load(body["Resources"][project]["Properties"]["Source"]["BuildSpec"])
+    return yaml.safe_load(_text(body["Resources"][project]["Properties"]["Source"]["BuildSpec"]))
 
 
 def test_ecs_engine_registers_the_stacks_task_definition_and_deploys_that_revision():

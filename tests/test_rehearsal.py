@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from blueprints.template import resolve_joins
 from deployer import cli
 from deployer.rehearsal import rehearse
 from deployer.reporter import Reporter
@@ -97,7 +98,7 @@ def cloudformation_actions(role_arn: dict | None):
     def change(resources):
         build = resources["BuildProject"]["Properties"]["Source"]
         build["BuildSpec"] = (
-            build["BuildSpec"]
+            resolve_joins(build["BuildSpec"])
             .replace(
                 "      - ls -l\n",
                 f"      - {TEMPLATE_CONFIGURATION}\n      - ls -l\n",
@@ -170,7 +171,7 @@ def test_standard_ecs_action_is_caught_because_the_stacks_task_definition_does_n
     def ecs_action(resources):
         build = resources["BuildProject"]["Properties"]["Source"]
         build["BuildSpec"] = (
-            build["BuildSpec"]
+            resolve_joins(build["BuildSpec"])
             .replace(
                 """      - printf '{"ImageURI":"%s"}\\n' "$IMAGE_URI" > imageDetail.json\n""",
                 """      - printf '{"ImageURI":"%s"}\\n' "$IMAGE_URI" > imageDetail.json\n"""

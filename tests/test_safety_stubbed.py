@@ -149,7 +149,9 @@ def _planned(cfn, entry, stack_response, expected_extra, described=None):
                 **expected_extra,
             },
         )
-        stub.add_response("describe_change_set", described or _described([]), {"ChangeSetName": CS_ID})
+        stub.add_response(
+            "describe_change_set", described or _described([]), {"ChangeSetName": CS_ID, "IncludePropertyValues": True}
+        )
         plan = planner.plan(entry)
         stub.assert_no_pending_responses()
     yield plan

@@ -10,6 +10,7 @@ from blueprints import assets, naming
 from blueprints.config import EnvironmentConfig
 from blueprints.config.service import PREDEFINED_DEPLOYMENTS
 from blueprints.stacks import service
+from blueprints.template import resolve_joins
 from tests.helpers import OUT, environments, resources, role_statements, template
 
 CERT = "arn:aws:acm:eu-west-1:111122223333:certificate/00000000-0000-0000-0000-000000000000"
@@ -276,7 +277,7 @@ def test_validation_hook_function():
     function = body["Resources"]["ValidationHookFunction"]["Properties"]
     assert function["FunctionName"] == "CodeDeployHook_webapp-dev-validate"
     assert function["Handler"] == "index.codedeploy_handler"
-    assert function["Code"]["ZipFile"] == assets.text(assets.VALIDATION_HOOK)
+    assert resolve_joins(function["Code"]["ZipFile"]) == assets.text(assets.VALIDATION_HOOK)
     assert function["VpcConfig"]["SubnetIds"] == {"Ref": "PrivateSubnetIds"}
     variables = function["Environment"]["Variables"]
     assert json.loads(variables["PATHS"]) == ["/"] and variables["EXPECTED_STATUS"] == "200"

@@ -145,7 +145,7 @@ def _repository(t: CfnTemplate, config: EnvironmentConfig) -> None:
             ImageTagMutability="IMMUTABLE",
             ImageScanningConfiguration=ecr.ImageScanningConfiguration(ScanOnPush=True),
             EncryptionConfiguration=ecr.EncryptionConfiguration(EncryptionType="KMS"),
-            LifecyclePolicy=ecr.LifecyclePolicy(LifecyclePolicyText=json.dumps(rules, sort_keys=True)),
+            LifecyclePolicy=ecr.LifecyclePolicy(LifecyclePolicyText=json.dumps(rules, indent=2, sort_keys=True)),
             # Images of running tasks must outlive the pipeline stack.
             DeletionPolicy="Retain",
             UpdateReplacePolicy="Retain",

@@ -18,7 +18,10 @@ Modules, from the command line down:
 - policy: every refusal, as pure functions over plans, change sets and templates; update_rules (what
   an update replaces or an API rejects, from the deployed and planned templates) and routing (live
   listener routing) are its day-2 rules, day2 fetches their facts (GetTemplate, ELB reads).
-- render: what the user reads, as lines; reporter: writes them (thread-safe).
+- widening: the access changes of an update (IAM grants, security-group ingress; plan's table) and
+  apply's widening gate (exit 2 without --allow-widening).
+- render: what the user reads, as lines; reporter: writes them (thread-safe); changes: the value-level
+  change model (each changed property, parameter and tag as before -> after) that plan and diff render.
 - provider: the deployment target's interface and CloudFormation's implementation.
 - emulator: the local emulator's implementation (moto 5.2.5 gaps, day-2 gaps 19–22); local_server: its process.
 - manifest: reading out/<env>/ (through blueprints.manifest); aws: clients and S3 upload;

@@ -32,6 +32,7 @@ class Options:
     bucket: str | None = None
     keep: bool = False
     allow_replacement: bool = False
+    allow_widening: bool = False  # apply: execute updates that widen access (deployer.widening)
 
 
 class Planner:

@@ -6,7 +6,8 @@
 Commands: plan, apply, status, outputs, diff, drift, destroy, demo (local emulator only), rehearse
 (the release of out/<env>/ on an emulator started in-process: see deployer.rehearsal).
 Exit codes: 0 success or nothing to do; 1 a deployment or change set failed; 2 bad usage or bad
-input (also: endpoint unreachable, out/ stale against params/); 3 `plan --detailed-exitcode` (or
+input (also: endpoint unreachable, out/ stale against params/, an update that widens access
+without --allow-widening); 3 `plan --detailed-exitcode` (or
 `diff --detailed-exitcode`) found changes, or `drift` found unexpected drift;
 130 interrupted (Ctrl-C stops waiting, never the deployment).
 """
@@ -36,6 +37,7 @@ NOT_FOR_REHEARSE = (
     "profile",
     "keep",
     "allow_replacement",
+    "allow_widening",
     "allow_stale",
     "s3_bucket",
 )
@@ -78,6 +80,11 @@ def parser() -> argparse.ArgumentParser:
         "--allow-replacement",
         action="store_true",
         help="apply: allow change sets that replace or remove stateful resources",
+    )
+    p.add_argument(
+        "--allow-widening",
+        action="store_true",
+        help="apply: allow updates that widen access (IAM grants, security-group ingress; see plan's access changes)",
     )
     p.add_argument("--detailed-exitcode", action="store_true", help="plan/diff: exit 3 when there are changes")
     p.add_argument("--s3-bucket", help="bucket for templates over 51,200 bytes (default: one per account and region)")
@@ -131,7 +138,12 @@ def _context(args: argparse.Namespace, provider: Provider, reporter: Reporter) -
     from .waiting import Waiter
 
     loaded = manifest.load(Path(args.out), args.env, args.stack, args.region)
-    options = Options(bucket=args.s3_bucket, keep=args.keep, allow_replacement=args.allow_replacement)
+    options = Options(
+        bucket=args.s3_bucket,
+        keep=args.keep,
+        allow_replacement=args.allow_replacement,
+        allow_widening=args.allow_widening,
+    )
     aws = provider.clients(args.profile)
     aws.say = reporter.say
     return Context(

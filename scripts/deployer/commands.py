@@ -3,9 +3,10 @@ them to the scheduler, which executes them in dependency order."""
 
 from __future__ import annotations
 
+import sys
 from concurrent.futures import ThreadPoolExecutor
 
-from . import CHANGES, FAILED, OK, day2, policy, stack_policy
+from . import CHANGES, FAILED, OK, USAGE, day2, policy, stack_policy, widening
 from .context import Context
 from .manifest import StackEntry
 from .plans import Plan, PlanState
@@ -36,7 +37,33 @@ def _plan_all(ctx: Context) -> list[Plan]:
 
 def _show(ctx: Context, plans: list[Plan]) -> None:
     for p in plans:
-        ctx.reporter.say(*plan_lines(p, colour=ctx.reporter.is_terminal), "")
+        access = widening.access_lines(widening.plan_changes(p))
+        ctx.reporter.say(*plan_lines(p, colour=ctx.reporter.is_terminal), *access, "")
+
+
+def _widening_gate(ctx: Context, plans: list[Plan]) -> int | None:
+    """An update that widens access (deployer.widening) needs --allow-widening: with --yes or without a
+    terminal it is refused (exit 2), an interactive apply asks about it on its own; None: go on."""
+    wide = widening.widening_plans(plans)
+    if not wide or ctx.options.allow_widening:
+        return None
+    names = ", ".join(p.entry.stack_name for p, _ in wide)
+    if ctx.yes or not sys.stdin.isatty():
+        for p in plans:
+            ctx.planner.discard(p, force=True)
+        rows = [line for _, changes in wide for line in widening.access_lines(changes)]
+        ctx.reporter.say(
+            *rows,
+            f"Refused: {names} would widen access (marked !! wider above). Review it, then re-run with "
+            "--allow-widening if that is intended.",
+        )
+        return USAGE
+    if ctx.confirm(f"{names} would widen access (marked !! wider above). Widen it?"):
+        return None
+    ctx.reporter.say("Not applied.")
+    for p in plans:
+        ctx.planner.discard(p)
+    return OK
 
 
 def plan(ctx: Context) -> int:
@@ -44,6 +71,9 @@ def plan(ctx: Context) -> int:
     _show(ctx, plans)
     refused = policy.refusals(plans, allow_replacement=ctx.options.allow_replacement, env=ctx.env)
     ctx.reporter.say(*(line.replace("Refused:", "apply would refuse:", 1) for line in refusal_lines(refused)))
+    wide = ", ".join(p.entry.stack_name for p, _ in widening.widening_plans(plans))
+    if wide:
+        ctx.reporter.say(f"apply would refuse without --allow-widening: {wide} would widen access (!! wider above).")
     for p in plans:
         if p.state is PlanState.CHANGES:
             ctx.planner.discard(p)
@@ -66,6 +96,9 @@ def apply(ctx: Context) -> int:
             ctx.planner.discard(p, force=bool(refusals) and not failed)
         say(*refusal_lines(refusals))
         return FAILED
+    gated = _widening_gate(ctx, plans)
+    if gated is not None:
+        return gated
     for p in plans:
         if p.state is PlanState.UP_TO_DATE:
             lines = stack_policy.ensure(ctx.aws.cfn(p.entry.region), p)

@@ -7,11 +7,11 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from . import CHANGES, FAILED, OK, policy, retention
+from . import CHANGES, FAILED, OK, changes, policy, retention, update_rules
 from .aws import describe_stack, error_message
 from .context import Context
 from .manifest import StackEntry
-from .render import MASK, canonical, event_line, outputs_lines, refusal_lines, unified
+from .render import MASK, canonical, event_line, outputs_lines, refusal_lines, unified, value_lines
 from .waiting import latest_event_id, wait_for_stack
 
 
@@ -66,9 +66,10 @@ def diff(ctx: Context) -> int:
             differs = True
             continue
         deployed_body = cfn.get_template(StackName=stack["StackId"], TemplateStage="Original")["TemplateBody"]
+        sent = ctx.provider.sent_template(entry)
         lines = unified(
             canonical(deployed_body),
-            canonical(ctx.provider.sent_template(entry)),
+            canonical(sent),
             f"deployed/{entry.stack_name}",
             f"out/{ctx.env}/{entry.template_path.name}",
         )
@@ -80,12 +81,39 @@ def diff(ctx: Context) -> int:
             f"deployed/{entry.stack_name}/parameters",
             f"out/{ctx.env}/{entry.name}/parameters",
         )
+        lines += _value_lines(entry, stack, deployed_body, sent, deployed, wanted)
         if lines:
             differs = True
             ctx.reporter.say(f"== {entry.stack_name}: differs ==", *lines, "")
         else:
             ctx.reporter.say(f"== {entry.stack_name}: no differences ==")
     return CHANGES if differs and ctx.detailed_exitcode else OK
+
+
+def _value_lines(
+    entry: StackEntry,
+    stack: dict[str, Any],
+    deployed_body: str | dict[str, Any],
+    sent: dict[str, Any],
+    deployed: dict[str, str],
+    wanted: dict[str, str],
+) -> list[str]:
+    """The value-level view plan shows (changes.py), from the two templates: no change set here."""
+    old = json.loads(deployed_body) if isinstance(deployed_body, str) else deployed_body
+    no_echo = entry.no_echo()
+    computed = changes.template_values(
+        old,
+        sent,
+        changes.masked(update_rules.effective_parameters(old, deployed), no_echo),
+        changes.masked(update_rules.effective_parameters(sent, wanted), no_echo),
+        entry.region,
+    )
+    tags = {t["Key"]: t["Value"] for t in stack.get("Tags", [])}
+    return value_lines(
+        list(computed.values()),
+        changes.mapping_changes(changes.masked(deployed, no_echo), changes.masked(wanted, no_echo)),
+        changes.mapping_changes(tags, entry.tags),
+    )
 
 
 def _deletion(ctx: Context, entry: StackEntry, stack: dict[str, Any]) -> policy.Deletion:

@@ -17,6 +17,7 @@ from .aws import Aws, error_message
 from .manifest import StackEntry
 from .rehearsal_build import BuildFailedError, Workspace, parse_buildspec, run_buildspec
 from .rehearsal_model import Action, DeployedStack, Journal, RehearsalInputError, StepFailedError
+from .template_text import literal_text
 
 # The scan gate's invocation in a buildspec (scripts/scan_gate.py embedded and run by python3).
 SCAN_GATE = re.compile(r"\bpython3?\s+\S*scan_gate\.py\b")
@@ -132,7 +133,8 @@ def codebuild_project(template: dict[str, Any], action: Action) -> tuple[str, di
 def project_buildspec(pipeline: StackEntry, action: Action) -> dict[str, Any]:
     """The project's inline buildspec, parsed (RehearsalInputError when it has none or it is not 0.2)."""
     logical_id, project = codebuild_project(pipeline.template, action)
-    text = project.get("Source", {}).get("BuildSpec")
+    # out/ writes a long buildspec one line per element of an Fn::Join; CloudFormation joins them.
+    text = literal_text(project.get("Source", {}).get("BuildSpec"))
     if not isinstance(text, str) or not text.strip():
         raise RehearsalInputError(
             f"{action.label}: project {logical_id} has no inline Source.BuildSpec (a buildspec in the "

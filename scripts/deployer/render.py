@@ -8,11 +8,15 @@ import difflib
 import json
 from typing import Any
 
-from . import policy
+from . import changes, policy
 from .manifest import StackEntry
 from .plans import ChangeKind, Plan, PlanState
 
 MASK = "****"
+ARROW = "→"
+VALUE_WIDTH = 80  # characters of a value shown on each side of the arrow
+DIFF_LIMIT = 20  # lines of a multi-line value's unified diff
+SOURCES = {"change set": " (from the change set)", "templates": " (worked out from the deployed and planned templates)"}
 CHANGE_HEADERS = ["Action", "Logical ID", "Type", "Replacement", "Changed properties", ""]
 
 
@@ -66,6 +70,52 @@ def change_table(changes: list[dict[str, Any]], colour: bool = False) -> list[st
     if not changes:
         return ["  (no resource changes)"]
     return table(CHANGE_HEADERS, change_rows(changes, colour))
+
+
+def value_text(value: Any) -> str:
+    if value is changes.MISSING:
+        return "(none)"
+    return value if isinstance(value, str) else json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= VALUE_WIDTH else text[: VALUE_WIDTH - 1] + "…"
+
+
+def value_change_lines(prefix: str, change: changes.ValueChange, indent: str) -> list[str]:
+    """``prefix path: before → after``, each side cut at VALUE_WIDTH characters; multi-line strings
+    (buildspecs, inline source) as a unified diff of at most DIFF_LIMIT lines."""
+    before, after = value_text(change.before), value_text(change.after)
+    if "\n" not in before and "\n" not in after:
+        return [f"{indent}{prefix}{change.path}: {_short(before)} {ARROW} {_short(after)}"]
+    old = [] if change.before is changes.MISSING else before.splitlines()
+    new = [] if change.after is changes.MISSING else after.splitlines()
+    body = unified(old, new, "before", "after")[2:]
+    lines = [f"{indent}{prefix}{change.path}: (multi-line, unified diff)"]
+    lines += [f"{indent}    {_short(line)}" for line in body[:DIFF_LIMIT]]
+    if len(body) > DIFF_LIMIT:
+        lines.append(f"{indent}    … {len(body) - DIFF_LIMIT} more diff lines")
+    return lines
+
+
+def value_lines(
+    resources: list[changes.ResourceValues], parameters: list[changes.ValueChange], tags: list[changes.ValueChange]
+) -> list[str]:
+    """The value-level view under the change table (changes.py): per modified resource its replacement
+    verdict and each changed property, then parameters and stack tags."""
+    lines = []
+    for r in resources:
+        source = SOURCES.get(r.source, "")
+        lines.append(f"    {r.logical_id} ({r.resource_type}): replacement {r.replacement}{source}")
+        if not r.values:
+            lines.append("      (no property value changes known: it changes with what it refers to)")
+        for v in r.values:
+            lines += value_change_lines(f"{r.logical_id} ", v, "      ")
+    for p in parameters:
+        lines += value_change_lines("parameter ", p, "    ")
+    for t in tags:
+        lines += value_change_lines("tag ", t, "    ")
+    return ["  Changed values:", *lines] if lines else []
 
 
 def local_add_table(entry: StackEntry) -> list[str]:
@@ -183,6 +233,7 @@ def plan_lines(plan: Plan, discarded: bool = True, colour: bool = False) -> list
         lines += local_add_table(entry) if plan.kind is ChangeKind.CREATE else ["  resource changes: known after apply"]
     else:
         lines += change_table(plan.changes, colour)
+        lines += value_lines(*changes.plan_values(plan))
     lines += parameter_lines(entry, plan.shown_parameters, plan.deployed_parameters)
     lines += tag_lines(entry.tags, plan.deployed_tags)
     stateful = policy.stateful_changes(plan.changes)

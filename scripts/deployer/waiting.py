@@ -107,16 +107,17 @@ def wait_for_stack(
 
 
 def wait_for_change_set(cfn: Any, change_set_id: str, waiter: Waiter) -> dict[str, Any]:
-    """Poll DescribeChangeSet until it leaves CREATE_PENDING/CREATE_IN_PROGRESS; return it with all Changes."""
+    """Poll DescribeChangeSet until it leaves CREATE_PENDING/CREATE_IN_PROGRESS; return it with all Changes,
+    with their property values (IncludePropertyValues: BeforeContext/AfterContext, BeforeValue/AfterValue)."""
     start = waiter.clock()
     delays = poll_delays()
     while True:
-        described: dict[str, Any] = cfn.describe_change_set(ChangeSetName=change_set_id)
+        described: dict[str, Any] = cfn.describe_change_set(ChangeSetName=change_set_id, IncludePropertyValues=True)
         if described["Status"] not in ("CREATE_PENDING", "CREATE_IN_PROGRESS"):
             changes = list(described.get("Changes", []))
             token = described.get("NextToken")
             while token:
-                page = cfn.describe_change_set(ChangeSetName=change_set_id, NextToken=token)
+                page = cfn.describe_change_set(ChangeSetName=change_set_id, NextToken=token, IncludePropertyValues=True)
                 changes.extend(page.get("Changes", []))
                 token = page.get("NextToken")
             described["Changes"] = changes

@@ -8,7 +8,11 @@ cfn-lint runs as a library with .cfnlintrc and the project rules of ``lintgate.r
 a template in out/<env>/ is checked against its environment's region (from stacks.json).
 checkov runs its CloudFormation checks; a failed check must be fixed or skipped in the
 resource's Metadata with a reason. Any finding of either tool (error, warning or
-informational) makes the exit code 1.
+informational) makes the exit code 1. Every finding is one line, the same for both tools and
+in file and line order: ``FILE:LINE: TOOL RULE MESSAGE``, for example
+
+    out/dev/service.json:120: cfn-lint E3002 Additional properties are not allowed ...
+    out/dev/service.json:45: checkov CKV_AWS_111 Ensure IAM policies ... (AWS::IAM::Role.BuildRole)
 
 A template that passed is remembered under .cache/lint/ by a hash of its bytes, the tool
 versions, the configuration and the project rules; an unchanged template is then skipped.
@@ -68,19 +72,34 @@ def cache_key(path: Path, fingerprint: str) -> str:
     return hashlib.sha256(fingerprint.encode() + region_of(path).encode() + path.read_bytes()).hexdigest()
 
 
-def run_cfn_lint(paths: list[Path]) -> list[str]:
+# One finding: (file as given on the command line, line, tool, rule, message).
+Finding = tuple[str, int, str, str, str]
+
+
+def shown_as(paths: list[Path]) -> dict[str, Path]:
+    """Each path by its resolved form: the tools name files their own way; findings name them as given."""
+    return {str(path.resolve()): path for path in paths}
+
+
+def format_finding(finding: Finding) -> str:
+    path, line, tool, rule, message = finding
+    return f"{path}:{line}: {tool} {rule} {message}"
+
+
+def run_cfn_lint(paths: list[Path]) -> list[Finding]:
     """One cfn-lint run per region (a template is checked against its environment's region)."""
     from cfnlint.api import lint_by_config
 
     config = cfn_lint_settings()
-    by_region: dict[str, dict[str, Path]] = {}
+    by_region: dict[str, list[Path]] = {}
     for path in paths:
-        by_region.setdefault(region_of(path), {})[str(path.resolve())] = path
-    findings = []
-    for region, given in sorted(by_region.items()):
+        by_region.setdefault(region_of(path), []).append(path)
+    findings: list[Finding] = []
+    for region, in_region in sorted(by_region.items()):
+        given = shown_as(in_region)
         for m in lint_by_config({"templates": list(given), "regions": [region]} | config):
             shown = given.get(str(Path(m.filename).resolve()), m.filename)
-            findings.append(f"{shown}:{m.linenumber}:{m.columnnumber}: {m.rule.id} {m.message}")
+            findings.append((str(shown), m.linenumber, "cfn-lint", m.rule.id, m.message))
     return findings
 
 
@@ -105,7 +124,7 @@ def _checkov_logging_silenced() -> Iterator[None]:
         logging.disable(previous)
 
 
-def run_checkov(paths: list[Path]) -> list[str]:
+def run_checkov(paths: list[Path]) -> list[Finding]:
     os.environ.setdefault("BC_SKIP_MAPPING", "TRUE")  # no network: don't fetch guideline links
     os.environ.setdefault("CHECKOV_RUN_SCA_PACKAGE_SCAN_V2", "false")
     with _checkov_logging_silenced():
@@ -117,13 +136,19 @@ def run_checkov(paths: list[Path]) -> list[str]:
             files=[str(p.resolve()) for p in paths],
             runner_filter=RunnerFilter(framework=["cloudformation"], show_progress_bar=False),
         )
-    findings = []
+    given = shown_as(paths)
+    findings: list[Finding] = []
     # Runner.run is typed to return one report or several; the CloudFormation runner returns one.
     for report in result if isinstance(result, list) else [result]:
         for record in report.failed_checks:
-            findings.append(f"{record.file_path}: checkov {record.check_id} {record.check_name} ({record.resource})")
+            name = record.file_abs_path or record.file_path
+            shown = given.get(str(Path(name).resolve()), name)
+            line = record.file_line_range[0] if record.file_line_range else 1
+            message = f"{record.check_name} ({record.resource})"
+            findings.append((str(shown), line, "checkov", record.check_id, message))
         for problem in report.parsing_errors:
-            findings.append(f"{problem}: checkov could not parse the template")
+            shown = given.get(str(Path(problem).resolve()), problem)
+            findings.append((str(shown), 1, "checkov", "parse", "checkov could not parse the template"))
     return findings
 
 
@@ -146,11 +171,11 @@ def main(argv: list[str] | None = None) -> int:
     keys = {p: cache_key(p, fingerprint) for p in templates}
     todo = [p for p in templates if not (use_cache and (args.cache_dir / keys[p]).exists())]
 
-    findings: list[str] = []
+    findings: list[Finding] = []
     if todo:
         findings += run_cfn_lint(todo) + run_checkov(todo)
-    for line in findings:
-        print(line)
+    for finding in sorted(findings):
+        print(format_finding(finding))
     # Only a clean run is remembered: a finding whose file the tools name in their own way
     # must never let its template be skipped next time.
     if use_cache and not findings:
