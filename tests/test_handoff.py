@@ -115,14 +115,26 @@ def _stacks(endpoint: str, document: manifest.Manifest) -> dict[str, dict]:
     return {entry.name: cfn.describe_stacks(StackName=entry.stack_name)["Stacks"][0] for entry in document.stacks}
 
 
+# The sample environments the emulator can create and update: prod's certificate_arn is a placeholder
+# (its service stack fails on the emulator as it would on AWS: README, "Deploying"); staging's update is
+# not modelled: moto 5.2.5 gives the change set of its (emulator-adapted, transform) service template no
+# Changes, so the script rightly reports "up to date" — staging is created (and re-run) below instead.
+EMULATED = [env for env in ENVIRONMENTS if env not in ("prod", "staging")]
+
+
 @pytest.mark.deploy
-def test_deploy_script_creates_updates_and_reports_up_to_date(tmp_path):
-    """dev with the AWS CLI alone: create every stack, update after a params change, then nothing to do."""
-    folder = adapted_copy(OUT / "dev", tmp_path / "out" / "dev")
+@pytest.mark.parametrize("env", EMULATED)
+def test_deploy_script_creates_updates_and_reports_up_to_date(tmp_path, env):
+    """Each environment with the AWS CLI alone: create every stack, update after a params change, then
+    nothing to do. Templates over 51,200 bytes go through the bucket given with --s3-bucket."""
+    folder = adapted_copy(OUT / env, tmp_path / "out" / env)
     document = manifest.read(folder)
     before = tree_digest(folder)
     with handoff_server() as endpoint:
-        created = _run(folder, "--yes", endpoint=endpoint)
+        _client(endpoint, "s3").create_bucket(
+            Bucket="handoff", CreateBucketConfiguration={"LocationConstraint": REGION}
+        )
+        created = _run(folder, "--yes", "--s3-bucket", "handoff", endpoint=endpoint)
         assert created.returncode == 0, created.stdout[-3000:] + created.stderr[-3000:]
         assert tree_digest(folder) == before, "the script writes nothing beside itself"
         stacks = _stacks(endpoint, document)
@@ -142,27 +154,27 @@ def test_deploy_script_creates_updates_and_reports_up_to_date(tmp_path):
         # A params change, regenerated as `make generate` would, then adapted for the emulator again.
         params = tmp_path / "params"
         shutil.copytree(PARAMS, params)
-        dev = yaml.safe_load((params / "dev.yaml").read_text())
-        dev["service"]["desired_count"] = 2
-        (params / "dev.yaml").write_text(yaml.safe_dump(dev))
-        assert cli.main(["--env", "dev", "--params-dir", str(params), "--out-dir", str(tmp_path / "out"), "-q"]) == 0
+        data = yaml.safe_load((params / f"{env}.yaml").read_text())
+        data["service"]["desired_count"] = 2
+        (params / f"{env}.yaml").write_text(yaml.safe_dump(data))
+        assert cli.main(["--env", env, "--params-dir", str(params), "--out-dir", str(tmp_path / "out"), "-q"]) == 0
         adapt_templates(folder)
-        updated = _run(folder, "--yes", endpoint=endpoint)
+        updated = _run(folder, "--yes", "--s3-bucket", "handoff", endpoint=endpoint)
         assert updated.returncode == 0, updated.stdout[-3000:] + updated.stderr[-3000:]
-        assert "webapp-dev-network is up to date: no changes" in updated.stdout
-        assert "== webapp-dev-service: UPDATE change set" in updated.stdout
+        assert f"webapp-{env}-network is up to date: no changes" in updated.stdout
+        assert f"== webapp-{env}-service: UPDATE change set" in updated.stdout
         after = _stacks(endpoint, document)
         assert after["service"]["StackStatus"] == "UPDATE_COMPLETE"
-        template = cfn.get_template(StackName="webapp-dev-service")["TemplateBody"]
+        template = cfn.get_template(StackName=f"webapp-{env}-service")["TemplateBody"]
         template = template if isinstance(template, dict) else json.loads(template)
         assert template["Resources"]["Service"]["Properties"]["DesiredCount"] == 2
 
-        again = _run(folder, "--yes", endpoint=endpoint)
+        again = _run(folder, "--yes", "--s3-bucket", "handoff", endpoint=endpoint)
         assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
         assert again.stdout.count("is up to date: no changes") == len(document.stacks)
-        assert "up to date: no stack of webapp dev had changes" in again.stdout
+        assert f"up to date: no stack of webapp {env} had changes" in again.stdout
         # Empty change sets are deleted (moto also lists executed ones, and those of every stack).
-        summaries = cfn.list_change_sets(StackName="webapp-dev-service")["Summaries"]
+        summaries = cfn.list_change_sets(StackName=f"webapp-{env}-service")["Summaries"]
         assert not [s["ChangeSetName"] for s in summaries if s["Status"] == "FAILED"]
 
 
@@ -180,6 +192,8 @@ def test_deploy_script_creates_staging_through_s3(tmp_path):
         assert {s["StackStatus"] for s in _stacks(endpoint, document).values()} == {"CREATE_COMPLETE"}
         uploaded = [o["Key"].rsplit("/", 1)[1] for o in s3.list_objects_v2(Bucket="handoff").get("Contents", [])]
         assert sorted(uploaded) == sorted(large)
+        again = _run(folder, "--yes", "--s3-bucket", "handoff", endpoint=endpoint)
+        assert again.returncode == 0 and again.stdout.count("is up to date: no changes") == len(document.stacks)
 
 
 @pytest.mark.deploy
