@@ -220,3 +220,40 @@ def test_text_written_line_by_line_diffs_as_text():
         changes.resolve({"BuildSpec": joined}, {}), changes.resolve({"BuildSpec": edited}, {})
     )
     assert change.path == "BuildSpec" and "echo two" in change.after
+
+
+def test_plan_shows_the_change_sets_hooks_from_aws():
+    """DescribeChangeSetHooks (CloudFormation API reference, documented response shape): each hook the
+    change set invokes, with its failure mode; a caller without the permission is told so."""
+    import boto3
+    from botocore.stub import Stubber
+
+    from deployer.provider import AwsProvider
+
+    cfn = boto3.client("cloudformation", region_name="eu-west-1", aws_access_key_id="a", aws_secret_access_key="b")
+    arn = "arn:aws:cloudformation:eu-west-1:123456789012:changeSet/c1/1"
+    hook = {
+        "InvocationPoint": "PRE_PROVISION",
+        "FailureMode": "FAIL",
+        "TypeName": "Org::Security::S3Check",
+        "TypeVersionId": "00000001",
+        "TypeConfigurationVersionId": "00000001",
+        "TargetDetails": {
+            "TargetType": "RESOURCE",
+            "ResourceTargetDetails": {
+                "LogicalResourceId": "ArtifactBucket",
+                "ResourceType": "AWS::S3::Bucket",
+                "ResourceAction": "Modify",
+            },
+        },
+    }
+    with Stubber(cfn) as stub:
+        stub.add_response("describe_change_set_hooks", {"Hooks": [hook], "Status": "PLANNED"}, {"ChangeSetName": arn})
+        stub.add_client_error("describe_change_set_hooks", "AccessDenied", "not authorized", 403)
+        lines = AwsProvider().change_set_hooks(cfn, arn)
+        denied = AwsProvider().change_set_hooks(cfn, arn)
+    assert lines == [
+        "  hooks of this change set: PLANNED",
+        "  hook Org::Security::S3Check (FAIL, PRE_PROVISION) on ArtifactBucket",
+    ]
+    assert denied == ["  hooks: not read (not authorized)"]

@@ -19,7 +19,10 @@ PLANNING_THREADS = 4
 
 def _plan_one(ctx: Context, entry: StackEntry) -> Plan:
     """A change set, and for an update the day-2 facts the policy judges besides it."""
-    return day2.inspect(ctx, ctx.planner.plan(entry))
+    plan = day2.inspect(ctx, ctx.planner.plan(entry))
+    if plan.state is PlanState.CHANGES and plan.change_set:
+        plan.hook_lines = ctx.provider.change_set_hooks(ctx.aws.cfn(entry.region), plan.change_set["ChangeSetId"])
+    return plan
 
 
 def _plan_all(ctx: Context) -> list[Plan]:

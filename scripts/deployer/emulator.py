@@ -20,6 +20,7 @@ tests/test_deploy_day2.py that fails once moto no longer has it:
     DescribeStacks drops every Output: not closed (tests/test_deploy_emulator.py shows it; the deploy
     tests avoid such outputs).
 25. ImportExistingResources is ignored (deployer.retention): re-create after destroy is shown on AWS only.
+26. No DescribeChangeSetHooks: plan shows the change set's hooks on AWS only.
 """
 
 from __future__ import annotations
@@ -258,6 +259,10 @@ def guard_obsolete_create(cfn: Any) -> None:
 class EmulatorProvider:
     """moto 5.2.5 at ``endpoint``, with every gap above closed (see deployer.provider.Provider).
     ``ephemeral``: the emulator was started by this command (--local) and stops with it."""
+
+    def change_set_hooks(self, cfn: Any, change_set_id: str) -> list[str]:
+        """Gap 26: moto 5.2.5 has no DescribeChangeSetHooks (and runs no CloudFormation Hooks)."""
+        return []
 
     def __init__(self, endpoint: str, ephemeral: bool = False):
         self.endpoint, self.ephemeral = endpoint, ephemeral

@@ -39,6 +39,7 @@ class Plan:
     waiting_on: list[str] = field(default_factory=list)
     reason: str = ""
     created_stack: bool = False  # the CREATE change set made an empty REVIEW_IN_PROGRESS stack
+    hook_lines: list[str] = field(default_factory=list)  # the change set's CloudFormation Hooks (AWS only)
     provider_notes: list[str] = field(default_factory=list)  # what the deployment target adds (the emulator's gaps)
     # Day-2 facts of an update (deployer.day2): the deployed template (GetTemplate, Original stage), the
     # template as sent, and the live routing of the listeners and rules the update touches (deployer.routing).

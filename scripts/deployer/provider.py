@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from .aws import Aws, describe_stack, error_message
 from .manifest import StackEntry
@@ -58,6 +58,10 @@ class Provider(Protocol):
         """Whether CreateChangeSet's error means "nothing to change"."""
         ...
 
+    def change_set_hooks(self, cfn: Any, change_set_id: str) -> list[str]:
+        """Lines on the CloudFormation Hooks the change set invokes (none: nothing to show)."""
+        ...
+
     def execute_failure(self, cfn: Any, stack_id: str, exc: ClientError) -> ExecuteFailure:
         """Why ExecuteChangeSet was refused."""
         ...
@@ -81,6 +85,27 @@ class Provider(Protocol):
 
 class AwsProvider:
     """CloudFormation, as its API reference documents it."""
+
+    def change_set_hooks(self, cfn: Any, change_set_id: str) -> list[str]:
+        """The hooks CloudFormation will invoke for this change set, with their failure modes and
+        status (DescribeChangeSetHooks, CloudFormation API reference). Optional information: a
+        caller without the permission is told so; a transport failure shows nothing."""
+        try:
+            found = cfn.describe_change_set_hooks(ChangeSetName=change_set_id)
+        except ClientError as exc:
+            return [f"  hooks: not read ({error_message(exc)})"]
+        except BotoCoreError:
+            return []
+        lines = []
+        for hook in found.get("Hooks") or []:
+            target = hook.get("TargetDetails", {}).get("ResourceTargetDetails", {})
+            where = f" on {target['LogicalResourceId']}" if target.get("LogicalResourceId") else ""
+            mode = f"{hook.get('FailureMode', '?')}, {hook.get('InvocationPoint', '?')}"
+            lines.append(f"  hook {hook.get('TypeName', '?')} ({mode}){where}")
+        status = found.get("Status")
+        if lines and status:
+            lines.insert(0, f"  hooks of this change set: {status}")
+        return lines
 
     def clients(self, profile: str | None) -> Aws:
         return Aws(profile=profile)

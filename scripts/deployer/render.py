@@ -243,7 +243,7 @@ def plan_lines(plan: Plan, discarded: bool = True, colour: bool = False) -> list
         lines += green_conflict_lines(conflict)
     lines += day2_lines(policy.day2_findings(plan), {s.logical_id for s in stateful}, shown_conflict=bool(conflict))
     if plan.state is PlanState.CHANGES:
-        lines += plan.provider_notes
+        lines += plan.hook_lines + plan.provider_notes
     if plan.change_set and not stateful:
         lines.append(f"  change set: {plan.change_set['ChangeSetName']}")
     return lines
