@@ -64,8 +64,9 @@ PORT ?= 5000
 emulator: $(STAMP)
 	$(BIN)/python -m tests.moto_server_patches --port $(PORT)
 
+# `make bench README=1` also writes the table into README.md; `ARGS=--skip-tests` for a quick run.
 bench: $(STAMP)
-	$(BIN)/python -m scripts.dev.bench $(ARGS)
+	$(BIN)/python -m scripts.dev.bench $(if $(README),--readme) $(ARGS)
 
 clean:
 	rm -rf $(VENV) .cache .pytest_cache .mypy_cache .ruff_cache

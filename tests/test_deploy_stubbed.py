@@ -259,7 +259,9 @@ def test_a_stack_busy_in_another_operation_is_waited_for_never_raced():
         stub.add_response("describe_stack_events", {"StackEvents": []}, {"StackName": STACK_ID})
         stub.add_response("describe_stacks", _stack("UPDATE_COMPLETE", **deployed), {"StackName": STACK_ID})
         stub.add_response("describe_stack_events", {"StackEvents": []}, {"StackName": STACK_ID})
-        # only now, with the other operation finished, is a change set created
+        # only now, with the other operation finished, is a change set created (the deployed template
+        # differs from the one to send, so the change set decides)
+        stub.add_response("get_template", {"TemplateBody": "{}"}, {"StackName": "app-net", "TemplateStage": "Original"})
         stub.add_response(
             "create_change_set",
             {"Id": CS_ID, "StackId": STACK_ID},

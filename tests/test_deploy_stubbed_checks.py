@@ -67,6 +67,9 @@ def _apply(changes, template=STAGING_SERVICE, confirm=False):
     with Stubber(cfn) as stub:
         stub.add_response("describe_stacks", _stack("UPDATE_COMPLETE", **DEPLOYED), {"StackName": "app-net"})
         stub.add_response(
+            "get_template", {"TemplateBody": "{}"}, {"StackName": "app-net", "TemplateStage": "Original"}
+        )  # differs: the change set decides
+        stub.add_response(
             "create_change_set",
             {"Id": CS_ID, "StackId": STACK_ID},
             {
@@ -174,6 +177,9 @@ def test_a_dependant_planned_again_after_its_upstream_is_checked_for_refusal_aga
         }
         stub.add_response("describe_stacks", {"Stacks": [upstream_stack]}, {"StackName": "app-base"})
         stub.add_response("describe_stacks", _stack("UPDATE_COMPLETE", **DEPLOYED), {"StackName": "app-net"})
+        stub.add_response(
+            "get_template", {"TemplateBody": "{}"}, {"StackName": "app-net", "TemplateStage": "Original"}
+        )  # differs: the change set decides
         stub.add_response(
             "create_change_set",
             {"Id": CS_ID, "StackId": STACK_ID},

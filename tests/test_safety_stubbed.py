@@ -133,6 +133,9 @@ def _planned(cfn, entry, stack_response, expected_extra, described=None):
             )
         else:
             stub.add_response("describe_stacks", stack_response, {"StackName": "app-svc"})
+            stub.add_response(
+                "get_template", {"TemplateBody": "{}"}, {"StackName": "app-svc", "TemplateStage": "Original"}
+            )  # differs: the change set decides
         yield stub
         stub.add_response(
             "create_change_set",

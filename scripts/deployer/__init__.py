@@ -7,7 +7,8 @@ Modules, from the command line down:
 - commands: plan and apply (plan every stack, ask the policy, hand over to the scheduler).
 - inspect_cmds: status, outputs, diff and destroy; drift: the drift command (drift a release makes
   is expected); staleness: plan/apply's stale guard (fargate-generate --check, as a subprocess).
-- scheduler: dependency-ordered, concurrent apply across stacks (waits for upstreams, replans).
+- scheduler: dependency-ordered, concurrent apply across stacks (waits for upstreams, replans);
+  environments: apply of several environments at once (one confirmation, shared stack slots).
 - executor: applying one stack (execute its change set, wait, report, termination protection,
   stack policy).
 - changesets: planning one stack (parameters, change set, judging it); rollback: its rollback

@@ -10,6 +10,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from . import day2, update_rules
 from .aws import Aws, describe_stack, error_message
 from .manifest import Manifest, StackEntry
 from .plans import ChangeKind, Plan, PlanState
@@ -25,6 +26,9 @@ SETTLED_OK = ("CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", 
 # A stack in one of these states cannot be updated (a failed first create, or a failed delete);
 # it must be deleted first.
 UNUSABLE = ("ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "DELETE_FAILED", "CREATE_FAILED")
+# A stack in one of these states runs what its last template says: if that is what would be sent,
+# with the same parameters and tags, it is up to date without a change set.
+UNCHANGED_CHECKABLE = ("CREATE_COMPLETE", "UPDATE_COMPLETE", "IMPORT_COMPLETE")
 
 
 @dataclass
@@ -132,8 +136,33 @@ class Planner:
             return plan
         if stack and status == "REVIEW_IN_PROGRESS":
             self.provider.prepare_review_stack(cfn, stack)
+        if status in UNCHANGED_CHECKABLE and self._matches_deployed(cfn, plan):
+            plan.state = PlanState.UP_TO_DATE
+            plan.reason = "no changes: the stack runs this template with these parameters and tags (no change set made)"
+            return plan
         self._create_change_set(cfn, plan)
         return plan
+
+    def _matches_deployed(self, cfn: Any, plan: Plan) -> bool:
+        """Whether the stack already runs exactly what the change set would send: the template body
+        (as the provider sends it; GetTemplate, Original stage), every parameter's value (the template
+        defaults included) and the tags. A NoEcho parameter's deployed value cannot be read: then
+        only a change set can tell. Any doubt (or error) is False: the change set decides."""
+        entry = plan.entry
+        declared = entry.template.get("Parameters") or {}
+        if entry.no_echo() or plan.deployed_tags != entry.tags:
+            return False
+        if any(str(p.get("Type", "")).startswith("AWS::SSM::Parameter::Value") for p in declared.values()):
+            return False  # resolved again by every update: only a change set shows a new value
+        try:
+            deployed_template = day2.deployed_template(cfn, entry.stack_name)
+        except (ClientError, ValueError):
+            return False
+        sent = self.provider.sent_template(entry)
+        if deployed_template != sent:
+            return False
+        deployed = update_rules.effective_parameters(deployed_template, plan.deployed_parameters or {})
+        return deployed == update_rules.effective_parameters(sent, day2.new_parameters(plan))
 
     def _create_change_set(self, cfn: Any, plan: Plan) -> None:
         entry = plan.entry

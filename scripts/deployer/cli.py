@@ -1,10 +1,14 @@
 """``fargate-deploy``: deploy out/<env>/ through CloudFormation change sets.
 
     fargate-deploy COMMAND --env ENV [--stack NAME]... [--yes] [--region R] [--profile P] [--out-dir DIR]
+    fargate-deploy apply --env ENV --env ENV... | --all     several environments at once
     fargate-deploy rehearse --env ENV [--out-dir DIR] [--scan-findings clean|high]
 
 Commands: plan, apply, status, outputs, diff, drift, destroy, demo (local emulator only), rehearse
 (the release of out/<env>/ on an emulator started in-process: see deployer.rehearsal).
+apply takes several environments (--env repeated, or --all: every one in the out directory): they
+are planned and applied in parallel (lines prefixed with [ENV]), with one confirmation for all;
+the exit code is the worst of theirs.
 Exit codes: 0 success or nothing to do; 1 a deployment or change set failed; 2 bad usage or bad
 input (also: endpoint unreachable, out/ stale against params/, an update that widens access
 without --allow-widening); 3 `plan --detailed-exitcode` (or
@@ -70,7 +74,8 @@ def parser() -> argparse.ArgumentParser:
         epilog=__doc__.split("\n\n", 2)[2],
     )
     p.add_argument("command", choices=COMMANDS)
-    p.add_argument("--env", required=True, help="environment: a folder of out/")
+    p.add_argument("--env", action="append", default=[], help="environment: a folder of out/ (apply: repeatable)")
+    p.add_argument("--all", action="store_true", help="apply: every environment of the out directory")
     p.add_argument("--stack", action="append", default=[], help="only this stack (short name; repeatable)")
     p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     p.add_argument("--region", help="override the manifest's region for every stack")
@@ -131,13 +136,21 @@ def _provider(args: argparse.Namespace, endpoint: str | None) -> Provider:
     return AwsProvider()
 
 
-def _context(args: argparse.Namespace, provider: Provider, reporter: Reporter) -> Context:
+def _context(
+    args: argparse.Namespace,
+    provider: Provider,
+    reporter: Reporter,
+    env: str | None = None,
+    shared: Context | None = None,
+) -> Context:
+    """The context of one environment (args.env unless given); ``shared``: the first environment of
+    several, whose waiter and stack slots every other one shares."""
     from . import manifest
     from .changesets import Options
     from .context import Context
     from .waiting import Waiter
 
-    loaded = manifest.load(Path(args.out), args.env, args.stack, args.region)
+    loaded = manifest.load(Path(args.out), env or args.env, args.stack, args.region)
     options = Options(
         bucket=args.s3_bucket,
         keep=args.keep,
@@ -146,21 +159,38 @@ def _context(args: argparse.Namespace, provider: Provider, reporter: Reporter) -
     )
     aws = provider.clients(args.profile)
     aws.say = reporter.say
-    return Context(
+    ctx = Context(
         loaded,
         aws,
         options,
-        Waiter(timeout=args.wait_timeout),
+        shared.waiter if shared else Waiter(timeout=args.wait_timeout),
         yes=args.yes,
         detailed_exitcode=args.detailed_exitcode,
         provider=provider,
         reporter=reporter,
     )
+    if shared:
+        ctx.slots = shared.slots
+    return ctx
+
+
+def _apply_environments(args: argparse.Namespace, provider: Provider, reporter: Reporter) -> int:
+    from .environments import apply_all
+
+    contexts: list[Context] = []
+    for env in args.envs:
+        shared = contexts[0] if contexts else None
+        contexts.append(_context(args, provider, reporter.prefixed(f"[{env}] "), env, shared))
+    for region in sorted({ctx.manifest.selected[0].region for ctx in contexts if ctx.manifest.selected}):
+        contexts[0].aws.probe(region)  # an unreachable endpoint is exit 2 within seconds
+    return apply_all(contexts, reporter)
 
 
 def _run(args: argparse.Namespace, provider: Provider, reporter: Reporter) -> int:
     from . import commands, drift, inspect_cmds
 
+    if len(args.envs) > 1:
+        return _apply_environments(args, provider, reporter)
     ctx = _context(args, provider, reporter)
     if ctx.manifest.selected:  # one short call first: an unreachable endpoint is exit 2 within seconds
         ctx.aws.probe(ctx.manifest.selected[0].region)
@@ -209,9 +239,28 @@ def _stale_guard(args: argparse.Namespace, reporter: Reporter) -> None:
     """plan and apply refuse an out/<env>/ that params/ no longer generates (deployer.staleness)."""
     from . import staleness
 
-    note = staleness.guard(Path(args.out), args.env, args.allow_stale)
-    if note:
-        reporter.warn(note)
+    for env in args.envs:
+        note = staleness.guard(Path(args.out), env, args.allow_stale)
+        if note:
+            reporter.warn(note if len(args.envs) == 1 else f"[{env}] {note}")
+
+
+def _environments(args: argparse.Namespace) -> None:
+    """args.envs: the environments given (--env, repeatable, or --all); args.env: the first of them."""
+    if args.all:
+        if args.env:
+            parser().error("--all takes no --env")
+        from blueprints import manifest as contract
+
+        args.env = contract.environments(Path(args.out))
+        if not args.env:
+            raise UserError(f"{args.out}: no environment to apply (run make generate)")
+    if not args.env:
+        parser().error("the following arguments are required: --env")
+    args.envs = list(dict.fromkeys(args.env))
+    if len(args.envs) > 1 and args.command != "apply":
+        parser().error(f"{args.command} takes one --env (only apply takes several, or --all)")
+    args.env = args.envs[0]
 
 
 def _rehearse(args: argparse.Namespace) -> int:
@@ -227,6 +276,13 @@ def _rehearse(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if args.all and args.command != "apply":
+        parser().error(f"{args.command} takes no --all (only apply does)")
+    try:
+        _environments(args)
+    except UserError as exc:
+        sys.stderr.write(f"fargate-deploy: error: {exc}\n")
+        return USAGE
     if args.command == "rehearse":
         return _rehearse(args)
     from .local_server import LocalServer, check_url
@@ -243,7 +299,8 @@ def main(argv: list[str] | None = None) -> int:
             # Validate the manifest (and, for plan and apply, out/ against params/) before anything else.
             from . import manifest
 
-            manifest.load(Path(args.out), args.env, args.stack, args.region)
+            for env in args.envs:
+                manifest.load(Path(args.out), env, args.stack, args.region)
         if args.command in STALE_GUARDED:
             _stale_guard(args, reporter)
         if args.local:

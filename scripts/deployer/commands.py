@@ -19,7 +19,8 @@ PLANNING_THREADS = 4
 
 def _plan_one(ctx: Context, entry: StackEntry) -> Plan:
     """A change set, and for an update the day-2 facts the policy judges besides it."""
-    plan = day2.inspect(ctx, ctx.planner.plan(entry))
+    with ctx.slots:  # shared by every environment of one apply: bounded CloudFormation concurrency
+        plan = day2.inspect(ctx, ctx.planner.plan(entry))
     if plan.state is PlanState.CHANGES and plan.change_set:
         plan.hook_lines = ctx.provider.change_set_hooks(ctx.aws.cfn(entry.region), plan.change_set["ChangeSetId"])
     return plan
@@ -89,6 +90,26 @@ def plan(ctx: Context) -> int:
 
 
 def apply(ctx: Context) -> int:
+    prepared = prepare_apply(ctx)
+    if isinstance(prepared, int):
+        return prepared
+    todo, run = prepared
+    try:
+        if not ctx.confirm(f"Apply changes to {len(todo)} stack(s) of {ctx.env}?"):
+            ctx.reporter.say("Not applied.")
+            for p in todo:
+                ctx.planner.discard(p)
+            return OK
+    except Exception:
+        for p in todo:
+            ctx.planner.discard(p)
+        raise
+    return execute_all(ctx, run)
+
+
+def prepare_apply(ctx: Context) -> int | tuple[list[Plan], list[Plan]]:
+    """apply up to its confirmation: plans shown and judged; an exit code when there is nothing to
+    execute, else (the plans with changes, every plan to run: them and their watched dependants)."""
     say = ctx.reporter.say
     plans = _plan_all(ctx)
     _show(ctx, plans)
@@ -115,14 +136,4 @@ def apply(ctx: Context) -> int:
     watched = [p.entry.stack_name for p in run if p not in todo]
     if watched:
         say(f"Up to date now, planned again if their upstream outputs change: {', '.join(watched)}")
-    try:
-        if not ctx.confirm(f"Apply changes to {len(todo)} stack(s) of {ctx.env}?"):
-            say("Not applied.")
-            for p in todo:
-                ctx.planner.discard(p)
-            return OK
-    except Exception:
-        for p in todo:
-            ctx.planner.discard(p)
-        raise
-    return execute_all(ctx, run)
+    return todo, run

@@ -4,6 +4,7 @@ waiter, the reporter and confirmation."""
 from __future__ import annotations
 
 import sys
+import threading
 from dataclasses import dataclass, field
 
 from . import UserError
@@ -13,6 +14,10 @@ from .manifest import Manifest
 from .provider import AwsProvider, Provider
 from .reporter import Reporter
 from .waiting import Waiter
+
+# Stack operations (planning one stack, executing one change set) under way at once, across every
+# environment of one command: the shared bound on concurrent CloudFormation work.
+STACK_SLOTS = 8
 
 
 @dataclass
@@ -25,6 +30,7 @@ class Context:
     detailed_exitcode: bool = False
     provider: Provider = field(default_factory=AwsProvider)
     reporter: Reporter = field(default_factory=Reporter)
+    slots: threading.Semaphore = field(default_factory=lambda: threading.BoundedSemaphore(STACK_SLOTS))
 
     def __post_init__(self) -> None:
         self.planner = Planner(self.aws, self.manifest, self.options, self.waiter, self.provider, self.reporter)

@@ -228,6 +228,8 @@ def plan_lines(plan: Plan, discarded: bool = True, colour: bool = False) -> list
     if plan.state is PlanState.FAILED:
         return [*lines, f"  {plan.reason}"]
     if plan.state is PlanState.UP_TO_DATE:
+        if plan.reason:  # decided without a change set
+            return [*lines, f"  {plan.reason}"]
         return [*lines, "  no changes; the empty change set was deleted" if discarded else "  no changes"]
     if plan.state is PlanState.DEFERRED:
         lines += local_add_table(entry) if plan.kind is ChangeKind.CREATE else ["  resource changes: known after apply"]

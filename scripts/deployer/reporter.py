@@ -15,6 +15,14 @@ class Reporter:
     def __init__(self, out: TextIO | None = None, err: TextIO | None = None):
         self._out, self._err = out, err
         self._lock = threading.Lock()
+        self._prefix = ""
+
+    def prefixed(self, prefix: str) -> Reporter:
+        """A reporter to the same streams, one at a time with this one, that starts every line it
+        writes (blank lines aside) with ``prefix``: several environments applied at once."""
+        other = Reporter(self._out, self._err)
+        other._lock, other._prefix = self._lock, prefix
+        return other
 
     @property
     def out(self) -> TextIO:
@@ -39,5 +47,5 @@ class Reporter:
     def _write(self, stream: TextIO, lines: tuple[str, ...]) -> None:
         with self._lock:
             for line in lines:
-                stream.write(line + "\n")
+                stream.write((self._prefix + line if line and self._prefix else line) + "\n")
             stream.flush()

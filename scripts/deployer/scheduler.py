@@ -57,7 +57,9 @@ class Run:
                 plan = replanned
             if plan.state is not PlanState.CHANGES:
                 return self.finish(name, plan.state is PlanState.UP_TO_DATE)
-            self.finish(name, execute(self.ctx, plan, self.in_flight))
+            with self.ctx.slots:
+                ok = execute(self.ctx, plan, self.in_flight)
+            self.finish(name, ok)
         except WaitInterruptedError:
             self.finish(name, False)
         except WaitTimeoutError as exc:

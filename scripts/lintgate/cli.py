@@ -15,16 +15,23 @@ in file and line order: ``FILE:LINE: TOOL RULE MESSAGE``, for example
     out/dev/service.json:45: checkov CKV_AWS_111 Ensure IAM policies ... (AWS::IAM::Role.BuildRole)
 
 A template that passed is remembered under .cache/lint/ by a hash of its bytes, the tool
-versions, the configuration and the project rules; an unchanged template is then skipped.
+versions, the configuration and the project rules; an unchanged template is then skipped (that
+check imports neither tool). The templates left are checked by both tools at once: checkov in a
+worker process started first, cfn-lint in this one.
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import importlib
+import importlib.util
+import json
 import logging
 import os
+import subprocess
 import sys
+import types
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import metadata
@@ -33,12 +40,12 @@ from typing import Any
 
 from blueprints import manifest
 
-from . import rules
-
 # The project's lint configuration, beside the package (this file is scripts/lintgate/cli.py).
+# The rules are found by path, not imported: importing them imports cfn-lint, which a run that
+# finds every template unchanged never needs.
 ROOT = Path(__file__).resolve().parent.parent.parent
 CONFIG = ROOT / ".cfnlintrc"
-RULES = Path(rules.__file__).resolve().parent
+RULES = Path(__file__).resolve().parent / "rules"
 CACHE = Path(".cache") / "lint"
 DEFAULT_REGION = "us-east-1"
 
@@ -124,7 +131,8 @@ def _checkov_logging_silenced() -> Iterator[None]:
         logging.disable(previous)
 
 
-def run_checkov(paths: list[Path]) -> list[Finding]:
+def _checkov_records(files: list[str]) -> list[tuple[str, int, str, str]]:
+    """checkov's CloudFormation checks of these files: (file as checkov names it, line, check, message)."""
     os.environ.setdefault("BC_SKIP_MAPPING", "TRUE")  # no network: don't fetch guideline links
     os.environ.setdefault("CHECKOV_RUN_SCA_PACKAGE_SCAN_V2", "false")
     with _checkov_logging_silenced():
@@ -133,23 +141,114 @@ def run_checkov(paths: list[Path]) -> list[Finding]:
 
         result = Runner().run(
             root_folder=None,
-            files=[str(p.resolve()) for p in paths],
+            files=files,
             runner_filter=RunnerFilter(framework=["cloudformation"], show_progress_bar=False),
         )
-    given = shown_as(paths)
-    findings: list[Finding] = []
+    records: list[tuple[str, int, str, str]] = []
     # Runner.run is typed to return one report or several; the CloudFormation runner returns one.
     for report in result if isinstance(result, list) else [result]:
         for record in report.failed_checks:
-            name = record.file_abs_path or record.file_path
-            shown = given.get(str(Path(name).resolve()), name)
             line = record.file_line_range[0] if record.file_line_range else 1
-            message = f"{record.check_name} ({record.resource})"
-            findings.append((str(shown), line, "checkov", record.check_id, message))
+            records.append(
+                (
+                    record.file_abs_path or record.file_path,
+                    line,
+                    record.check_id,
+                    record.check_name + f" ({record.resource})",
+                )
+            )
         for problem in report.parsing_errors:
-            shown = given.get(str(Path(problem).resolve()), problem)
-            findings.append((str(shown), 1, "checkov", "parse", "checkov could not parse the template"))
-    return findings
+            records.append((problem, 1, "parse", "checkov could not parse the template"))
+    return records
+
+
+def _as_findings(records: list[tuple[str, int, str, str]], paths: list[Path]) -> list[Finding]:
+    given = shown_as(paths)
+    return [
+        (str(given.get(str(Path(name).resolve()), name)), line, "checkov", rule, message)
+        for name, line, rule, message in records
+    ]
+
+
+def run_checkov(paths: list[Path]) -> list[Finding]:
+    """checkov in this process (the gate runs it in a worker: start_checkov)."""
+    return _as_findings(_checkov_records([str(p.resolve()) for p in paths]), paths)
+
+
+class _Deferred(types.ModuleType):
+    """A module imported only when one of its attributes is first read (see _lean_checkov)."""
+
+    def __init__(self, name: str, real: str, path: list[str] | None = None):
+        super().__init__(name)
+        self._real = real
+        if path is not None:
+            self.__path__ = path
+
+    def __getattr__(self, attribute: str) -> Any:
+        if attribute.startswith("__"):
+            raise AttributeError(attribute)
+        if self._real == self.__name__ and sys.modules.get(self.__name__) is self:
+            del sys.modules[self.__name__]  # the real module takes its place
+        return getattr(importlib.import_module(self._real), attribute)
+
+
+def _lean_checkov() -> None:
+    """What checkov does on import and per run that its CloudFormation checks never use (the worker only).
+
+    - checkov.terraform's package imports every Terraform check, and its modules the Terraform parser;
+      the CloudFormation runner needs only its graph modules, so the package is entered without
+      running its __init__, and what it exports (TFModule) is imported when first read.
+    - aiohttp (checkov's uploads to its platform, never made here) is imported when first used.
+    - bc_jsonpath_ng builds its PLY parser tables again for every expression it parses; the parser
+      (the same grammar every time) is built once.
+    The worker's findings are the same as checkov's own (tests/test_lint.py)."""
+    spec = importlib.util.find_spec("checkov")
+    if spec and spec.submodule_search_locations and "checkov.terraform" not in sys.modules:
+        folder = str(Path(next(iter(spec.submodule_search_locations))) / "terraform")
+        sys.modules["checkov.terraform"] = _Deferred("checkov.terraform", "checkov.terraform.modules", [folder])
+    if "aiohttp" not in sys.modules:
+        sys.modules["aiohttp"] = _Deferred("aiohttp", "aiohttp")
+    import ply.yacc  # type: ignore[import-untyped]
+
+    build, built = ply.yacc.yacc, {}
+
+    def yacc_once(*args: Any, **kwargs: Any) -> Any:
+        module = kwargs.get("module")
+        key = (type(module).__name__, type(module).__module__, kwargs.get("start"))
+        if module is None or args:
+            return build(*args, **kwargs)
+        if key not in built:
+            built[key] = build(*args, **kwargs)
+        return built[key]
+
+    ply.yacc.yacc = yacc_once
+
+
+def checkov_worker() -> None:
+    """The worker: checks the files on its command line, writes its records to stdout as JSON."""
+    _lean_checkov()
+    json.dump(_checkov_records(sys.argv[1:]), sys.stdout)
+
+
+def start_checkov(paths: list[Path]) -> subprocess.Popen[str]:
+    """checkov in a worker process, started before cfn-lint runs here: both take a core."""
+    code = "from lintgate.cli import checkov_worker; checkov_worker()"
+    files = [str(p.resolve()) for p in paths]
+    return subprocess.Popen(
+        [sys.executable, "-c", code, *files], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def finish_checkov(worker: subprocess.Popen[str], paths: list[Path]) -> list[Finding]:
+    out, err = worker.communicate()
+    try:
+        records = json.loads(out)
+    except ValueError:
+        records = None
+    if worker.returncode != 0 or not isinstance(records, list):
+        last = (err.strip().splitlines() or ["no output"])[-1]
+        return [(str(p), 1, "checkov", "error", f"checkov failed (exit {worker.returncode}): {last}") for p in paths]
+    return _as_findings([(str(n), int(line), str(r), str(m)) for n, line, r, m in records], paths)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -173,7 +272,14 @@ def main(argv: list[str] | None = None) -> int:
 
     findings: list[Finding] = []
     if todo:
-        findings += run_cfn_lint(todo) + run_checkov(todo)
+        worker = start_checkov(todo)
+        try:
+            findings += run_cfn_lint(todo)
+        except BaseException:
+            worker.kill()
+            worker.communicate()
+            raise
+        findings += finish_checkov(worker, todo)
     for finding in sorted(findings):
         print(format_finding(finding))
     # Only a clean run is remembered: a finding whose file the tools name in their own way

@@ -1,0 +1,60 @@
+"""The no-change fast path of fargate-generate (blueprints/fastpath.py): keyed on every input and on out/."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+
+from tests.helpers import OUT, PARAMS, ROOT, generate, tree_digest
+
+
+def _generate(*args: str) -> subprocess.CompletedProcess:
+    return generate("--params-dir", *args)
+
+
+def test_unchanged_run_is_skipped_and_hand_edits_are_rewritten(tmp_path):
+    params, out = tmp_path / "params", tmp_path / "out"
+    shutil.copytree(PARAMS, params)
+    first = _generate(str(params), "--out-dir", str(out))
+    assert first.returncode == 0 and "wrote" in first.stdout
+    again = _generate(str(params), "--out-dir", str(out))
+    assert again.returncode == 0 and again.stdout.strip() == "out/ already current"
+    # A hand edit of out/ is noticed: the next run rebuilds and rewrites the file.
+    edited = out / "dev" / "network.json"
+    edited.write_text(edited.read_text().replace('"2010-09-09"', '"2010-09-10"'))
+    fixed = _generate(str(params), "--out-dir", str(out))
+    assert "network.json" in fixed.stdout
+    assert tree_digest(out) == tree_digest(OUT)
+    # So is a removed file, and a changed parameter file.
+    (out / "prod" / "stacks.json").unlink()
+    assert "stacks.json" in _generate(str(params), "--out-dir", str(out)).stdout
+    (params / "dev.yaml").write_text((params / "dev.yaml").read_text() + "\n# a comment\n")
+    assert _generate(str(params), "--out-dir", str(out)).stdout.strip() == "out/ already current"  # rebuilt
+    assert tree_digest(out) == tree_digest(OUT)
+
+
+def test_check_and_no_cache_never_take_the_fast_path(tmp_path):
+    params, out = tmp_path / "params", tmp_path / "out"
+    shutil.copytree(PARAMS, params)
+    assert _generate(str(params), "--out-dir", str(out)).returncode == 0
+    stale = out / "dev" / "stacks.json"
+    stale.write_text("{}\n")
+    # --check compares for real (CI), even right after a recorded run.
+    assert _generate(str(params), "--out-dir", str(out), "--check").returncode == 1
+    stamps = list((ROOT / ".cache" / "generate").glob("*.stamp"))
+    assert stamps
+    assert "stacks.json" in _generate(str(params), "--out-dir", str(out), "--no-cache").stdout
+
+
+def test_fast_path_imports_no_heavy_module(tmp_path):
+    out = tmp_path / "out"
+    assert generate("--out-dir", str(out)).returncode == 0
+    probe = (
+        "import sys; from blueprints.cli import main; "
+        f"code = main(['--out-dir', {str(out)!r}], root=__import__('pathlib').Path({str(ROOT)!r})); "
+        "heavy = [m for m in ('troposphere', 'pydantic', 'jinja2', 'yaml') if m in sys.modules]; "
+        "print(code, heavy)"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert result.stdout.strip().endswith("0 []"), result.stdout
