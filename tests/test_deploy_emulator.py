@@ -276,3 +276,52 @@ def test_gap23_a_modified_log_group_loses_its_ref_and_the_stack_its_outputs(moto
     cf.execute_change_set(ChangeSetName=changed["Id"])
     emulator.refresh_outputs(cf, made["StackId"], [])
     assert "Outputs" not in cf.describe_stacks(StackName="modified")["Stacks"][0]
+
+
+def test_gap27_a_listener_needs_its_certificate_on_the_emulator(moto):
+    """moto 5.2.5 creates an HTTPS listener only if its certificate exists in its ACM (or IAM), and the
+    user's certificate never does: the emulator provider requests a stand-in and names it instead. If
+    moto ever accepts an unknown certificate, this test fails and the stand-in can go."""
+    import boto3
+
+    elbv2 = boto3.client(
+        "elbv2", endpoint_url=moto, region_name="eu-west-1", aws_access_key_id="t", aws_secret_access_key="t"
+    )
+    ec2 = boto3.client(
+        "ec2", endpoint_url=moto, region_name="eu-west-1", aws_access_key_id="t", aws_secret_access_key="t"
+    )
+    vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.9.{i}.0/24", AvailabilityZone=f"eu-west-1{z}")["Subnet"]["SubnetId"]
+        for i, z in ((1, "a"), (2, "b"))
+    ]
+    balancer = elbv2.create_load_balancer(Name="gap27", Subnets=subnets)["LoadBalancers"][0]["LoadBalancerArn"]
+    placeholder = "arn:aws:acm:eu-west-1:123456789012:certificate/00000000-0000-0000-0000-000000000000"
+    with pytest.raises(Exception, match="certificate"):
+        elbv2.create_listener(
+            LoadBalancerArn=balancer,
+            Protocol="HTTPS",
+            Port=443,
+            Certificates=[{"CertificateArn": placeholder}],
+            DefaultActions=[{"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "200"}}],
+        )
+    provider = emulator.EmulatorProvider(moto)
+    entry = type(
+        "Entry",
+        (),
+        {
+            "region": "eu-west-1",
+            "template": {
+                "Resources": {
+                    "L": {
+                        "Type": "AWS::ElasticLoadBalancingV2::Listener",
+                        "Properties": {"Certificates": [{"CertificateArn": placeholder}]},
+                    }
+                }
+            },
+        },
+    )()
+    sent = json.loads(provider.prepare_template(entry))
+    stand_in = sent["Resources"]["L"]["Properties"]["Certificates"][0]["CertificateArn"]
+    assert stand_in != placeholder and ":acm:" in stand_in
+    assert json.loads(provider.prepare_template(entry)) == sent  # the same stand-in every time

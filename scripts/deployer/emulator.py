@@ -21,11 +21,14 @@ tests/test_deploy_day2.py that fails once moto no longer has it:
     tests avoid such outputs).
 25. ImportExistingResources is ignored (deployer.retention): re-create after destroy is shown on AWS only.
 26. No DescribeChangeSetHooks: plan shows the change set's hooks on AWS only.
+27. An HTTPS listener's ACM certificate must exist on the emulator: a stand-in is requested there and
+    named in the template sent to it (``EmulatorProvider._stand_in_certificate``).
 """
 
 from __future__ import annotations
 
 import ast
+import hashlib
 import json
 import re
 from importlib import metadata
@@ -176,6 +179,21 @@ def _external_service_task_definition(resources: dict[str, Any]) -> None:
             properties["TaskDefinition"] = {"Ref": task_definitions[0]}
 
 
+def certificate_arns(template: dict[str, Any]) -> list[str]:
+    """Literal ACM certificate ARNs of the template's listeners."""
+    found = []
+    for resource in (template.get("Resources") or {}).values():
+        if resource.get("Type") in (
+            "AWS::ElasticLoadBalancingV2::Listener",
+            "AWS::ElasticLoadBalancingV2::ListenerCertificate",
+        ):
+            for certificate in (resource.get("Properties") or {}).get("Certificates") or []:
+                arn = certificate.get("CertificateArn") if isinstance(certificate, dict) else None
+                if isinstance(arn, str) and ":acm:" in arn:
+                    found.append(arn)
+    return found
+
+
 def template_for_emulator(template: dict[str, Any], region: str) -> str:
     adapted = _pin_get_azs(template, region)
     _external_service_task_definition(adapted.get("Resources", {}))
@@ -286,7 +304,24 @@ class EmulatorProvider:
         return normalise_stack(describe_stack(cfn, name_or_id))
 
     def prepare_template(self, entry: StackEntry) -> str:
-        return template_for_emulator(entry.template, entry.region)
+        adapted = template_for_emulator(entry.template, entry.region)
+        for arn in sorted(set(certificate_arns(entry.template))):
+            adapted = adapted.replace(json.dumps(arn), json.dumps(self._stand_in_certificate(arn, entry.region)))
+        return adapted
+
+    def _stand_in_certificate(self, arn: str, region: str) -> str:
+        """Gap 27: an HTTPS listener needs its certificate to exist, and a certificate of the user's
+        account never exists on the emulator (prod's sample even holds a placeholder ARN). The emulator
+        gets a stand-in (RequestCertificate; the same one for the same ARN, through the idempotency
+        token) and the template sent to it names that instead."""
+        acm = self.clients(None).client("acm", region)
+        try:
+            acm.describe_certificate(CertificateArn=arn)
+            return arn
+        except ClientError:
+            token = hashlib.sha256(arn.encode()).hexdigest()[:32]
+            made: str = acm.request_certificate(DomainName="emulator.invalid", IdempotencyToken=token)["CertificateArn"]
+            return made
 
     def sent_template(self, entry: StackEntry) -> dict[str, Any]:
         # What was sent to the emulator, so that its workarounds are not reported as differences.
