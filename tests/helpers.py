@@ -1,4 +1,6 @@
-"""Small helpers shared by the tests: run the generator and the lint gate, copy params, read templates.
+"""The tests' one support module: run the generator and the lint gate, copy params, read templates;
+for the deploy tests, the deployer's CLI in-process and synthetic manifests; for the day-2 tests, out/
+generated from a changed copy of a sample and the plan of an update between two trees.
 
 ``generate`` and ``lint`` call the programs' main functions in-process (no interpreter start, no
 re-import of troposphere, cfn-lint or checkov per call) and return what a subprocess would: the
@@ -11,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -19,6 +22,10 @@ from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import yaml
+
+from blueprints import cli as generate_cli
+from deployer import manifest as deployer_manifest
+from deployer.plans import ChangeKind, Plan, PlanState
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "out"
@@ -122,3 +129,114 @@ def role_statements(body: dict):
         for policy in props.get("Policies", []):
             for statement in policy["PolicyDocument"]["Statement"]:
                 yield name, statement
+
+
+# --- deploy tests: the deployer's CLI in-process, synthetic manifests -----------------------------
+
+
+def run_deploy(capsys, endpoint: str, *args: str) -> tuple[int, str, str]:
+    from deployer import cli as deploy
+
+    code = deploy.main([*args, "--local-endpoint", endpoint])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def log_group_template(name: str, outputs: bool = True, extra: dict | None = None) -> dict:
+    template = {
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Parameters": {"Retention": {"Type": "String", "Description": "days"}},
+        "Resources": {
+            "Logs": {
+                "Type": "AWS::Logs::LogGroup",
+                "Properties": {"LogGroupName": name, "RetentionInDays": {"Ref": "Retention"}},
+            }
+        },
+    }
+    if outputs:
+        template["Outputs"] = {"LogGroupName": {"Value": {"Ref": "Logs"}}}
+    template["Resources"].update(extra or {})
+    return template
+
+
+def write_env(out: Path, stacks: list[dict], env: str = "test") -> Path:
+    """Write out/<env>/ with a manifest in generate.py's format: stacks are dicts with name,
+    template (a dict), parameters, and optionally parameters_from_outputs."""
+    folder = out / env
+    folder.mkdir(parents=True, exist_ok=True)
+    entries = []
+    for stack in stacks:
+        (folder / f"{stack['name']}.json").write_text(json.dumps(stack["template"], indent=2))
+        wired = stack.get("parameters_from_outputs", {})
+        entries.append(
+            {
+                "name": stack["name"],
+                "stack_name": f"t-{env}-{stack['name']}",
+                "template": f"{stack['name']}.json",
+                "parameters_file": f"{stack['name']}.parameters.json",
+                "region": "eu-west-1",
+                "parameters": stack.get("parameters", {}),
+                "parameters_from_outputs": wired,
+                "parameters_kept_on_update": stack.get("kept", []),
+                "depends_on": sorted({v["stack"] for v in wired.values()}),
+                "capabilities": [],
+                "tags": stack.get("tags", {"Environment": env}),
+                "termination_protection": False,
+            }
+        )
+    from blueprints import manifest
+
+    (folder / "stacks.json").write_text(
+        json.dumps({"format_version": manifest.FORMAT_VERSION, "environment": env, "stacks": entries}, indent=2)
+    )
+    return out
+
+
+# --- day-2 tests: out/ from a changed copy of a sample, plans of an update between two trees --------
+
+SUBNETS = {
+    "PrivateSubnetIds": "subnet-p1,subnet-p2",
+    "PublicSubnetIds": "subnet-u1,subnet-u2",
+    "VpcId": "vpc-1",
+    "VpcCidr": "10.20.0.0/16",
+}
+
+
+def variant(tmp_path: Path, env: str, edits: dict[str, str]) -> Path:
+    """out/ of params/<env>.yaml with each regex replaced (every one must match), under tmp_path."""
+    params = tmp_path / "params"
+    params.mkdir(parents=True, exist_ok=True)
+    text = (ROOT / "params" / f"{env}.yaml").read_text()
+    for pattern, replacement in edits.items():
+        text, count = re.subn(pattern, replacement, text, flags=re.M)
+        assert count, pattern
+    (params / f"{env}.yaml").write_text(text)
+    code = generate_cli.main(["--env", env, "--params-dir", str(params), "--out-dir", str(tmp_path / "out"), "-q"])
+    assert code == 0
+    return tmp_path / "out"
+
+
+def update_plan(env: str, name: str, new_out: Path, changes: list[dict] | None = None, **deployed: str) -> Plan:
+    """The plan of updating the stack deployed from the committed out/<env> to new_out/<env>; parameters
+    wired to outputs get SUBNETS (or ``deployed``) on both sides; the change set holds ``changes``."""
+    old = deployer_manifest.load(ROOT / "out", env).by_name(name)
+    new = deployer_manifest.load(new_out, env).by_name(name)
+    values = {**new.parameters, **{k: v for k, v in SUBNETS.items() if k in new.parameters_from_outputs}, **deployed}
+    return Plan(
+        entry=new,
+        kind=ChangeKind.UPDATE,
+        state=PlanState.CHANGES,
+        stack={"Parameters": [{"ParameterKey": k, "ParameterValue": v} for k, v in values.items()]},
+        change_set={"ChangeSetName": "c1", "ChangeSetId": "cs", "Changes": changes or []},
+        api_parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in values.items()],
+        deployed_template=old.template,
+        sent_template=new.template,
+    )
+
+
+def moto_change(logical_id: str, kind: str) -> dict:
+    """A Modify as moto reports it: no Replacement, no Details."""
+    return {
+        "Type": "Resource",
+        "ResourceChange": {"Action": "Modify", "LogicalResourceId": logical_id, "ResourceType": kind},
+    }

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.day2_helpers import variant
-from tests.deploy_helpers import run_deploy
+from tests.helpers import run_deploy, variant
 
 pytestmark = pytest.mark.deploy
 

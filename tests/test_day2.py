@@ -16,8 +16,7 @@ from deployer.context import Context
 from deployer.manifest import Manifest
 from deployer.plans import ChangeKind
 from deployer.reporter import Reporter
-from tests.day2_helpers import moto_change, update_plan, variant
-from tests.deploy_helpers import ROOT
+from tests.helpers import ROOT, moto_change, update_plan, variant
 from tests.test_deploy_stubbed import NOW, _cfn, _fast_waiter
 
 PORT = {r"container_port: 80 ": "container_port: 8081 "}

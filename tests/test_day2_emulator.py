@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.day2_helpers import variant
-from tests.deploy_helpers import ROOT, run_deploy
+from tests.helpers import ROOT, run_deploy, variant
 from tests.test_day2 import CIDR, PORT
 
 pytestmark = pytest.mark.deploy

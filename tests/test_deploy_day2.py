@@ -25,7 +25,7 @@ from deployer.emulator import EmulatorProvider
 from deployer.local_server import check_url
 from deployer.provider import AwsProvider
 from deployer.reporter import Reporter
-from tests.deploy_helpers import ROOT, log_group_template, run_deploy, write_env
+from tests.helpers import ROOT, log_group_template, run_deploy, write_env
 from tests.moto_support import client
 
 STACK_ARN = "arn:aws:cloudformation:eu-west-1:123456789012:stack/app-net/1"

@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from tests.deploy_helpers import ROOT, log_group_template, run_deploy, write_env
+from tests.helpers import ROOT, log_group_template, run_deploy, write_env
 from tests.moto_support import client
 
 pytestmark = pytest.mark.deploy

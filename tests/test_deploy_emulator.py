@@ -12,7 +12,7 @@ from botocore.exceptions import ClientError
 from botocore.parsers import ResponseParserError
 
 from deployer import emulator
-from tests.deploy_helpers import ROOT, log_group_template
+from tests.helpers import ROOT, log_group_template
 from tests.moto_support import client
 
 pytestmark = pytest.mark.deploy

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from deployer import cli as deploy
-from tests.deploy_helpers import log_group_template, run_deploy, write_env
+from tests.helpers import log_group_template, run_deploy, write_env
 
 pytestmark = pytest.mark.deploy
 

@@ -15,7 +15,7 @@ from deployer import commands, policy, render
 from deployer.manifest import Manifest
 from deployer.plans import ChangeKind, Plan, PlanState
 from deployer.scheduler import Run
-from tests.deploy_helpers import ROOT
+from tests.helpers import ROOT
 from tests.test_deploy_stubbed import CS_ID, NOW, STACK_ID, _cfn, _context, _entry, _fast_waiter, _stack
 
 STAGING_SERVICE = json.loads((ROOT / "out" / "staging" / "service.json").read_text())

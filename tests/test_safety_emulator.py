@@ -10,7 +10,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from blueprints import manifest as contract
-from tests.deploy_helpers import run_deploy, write_env
+from tests.helpers import run_deploy, write_env
 from tests.moto_support import client
 
 pytestmark = pytest.mark.deploy

@@ -14,7 +14,7 @@ from deployer.context import Context
 from deployer.manifest import Manifest
 from deployer.plans import Plan
 from deployer.reporter import Reporter
-from tests.day2_helpers import update_plan, variant
+from tests.helpers import update_plan, variant
 from tests.test_day2 import _Aws
 from tests.test_deploy_stubbed import _cfn, _fast_waiter
 
