@@ -166,7 +166,6 @@ def test_certificate_change_after_a_release_is_refused_because_blue_serves_nothi
     live routing, refuses, and deletes the change set."""
     plan = update_plan("prod", "service", variant(tmp_path, "prod", CERT))
     plan.change_set["Changes"] = [moto_change(lid, routing.LISTENER) for lid in ("ProductionListener", "TestListener")]
-    deployed = plan.deployed_template
     cfn = _cfn()
     elbv2 = boto3.client("elbv2", region_name="eu-west-1", aws_access_key_id="a", aws_secret_access_key="b")
     ctx = Context(
@@ -195,9 +194,7 @@ def test_certificate_change_after_a_release_is_refused_because_blue_serves_nothi
         return [{"Type": "forward", "TargetGroupArn": target, "Order": 1}]
 
     with Stubber(cfn) as cfn_stub, Stubber(elbv2) as elb_stub:
-        cfn_stub.add_response(
-            "get_template", {"TemplateBody": json.dumps(deployed)}, {"StackName": name, "TemplateStage": "Original"}
-        )
+        # No GetTemplate: the plan holds the deployed template the planner read (update_plan sets it).
         cfn_stub.add_response(
             "describe_stack_resources",
             {

@@ -21,7 +21,9 @@ from tests.test_deploy_stubbed import CS_ID, NOW, STACK_ID, _cfn, _context, _ent
 STAGING_SERVICE = json.loads((ROOT / "out" / "staging" / "service.json").read_text())
 DEPLOYED = {
     "Parameters": [{"ParameterKey": "A", "ParameterValue": "1"}],
-    "Tags": [{"Key": "Environment", "Value": "dev"}],
+    # A tag the stack has and out/ does not: what it runs differs from what would be sent, so a change set
+    # decides (and the templates are judged as they are, equal here).
+    "Tags": [{"Key": "Environment", "Value": "dev"}, {"Key": "Owner", "Value": "before"}],
 }
 
 
@@ -66,9 +68,13 @@ def _apply(changes, template=STAGING_SERVICE, confirm=False):
     ctx.confirm = lambda question: confirm
     with Stubber(cfn) as stub:
         stub.add_response("describe_stacks", _stack("UPDATE_COMPLETE", **DEPLOYED), {"StackName": "app-net"})
+        # The deployed template, read once: the planner compares it before planning (the parameters
+        # differ, so the change set decides) and the day-2 checks judge the update on it.
         stub.add_response(
-            "get_template", {"TemplateBody": "{}"}, {"StackName": "app-net", "TemplateStage": "Original"}
-        )  # differs: the change set decides
+            "get_template",
+            {"TemplateBody": json.dumps(template)},
+            {"StackName": "app-net", "TemplateStage": "Original"},
+        )
         stub.add_response(
             "create_change_set",
             {"Id": CS_ID, "StackId": STACK_ID},
@@ -98,11 +104,6 @@ def _apply(changes, template=STAGING_SERVICE, confirm=False):
             {"ChangeSetName": CS_ID, "IncludePropertyValues": True},
         )
         # day-2 facts: the deployed template (here the same as out/'s, so only the change set is judged)
-        stub.add_response(
-            "get_template",
-            {"TemplateBody": json.dumps(template)},
-            {"StackName": "app-net", "TemplateStage": "Original"},
-        )
         stub.add_response("delete_change_set", {}, {"ChangeSetName": CS_ID})
         code = commands.apply(ctx)
         stub.assert_no_pending_responses()  # the change set is deleted, never executed
@@ -177,9 +178,13 @@ def test_a_dependant_planned_again_after_its_upstream_is_checked_for_refusal_aga
         }
         stub.add_response("describe_stacks", {"Stacks": [upstream_stack]}, {"StackName": "app-base"})
         stub.add_response("describe_stacks", _stack("UPDATE_COMPLETE", **DEPLOYED), {"StackName": "app-net"})
+        # The deployed template, read once: the planner compares it before planning (the parameters
+        # differ, so the change set decides) and the day-2 checks judge the update on it.
         stub.add_response(
-            "get_template", {"TemplateBody": "{}"}, {"StackName": "app-net", "TemplateStage": "Original"}
-        )  # differs: the change set decides
+            "get_template",
+            {"TemplateBody": json.dumps(entry.template)},
+            {"StackName": "app-net", "TemplateStage": "Original"},
+        )
         stub.add_response(
             "create_change_set",
             {"Id": CS_ID, "StackId": STACK_ID},
@@ -206,11 +211,6 @@ def test_a_dependant_planned_again_after_its_upstream_is_checked_for_refusal_aga
                 "Changes": [removal],
             },
             {"ChangeSetName": CS_ID, "IncludePropertyValues": True},
-        )
-        stub.add_response(
-            "get_template",
-            {"TemplateBody": json.dumps(entry.template)},
-            {"StackName": "app-net", "TemplateStage": "Original"},
         )
         stub.add_response("delete_change_set", {}, {"ChangeSetName": CS_ID})
         run.stack(old)

@@ -145,8 +145,9 @@ def test_a_different_parameter_value_template_or_tag_leaves_it_to_the_change_set
 
         assert _plan(_entry(), calls).state is PlanState.CHANGES
 
-    def tags_differ(stub):  # decided before GetTemplate
+    def tags_differ(stub):  # the template is read anyway: the day-2 checks judge the update on it
         stub.add_response("describe_stacks", _deployed(tags={"Environment": "old"}), {"StackName": "app-net"})
+        _get_template(stub)
         _change_set_with_changes(stub)
 
     assert _plan(_entry(), tags_differ).state is PlanState.CHANGES
@@ -157,6 +158,7 @@ def test_a_no_echo_parameter_cannot_be_compared_so_the_change_set_decides():
 
     def calls(stub):
         stub.add_response("describe_stacks", _deployed(a="****"), {"StackName": "app-net"})
+        _get_template(stub, secret)
         _change_set_with_changes(stub)
 
     assert _plan(_entry(template=secret), calls).state is PlanState.CHANGES

@@ -149,16 +149,18 @@ class Planner:
         defaults included) and the tags. A NoEcho parameter's deployed value cannot be read: then
         only a change set can tell. Any doubt (or error) is False: the change set decides."""
         entry = plan.entry
-        declared = entry.template.get("Parameters") or {}
-        if entry.no_echo() or plan.deployed_tags != entry.tags:
-            return False
-        if any(str(p.get("Type", "")).startswith("AWS::SSM::Parameter::Value") for p in declared.values()):
-            return False  # resolved again by every update: only a change set shows a new value
         try:
             deployed_template = day2.deployed_template(cfn, entry.stack_name)
         except (ClientError, ValueError):
             return False
         sent = self.provider.sent_template(entry)
+        # Kept on the plan: day2.inspect judges an update on the same two templates (one GetTemplate).
+        plan.deployed_template, plan.sent_template = deployed_template, sent
+        declared = entry.template.get("Parameters") or {}
+        if entry.no_echo() or plan.deployed_tags != entry.tags:
+            return False
+        if any(str(p.get("Type", "")).startswith("AWS::SSM::Parameter::Value") for p in declared.values()):
+            return False  # resolved again by every update: only a change set shows a new value
         if deployed_template != sent:
             return False
         deployed = update_rules.effective_parameters(deployed_template, plan.deployed_parameters or {})

@@ -72,8 +72,10 @@ def inspect(ctx: Context, plan: Plan) -> Plan:
         return plan
     entry = plan.entry
     cfn = ctx.aws.cfn(entry.region)
-    plan.deployed_template = deployed_template(cfn, entry.stack_name)
-    plan.sent_template = ctx.provider.sent_template(entry)
+    if plan.deployed_template is None:  # the planner read it already when it compared before planning
+        plan.deployed_template = deployed_template(cfn, entry.stack_name)
+    if plan.sent_template is None:
+        plan.sent_template = ctx.provider.sent_template(entry)
     touched = touched_routing(plan, template_updates(plan))
     if touched:
         plan.live_routing = routing.read(ctx.aws, entry.region, entry.stack_name, plan.sent_template, touched)

@@ -284,6 +284,7 @@ class EmulatorProvider:
 
     def __init__(self, endpoint: str, ephemeral: bool = False):
         self.endpoint, self.ephemeral = endpoint, ephemeral
+        self._stand_ins: dict[tuple[str, str], str] = {}  # (certificate ARN, region) -> the emulator's
 
     def clients(self, profile: str | None) -> Aws:
         # No profile: the emulator must never be sent real credentials.
@@ -314,6 +315,12 @@ class EmulatorProvider:
         account never exists on the emulator (prod's sample even holds a placeholder ARN). The emulator
         gets a stand-in (RequestCertificate; the same one for the same ARN, through the idempotency
         token) and the template sent to it names that instead."""
+        if (arn, region) in self._stand_ins:
+            return self._stand_ins[(arn, region)]
+        self._stand_ins[(arn, region)] = self._find_or_request_certificate(arn, region)
+        return self._stand_ins[(arn, region)]
+
+    def _find_or_request_certificate(self, arn: str, region: str) -> str:
         acm = self.clients(None).client("acm", region)
         try:
             acm.describe_certificate(CertificateArn=arn)
