@@ -207,17 +207,20 @@ def test_text_written_line_by_line_diffs_as_text():
     """out/ writes a buildspec as an Fn::Join of its lines: the change view joins it back, so a changed
     line shows in a unified diff, and the first update after the layout change (a plain string before)
     shows no change at all."""
-    from deployer import changes
+    from deployer import changes, template_values
 
     text = "version: 0.2\nphases:\n  build:\n    commands:\n      - echo one\n"
     joined = {"Fn::Join": ["\n", text.split("\n")]}
-    assert changes.resolve({"BuildSpec": joined}, {}) == {"BuildSpec": text}
+    assert template_values.resolve({"BuildSpec": joined}, {}) == {"BuildSpec": text}
     assert (
-        changes.diff_values(changes.resolve({"BuildSpec": text}, {}), changes.resolve({"BuildSpec": joined}, {})) == []
+        changes.diff_values(
+            template_values.resolve({"BuildSpec": text}, {}), template_values.resolve({"BuildSpec": joined}, {})
+        )
+        == []
     )
     edited = {"Fn::Join": ["\n", text.replace("echo one", "echo two").split("\n")]}
     (change,) = changes.diff_values(
-        changes.resolve({"BuildSpec": joined}, {}), changes.resolve({"BuildSpec": edited}, {})
+        template_values.resolve({"BuildSpec": joined}, {}), template_values.resolve({"BuildSpec": edited}, {})
     )
     assert change.path == "BuildSpec" and "echo two" in change.after
 

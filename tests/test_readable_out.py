@@ -106,7 +106,7 @@ def test_only_named_properties_under_resources_are_joined():
 def test_the_rehearsal_reads_the_buildspecs_of_out(env):
     """The deployer reads out/ without the generator (tests/test_layout.py): its own join of a
     project's BuildSpec must give the text the blueprints built."""
-    from deployer.template_text import literal_text
+    from deployer.template_values import literal_text
 
     body = json.loads((OUT / env / "pipeline.json").read_text())
     specs = [

@@ -21,6 +21,8 @@ Modules, from the command line down:
   listener routing) are its day-2 rules, day2 fetches their facts (GetTemplate, ELB reads).
 - widening: the access changes of an update (IAM grants, security-group ingress; plan's table) and
   apply's widening gate (exit 2 without --allow-widening).
+- template_values: template values as a stack sees them (parameters resolved, out/'s line joins
+  joined), shared by changes and widening.
 - render: what the user reads, as lines; reporter: writes them (thread-safe); changes: the value-level
   change model (each changed property, parameter and tag as before -> after) that plan and diff render.
 - provider: the deployment target's interface and CloudFormation's implementation.

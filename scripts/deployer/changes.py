@@ -28,7 +28,7 @@ from typing import Any
 
 from . import day2, update_rules
 from .plans import ChangeKind, Plan, PlanState
-from .template_text import literal_text
+from .template_values import resolve
 
 MASK = "****"
 IDENTITY_KEYS = ("Name", "Key")
@@ -96,18 +96,6 @@ def diff_values(before: Any, after: Any, path: str = "") -> list[ValueChange]:
             )
         return found
     return [] if before == after else [ValueChange(path or "(value)", before, after)]
-
-
-def resolve(value: Any, parameters: Mapping[str, str]) -> Any:
-    """The value with each ``Ref`` to a parameter replaced by the parameter's value, and text that
-    out/ writes line by line (an ``Fn::Join`` of literals) joined, so that it diffs as text."""
-    if isinstance(value, list):
-        return [resolve(v, parameters) for v in value]
-    if not isinstance(value, dict):
-        return value
-    if len(value) == 1 and isinstance(value.get("Ref"), str) and value["Ref"] in parameters:
-        return parameters[value["Ref"]]
-    return literal_text({k: resolve(v, parameters) for k, v in value.items()})
 
 
 def masked(values: Mapping[str, str], no_echo: set[str]) -> dict[str, str]:

@@ -17,7 +17,7 @@ from .aws import Aws, error_message
 from .manifest import StackEntry
 from .rehearsal_build import BuildFailedError, Workspace, parse_buildspec, run_buildspec
 from .rehearsal_model import Action, DeployedStack, Journal, RehearsalInputError, StepFailedError
-from .template_text import literal_text
+from .template_values import literal_text
 
 # The scan gate's invocation in a buildspec (scripts/scan_gate.py embedded and run by python3).
 SCAN_GATE = re.compile(r"\bpython3?\s+\S*scan_gate\.py\b")

@@ -25,6 +25,7 @@ from typing import Any
 
 from . import day2, update_rules
 from .plans import ChangeKind, Plan, PlanState
+from .template_values import resolve
 
 WIDER, NARROWER, CREATE = "wider", "narrower", "create"
 # Resource types whose property holds a policy document (resource policies and IAM policies).
@@ -58,20 +59,6 @@ class AccessChange:
 
 
 # --- values ----------------------------------------------------------------------------------
-
-
-def resolve(value: Any, parameters: Mapping[str, str]) -> Any:
-    """Parameter Refs replaced by their values, ${Param} in Fn::Sub strings too; the rest kept."""
-    if isinstance(value, list):
-        return [resolve(v, parameters) for v in value]
-    if not isinstance(value, dict):
-        return value
-    if len(value) == 1 and isinstance(value.get("Ref"), str) and value["Ref"] in parameters:
-        return parameters[value["Ref"]]
-    if len(value) == 1 and isinstance(value.get("Fn::Sub"), str):
-        text = re.sub(r"\$\{([^}!.]+)\}", lambda m: parameters.get(m.group(1), m.group(0)), value["Fn::Sub"])
-        return text if "${" not in text else {"Fn::Sub": text}
-    return {k: resolve(v, parameters) for k, v in value.items()}
 
 
 def text(value: Any) -> str:
