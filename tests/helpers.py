@@ -131,7 +131,23 @@ def role_statements(body: dict):
                 yield name, statement
 
 
-# --- deploy tests: the deployer's CLI in-process, synthetic manifests -----------------------------
+# --- deploy tests: the deployer's CLI in-process, synthetic manifests, Stubber clients -------------
+
+
+def stub_client(service: str = "cloudformation"):
+    """A client for botocore's Stubber: fake credentials, the samples' region, no endpoint ever reached."""
+    import boto3
+
+    return boto3.client(service, region_name="eu-west-1", aws_access_key_id="a", aws_secret_access_key="b")
+
+
+def fast_waiter():
+    """The deployer's waiter without its pauses: Stubber answers at once."""
+    from deployer import waiting
+
+    waiter = waiting.Waiter()
+    waiter.pause = lambda delay: None
+    return waiter
 
 
 def run_deploy(capsys, endpoint: str, *args: str) -> tuple[int, str, str]:

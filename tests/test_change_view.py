@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import json
 
-import boto3
 from botocore.stub import Stubber
 
 from deployer import changes, render
 from deployer.manifest import StackEntry
 from deployer.plans import ChangeKind, Plan, PlanState
 from deployer.waiting import Waiter, wait_for_change_set
+from tests.helpers import stub_client
 
 CS_ID = "arn:aws:cloudformation:eu-west-1:123456789012:changeSet/c1/1"
 STACK_ID = "arn:aws:cloudformation:eu-west-1:123456789012:stack/app-svc/1"
@@ -144,7 +144,7 @@ def test_multi_line_values_are_a_limited_unified_diff_and_long_values_are_cut():
 def test_change_set_property_values_are_shown_as_the_change_set_reports_them():
     """IncludePropertyValues=True (botocore 1.35.99 knows it): the Stubber checks the request carries it
     and the response validates against the model's BeforeContext/AfterContext and Target fields."""
-    cfn = boto3.client("cloudformation", region_name="eu-west-1", aws_access_key_id="a", aws_secret_access_key="b")
+    cfn = stub_client()
     detail = {
         "Target": {
             "Attribute": "Properties",
@@ -228,12 +228,11 @@ def test_text_written_line_by_line_diffs_as_text():
 def test_plan_shows_the_change_sets_hooks_from_aws():
     """DescribeChangeSetHooks (CloudFormation API reference, documented response shape): each hook the
     change set invokes, with its failure mode; a caller without the permission is told so."""
-    import boto3
     from botocore.stub import Stubber
 
     from deployer.provider import AwsProvider
 
-    cfn = boto3.client("cloudformation", region_name="eu-west-1", aws_access_key_id="a", aws_secret_access_key="b")
+    cfn = stub_client()
     arn = "arn:aws:cloudformation:eu-west-1:123456789012:changeSet/c1/1"
     hook = {
         "InvocationPoint": "PRE_PROVISION",

@@ -17,7 +17,9 @@ from deployer.manifest import Manifest
 from deployer.plans import ChangeKind
 from deployer.reporter import Reporter
 from tests.helpers import ROOT, moto_change, update_plan, variant
-from tests.test_deploy_stubbed import NOW, _cfn, _fast_waiter
+from tests.helpers import fast_waiter as _fast_waiter
+from tests.helpers import stub_client as _cfn
+from tests.test_deploy_stubbed import NOW
 
 PORT = {r"container_port: 80 ": "container_port: 8081 "}
 ZONES = {r"availability_zones: 2": "availability_zones: 3"}

@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime as dt
 import io
 
-import boto3
 from botocore.stub import Stubber
 
 from deployer import CHANGES, FAILED, OK, waiting
@@ -16,6 +15,7 @@ from deployer.context import Context
 from deployer.drift import drift, expected_reason
 from deployer.manifest import Manifest, StackEntry
 from deployer.reporter import Reporter
+from tests.helpers import stub_client
 
 STACK_ID = "arn:aws:cloudformation:eu-west-1:123456789012:stack/app-svc/1"
 DETECTION = "b78ac9b0-dec1-11e7-a451-503a3e3b7f2a"
@@ -87,7 +87,7 @@ def _drift(logical, kind, *differences, status="MODIFIED"):
 
 
 def _run(template, drifts, stack_status="DRIFTED"):
-    cfn = boto3.client("cloudformation", region_name="eu-west-1", aws_access_key_id="a", aws_secret_access_key="b")
+    cfn = stub_client()
     output = io.StringIO()
     ctx = _context(cfn, template, output)
     with Stubber(cfn) as stub:
@@ -174,7 +174,7 @@ def test_ecs_owned_listener_rule_weights_are_expected_only_for_engine_ecs():
 def test_a_deleted_resource_is_unexpected_and_a_failed_detection_exits_1():
     code, out = _run(CODEDEPLOY_TEMPLATE, [_drift("Logs", "AWS::Logs::LogGroup", status="DELETED")])
     assert code == CHANGES and "- Logs (AWS::Logs::LogGroup) DELETED [UNEXPECTED]" in out
-    cfn = boto3.client("cloudformation", region_name="eu-west-1", aws_access_key_id="a", aws_secret_access_key="b")
+    cfn = stub_client()
     output = io.StringIO()
     with Stubber(cfn) as stub:
         stack = {"StackName": "app-svc", "StackId": STACK_ID, "StackStatus": "UPDATE_IN_PROGRESS", "CreationTime": NOW}

@@ -8,7 +8,6 @@ import datetime as dt
 import io
 import threading
 
-import boto3
 import pytest
 from botocore.stub import ANY, Stubber
 
@@ -23,6 +22,7 @@ from deployer.plans import ChangeKind, Plan, PlanState
 from deployer.provider import AwsProvider
 from deployer.render import parameter_lines, plan_lines
 from deployer.reporter import Reporter
+from tests.helpers import fast_waiter, stub_client
 
 STACK_ID = "arn:aws:cloudformation:eu-west-1:123456789012:stack/app-net/1"
 CS_ID = "arn:aws:cloudformation:eu-west-1:123456789012:changeSet/c1/1"
@@ -31,7 +31,7 @@ NOW = dt.datetime(2024, 5, 1, 12, 0, tzinfo=dt.UTC)
 
 
 def _cfn():
-    return boto3.client("cloudformation", region_name="eu-west-1", aws_access_key_id="a", aws_secret_access_key="b")
+    return stub_client()
 
 
 def _entry(**extra) -> StackEntry:
@@ -93,9 +93,7 @@ def _event(event_id, logical, kind, status, reason=None):
 
 
 def _fast_waiter():
-    waiter = waiting.Waiter()
-    waiter.pause = lambda delay: None
-    return waiter
+    return fast_waiter()
 
 
 def test_first_create_that_rolls_back_lists_failures_first_then_status_and_cleanup(capsys):

@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 import json
 
-import boto3
 from botocore.stub import ANY, Stubber
 
 from deployer import waiting
@@ -17,6 +16,7 @@ from deployer.plans import PlanState
 from deployer.provider import AwsProvider
 from deployer.render import plan_lines
 from deployer.reporter import Reporter
+from tests.helpers import stub_client
 
 STACK_ID = "arn:aws:cloudformation:eu-west-1:123456789012:stack/app-net/1"
 CS_ID = "arn:aws:cloudformation:eu-west-1:123456789012:changeSet/c1/1"
@@ -77,7 +77,7 @@ def _deployed(a="1", b="b", k="old", tags=None):
 
 
 def _plan(entry, stub_calls):
-    cfn = boto3.client("cloudformation", region_name="eu-west-1", aws_access_key_id="a", aws_secret_access_key="b")
+    cfn = stub_client()
     waiter = waiting.Waiter()
     waiter.pause = lambda delay: None
     planner = Planner(_Aws(cfn), None, Options(), waiter, AwsProvider(), Reporter(io.StringIO()))

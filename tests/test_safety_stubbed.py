@@ -8,7 +8,6 @@ import datetime as dt
 import io
 import json
 
-import boto3
 import pytest
 from botocore.stub import ANY, Stubber
 
@@ -21,6 +20,7 @@ from deployer.manifest import Manifest, StackEntry
 from deployer.plans import ChangeKind, Plan, PlanState
 from deployer.provider import AwsProvider
 from deployer.reporter import Reporter
+from tests.helpers import fast_waiter, stub_client
 
 STACK_ID = "arn:aws:cloudformation:eu-west-1:123456789012:stack/app-svc/1"
 CS_ID = "arn:aws:cloudformation:eu-west-1:123456789012:changeSet/c1/1"
@@ -30,7 +30,7 @@ ALARMS = ["BlueAlarm", "GreenAlarm"]
 
 
 def _cfn():
-    return boto3.client("cloudformation", region_name="eu-west-1", aws_access_key_id="a", aws_secret_access_key="b")
+    return stub_client()
 
 
 def _entry(**extra) -> StackEntry:
@@ -65,9 +65,7 @@ class _FakeAws:
 
 
 def _fast_waiter():
-    waiter = waiting.Waiter()
-    waiter.pause = lambda delay: None
-    return waiter
+    return fast_waiter()
 
 
 def _context(cfn, entry, allow_replacement=False, waiter=None, output=None):

@@ -14,9 +14,10 @@ from deployer.context import Context
 from deployer.manifest import Manifest
 from deployer.plans import Plan
 from deployer.reporter import Reporter
+from tests.helpers import fast_waiter as _fast_waiter
+from tests.helpers import stub_client as _cfn
 from tests.helpers import update_plan, variant
 from tests.test_day2 import _Aws
-from tests.test_deploy_stubbed import _cfn, _fast_waiter
 
 SECRET = {
     r"^  environment:\n    APP_ENV: dev": (
