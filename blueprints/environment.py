@@ -14,10 +14,10 @@ from typing import Any
 
 import jinja2
 
-from . import engines, manifest
+from . import engines, manifest, naming
 from .config import EnvironmentConfig
 from .engines.base import ServiceStack
-from .stacks import network, pipeline, service
+from .stacks import network, pipeline, platform, service
 from .template import CfnTemplate, capabilities, render
 
 # Stateful resources: replacing or removing one loses data, or an address other things depend on.
@@ -60,19 +60,47 @@ class Stack:
     # Stacks this one needs besides those it takes outputs from (a pipeline names the service
     # stack it releases even when it reads none of its outputs).
     needs: tuple[str, ...] = ()
+    # The configuration the stack was built from (a per-service view for a service's stacks):
+    # its day-2 settings (rollback monitoring) are that service's.
+    built_from: EnvironmentConfig | None = None
+
+
+NETWORK_OUTPUTS = ("VpcId", "VpcCidr", "PublicSubnetIds", "PrivateSubnetIds")
 
 
 def stacks(config: EnvironmentConfig) -> list[Stack]:
-    """The stacks of one environment, in deploy order."""
+    """The stacks of one environment, in deploy order: network, service, pipeline; or, with
+    ``services:``, network, platform, then each service's service and pipeline stacks."""
+    network_stack = Stack(network.STACK, network.build(config))
+    if config.multi_service:
+        return [network_stack, _platform_stack(config), *[s for m in config.members() for s in _service_stacks(m)]]
+    return [network_stack, *_service_stacks(config)]
+
+
+def _platform_stack(config: EnvironmentConfig) -> Stack:
+    template = platform.build(config)
+    return Stack(platform.STACK, template, parameters=_wired(template, network.STACK, NETWORK_OUTPUTS))
+
+
+def _wired(template: CfnTemplate, stack: str, outputs: tuple[str, ...]) -> dict[str, str | manifest.OutputRef]:
+    """The template's parameters among ``outputs`` of ``stack`` (same names), wired to them."""
+    return {key: manifest.OutputRef(stack, key) for key in outputs if key in template.parameters}
+
+
+def _service_stacks(config: EnvironmentConfig) -> list[Stack]:
+    """The service stack and, when it has a pipeline, its pipeline stack (of a per-service view:
+    named "service-<name>" and "pipeline-<name>")."""
     service_stack = service.build_stack(config)
-    network_outputs = ("VpcId", "VpcCidr", "PublicSubnetIds", "PrivateSubnetIds")
+    parameters = _wired(service_stack.template, network.STACK, NETWORK_OUTPUTS)
+    if config.member:
+        parameters |= _wired(service_stack.template, platform.STACK, platform.SERVICE_INPUTS)
     return [
-        Stack(network.STACK, network.build(config)),
         Stack(
-            service.STACK,
+            naming.member_stack(config, service.STACK),
             service_stack.template,
-            parameters={key: manifest.OutputRef(network.STACK, key) for key in network_outputs},
+            parameters=parameters,
             kept_on_update=("ImageUri",),
+            built_from=config,
         ),
         *_pipeline_stacks(config, service_stack),
     ]
@@ -84,11 +112,20 @@ def _pipeline_stacks(config: EnvironmentConfig, service_stack: ServiceStack) -> 
     if config.pipeline is None:
         return []
     engine = engines.get(config.service.deployment_engine)
+    released = naming.member_stack(config, service.STACK)
     values: dict[str, str | manifest.OutputRef] = {
-        key: manifest.OutputRef(service.STACK, output) for key, output in engine.service_outputs.items()
+        key: manifest.OutputRef(released, output) for key, output in engine.service_outputs.items()
     }
     values.update(engine.static_service_values(config))
-    return [Stack(pipeline.STACK, pipeline.build(config, service_stack), parameters=values, needs=(service.STACK,))]
+    return [
+        Stack(
+            naming.member_stack(config, pipeline.STACK),
+            pipeline.build(config, service_stack),
+            parameters=values,
+            needs=(released,),
+            built_from=config,
+        )
+    ]
 
 
 def _static_values(stack: Stack, body: dict[str, Any]) -> dict[str, str]:
@@ -138,7 +175,9 @@ def _safety(config: EnvironmentConfig, stack: Stack, body: dict[str, Any]) -> di
     return {
         "adoptable_resources": adoptable(body),
         "rollback_alarms": alarms,
-        "rollback_monitoring_minutes": config.service.rollback_monitoring_minutes if alarms else 0,
+        "rollback_monitoring_minutes": (stack.built_from or config).service.rollback_monitoring_minutes
+        if alarms
+        else 0,
         "stack_policy": manifest.stack_policy_document(protected),
     }
 
@@ -150,7 +189,7 @@ def _entry(config: EnvironmentConfig, stack: Stack, body: dict[str, Any]) -> man
     wired = {key: value for key, value in stack.parameters.items() if isinstance(value, manifest.OutputRef)}
     return manifest.StackEntry(
         name=stack.name,
-        stack_name=f"{config.prefix}-{stack.name}",
+        stack_name=f"{config.env_prefix}-{stack.name}",
         template=f"{stack.name}.json",
         parameters_file=f"{stack.name}.parameters.json",
         region=config.region,

@@ -36,7 +36,8 @@ LIMITS = {
 
 
 def cluster(config: EnvironmentConfig) -> str:
-    return config.prefix
+    # Shared by every service of the environment.
+    return config.env_prefix
 
 
 def service(config: EnvironmentConfig) -> str:
@@ -84,7 +85,8 @@ def bluegreen_hook_role(config: EnvironmentConfig) -> str:
 
 
 def load_balancer(config: EnvironmentConfig) -> str:
-    return f"{config.prefix}-alb"
+    # Shared by every service of the environment.
+    return f"{config.env_prefix}-alb"
 
 
 def target_group(config: EnvironmentConfig, colour: str) -> str:
@@ -119,8 +121,14 @@ def all_names(config: EnvironmentConfig) -> dict[str, str]:
 
 
 def stack(config: EnvironmentConfig, name: str) -> str:
-    """CloudFormation stack name of one of the environment's stacks (as in the manifest)."""
-    return f"{config.prefix}-{name}"
+    """CloudFormation stack name of one of the environment's stacks (as in the manifest); in a
+    per-service view, of that service's ``name`` stack ("<project>-<env>-service-<service>")."""
+    return f"{config.env_prefix}-{member_stack(config, name)}"
+
+
+def member_stack(config: EnvironmentConfig, name: str) -> str:
+    """Short (manifest) name of a stack: ``name``, or "<name>-<service>" in a per-service view."""
+    return f"{name}-{config.member}" if config.member else name
 
 
 def pipeline(config: EnvironmentConfig) -> str:

@@ -106,16 +106,21 @@ def template(env: str, stack: str) -> dict:
 
 
 def environments(engine: str | None = None) -> list[str]:
-    """Sample environments, optionally only those whose service.deployment_engine is ``engine``."""
-    names = sorted(p.stem for p in PARAMS.glob("*.yaml"))
-    if engine is None:
-        return names
-    return [
-        n
-        for n in names
-        if (yaml.safe_load((PARAMS / f"{n}.yaml").read_text())["service"].get("deployment_engine") or "codedeploy")
-        == engine
-    ]
+    """Sample environments with one ``service:`` (stacks network, service, pipeline), optionally only
+    those whose service.deployment_engine is ``engine``. ``multi_service_environments`` lists the others."""
+    names = []
+    for path in sorted(PARAMS.glob("*.yaml")):
+        data = yaml.safe_load(path.read_text())
+        if "service" not in data:
+            continue
+        if engine is None or (data["service"].get("deployment_engine") or "codedeploy") == engine:
+            names.append(path.stem)
+    return names
+
+
+def multi_service_environments() -> list[str]:
+    """Sample environments with ``services:`` (a platform stack and stacks per service)."""
+    return sorted(p.stem for p in PARAMS.glob("*.yaml") if "services" in yaml.safe_load(p.read_text()))
 
 
 def resources(body: dict, kind: str) -> dict:

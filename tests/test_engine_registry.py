@@ -35,6 +35,7 @@ class RollingEngine:
     hook_handler: ClassVar[str] = "ecs_handler"
     supports_outputs: ClassVar[bool] = True
     released_by_stack_update: ClassVar[bool] = False
+    shares_listeners: ClassVar[bool] = True
     artifacts: ClassVar[tuple[str, ...]] = ("imageDetail.json", "imagedefinitions.json")
     service_outputs: ClassVar[dict[str, str]] = {"ClusterName": "ClusterName", "ServiceName": "ServiceName"}
     approval_in_deploy_stage: ClassVar[bool] = False

@@ -221,14 +221,15 @@ ECS_ENVS = environments("ecs")
 
 
 @pytest.mark.parametrize("env", ECS_ENVS)
-def test_ecs_service_uses_the_blue_green_strategy_with_the_hook(env):
+def test_ecs_service_uses_its_blue_green_strategy_with_the_hook(env):
     body = template(env, "service")
     config = load_environment(OUT.parent / "params" / f"{env}.yaml")
     assert "Transform" not in body and "Hooks" not in body
     svc = body["Resources"]["Service"]["Properties"]
     assert svc["DeploymentController"] == {"Type": "ECS"}
     deployment = svc["DeploymentConfiguration"]
-    assert deployment["Strategy"] == "BLUE_GREEN"
+    # BLUE_GREEN for AllAtOnce, else CANARY or LINEAR (tests/test_ecs_shifts.py checks each block).
+    assert deployment["Strategy"] in ("BLUE_GREEN", "CANARY", "LINEAR")
     assert deployment["BakeTimeInMinutes"] == config.service.termination_wait_minutes
     assert deployment["LifecycleHooks"] == [
         {
@@ -364,10 +365,14 @@ BAD_ENGINE = {
         "service: custom_deployment.percentage 10 is below 14, the smallest step the cloudformation engine's "
         "hook accepts (allowed: 14-99)",
     ),
-    "ecs-canary": (
-        {"deployment_engine": "ecs", "deployment_config": "Linear10PercentEvery1Minutes"},
-        "service: deployment_config Linear10PercentEvery1Minutes is not available with the ecs engine: its "
-        "BLUE_GREEN strategy moves production traffic all at once (allowed: AllAtOnce)",
+    "ecs-linear-step": (
+        {
+            "deployment_engine": "ecs",
+            "deployment_config": "custom",
+            "custom_deployment": {"type": "linear", "percentage": 2, "interval_minutes": 1},
+        },
+        "service: custom_deployment.percentage 2 is the ecs engine's StepPercent, which is 3-100 with its LINEAR "
+        "strategy (allowed: 3-99)",
     ),
     "ecs-bake-time": (
         {"deployment_engine": "ecs", "termination_wait_minutes": 2000},
@@ -392,6 +397,7 @@ def test_engine_settings_are_validated_with_file_and_key(tmp_path, case):
     [
         {"deployment_engine": "cloudformation", "deployment_config": "AllAtOnce", "termination_wait_minutes": 2880},
         {"deployment_engine": "ecs", "termination_wait_minutes": 1440},
+        {"deployment_engine": "ecs", "deployment_config": "Linear10PercentEvery1Minutes"},
         {"deployment_engine": "codedeploy", "deployment_config": "Canary10Percent5Minutes"},
     ],
 )

@@ -69,7 +69,8 @@ def settings(environ=os.environ):
         "scheme": environ["SCHEME"],
         "port": int(environ["TEST_PORT"]),
         "load_balancer": environ["LOAD_BALANCER_NAME"],
-        "host": environ["LOAD_BALANCER_DNS"],
+        # A service routed by host name on a shared listener is reached under its own name.
+        "host": environ.get("HOST_HEADER") or environ["LOAD_BALANCER_DNS"],
         "paths": json.loads(environ["PATHS"]),
         "expected_status": int(environ["EXPECTED_STATUS"]),
         "body_substring": environ.get("BODY_CONTAINS") or None,

@@ -9,14 +9,24 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from .base import KeyProblem, ParamsError, StrictModel, check_tags, format_validation_error, read_yaml
 from .network import NetworkConfig
 from .pipeline import ARM_COMPUTE_TYPES, PipelineConfig
+from .routing import LoadBalancerConfig, Route
 from .service import ServiceConfig
+from .services import ServiceEntry, check_services, routes_of
 
-__all__ = ["EnvironmentConfig", "NetworkConfig", "ParamsError", "PipelineConfig", "ServiceConfig", "load_environment"]
+__all__ = [
+    "EnvironmentConfig",
+    "LoadBalancerConfig",
+    "NetworkConfig",
+    "ParamsError",
+    "PipelineConfig",
+    "ServiceConfig",
+    "load_environment",
+]
 
 # "<project>-<env>" is the prefix of every derived name. The tightest AWS limit on one is
 # 32 characters (load balancer and target group names, e.g. "<prefix>-green"), so the
@@ -42,6 +52,37 @@ class EnvironmentConfig(StrictModel):
     pipeline: PipelineConfig | None = Field(
         None, description="Release pipeline (GitHub, image build and scan gate, blue/green deploy); none if absent."
     )
+    load_balancer: LoadBalancerConfig | None = Field(
+        None, description="With services: the load balancer and listeners every service shares."
+    )
+    services: dict[str, ServiceEntry] | None = Field(
+        None,
+        description="Several services behind one load balancer, by short name, each with its routing, "
+        "engine and pipeline (instead of service: and pipeline:).",
+    )
+    # Set on the per-service views of ``members()``: the service this view builds.
+    _member: str | None = PrivateAttr(default=None)
+    _route: Route | None = PrivateAttr(default=None)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_layout(cls, data: object) -> object:
+        if isinstance(data, dict) and "services" in data:
+            for key in ("service", "pipeline"):
+                if key in data:
+                    raise KeyProblem(
+                        key,
+                        "...",
+                        "cannot be used with services: (each service has its keys and its pipeline under "
+                        "services.<name>, the shared listener settings are in load_balancer:)",
+                    )
+        elif isinstance(data, dict) and "load_balancer" in data:
+            raise KeyProblem(
+                "load_balancer",
+                "...",
+                "is used only with services: (a single service: section has its listener settings itself)",
+            )
+        return data
 
     @field_validator("project")
     @classmethod
@@ -115,9 +156,58 @@ class EnvironmentConfig(StrictModel):
             )
         return self
 
+    @model_validator(mode="after")
+    def _services(self) -> EnvironmentConfig:
+        if self.services is not None:
+            problems = check_services(self.services, self.shared_listeners, self.env_prefix, PREFIX_MAX)
+            if problems:
+                raise KeyProblem(*problems[0])
+        return self
+
+    @property
+    def shared_listeners(self) -> LoadBalancerConfig:
+        return self.load_balancer or LoadBalancerConfig()
+
+    @property
+    def multi_service(self) -> bool:
+        """Whether the environment has a platform stack and a service stack per service."""
+        return self.services is not None
+
+    @property
+    def member(self) -> str | None:
+        """The service a per-service view builds (None: a single-service environment, or the whole one)."""
+        return self._member
+
+    @property
+    def route(self) -> Route | None:
+        """A member's rule on the shared listeners (None: listeners of its own, or a single service)."""
+        return self._route
+
+    def members(self) -> list[EnvironmentConfig]:
+        """One view per service of ``services:``, in their order; [] for a single-service environment."""
+        if self.services is None:
+            return []
+        routes = routes_of(self.services)
+        views = []
+        for name, entry in self.services.items():
+            view = self.model_copy(
+                update={"service": entry.service_config(self.shared_listeners), "pipeline": entry.pipeline}
+            )
+            view._member = name
+            view._route = routes.get(name)
+            views.append(view)
+        return views
+
+    @property
+    def env_prefix(self) -> str:
+        """ "<project>-<env>": the prefix of what the environment's services share."""
+        return f"{self.project}-{self.environment}"
+
     @property
     def prefix(self) -> str:
-        return f"{self.project}-{self.environment}"
+        """The prefix of every derived name: "<project>-<env>", or "<project>-<env>-<service>" in a
+        per-service view of a several-services environment."""
+        return self.env_prefix + (f"-{self._member}" if self._member else "")
 
     @property
     def protected(self) -> bool:

@@ -4,7 +4,7 @@ blue/green deployment."""
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -60,24 +60,32 @@ def check_fargate_size(cpu: int, memory: int) -> None:
 
 
 class CustomDeployment(StrictModel):
-    """A custom CodeDeploy traffic shift: a canary (two steps) or linear (equal steps)."""
+    """A custom traffic shift: a canary (two steps) or linear (equal steps). The ranges are
+    CodeDeploy's; an engine may allow less (``check_service``). Whole numbers only (strict: true,
+    10.0 or "10" are refused), since the CodeDeploy configurations take integers."""
+
+    # Shared by every engine; engines name these in their own messages.
+    PERCENTAGES: ClassVar[tuple[int, int]] = (1, 99)
+    INTERVALS: ClassVar[tuple[int, int]] = (1, 2880)
 
     type: Literal["canary", "linear"] = Field(description="canary: one step then the rest; linear: equal steps.")
-    percentage: int = Field(description="Traffic moved per step, 1-99 percent.")
-    interval_minutes: int = Field(description="Minutes between steps, 1-2880.")
+    percentage: int = Field(strict=True, description="Traffic moved per step, 1-99 percent.")
+    interval_minutes: int = Field(strict=True, description="Minutes between steps, 1-2880.")
 
     @field_validator("percentage")
     @classmethod
     def _percentage(cls, value: int) -> int:
-        if not 1 <= value <= 99:
-            raise ValueError("is not a traffic percentage from 1 to 99")
+        low, high = cls.PERCENTAGES
+        if not low <= value <= high:
+            raise ValueError(f"is not a traffic percentage from {low} to {high}")
         return value
 
     @field_validator("interval_minutes")
     @classmethod
     def _interval(cls, value: int) -> int:
-        if not 1 <= value <= 2880:
-            raise ValueError("is not an interval from 1 to 2880 minutes")
+        low, high = cls.INTERVALS
+        if not low <= value <= high:
+            raise ValueError(f"is not an interval from {low} to {high} minutes")
         return value
 
 

@@ -37,23 +37,67 @@ SERVICE_LOGICAL_ID = "Service"
 
 
 @dataclass(frozen=True)
-class ServiceHandles:
-    """The shared resources of the service stack, as the objects their builders returned."""
+class PlatformLoadBalancer:
+    """The environment's shared load balancer as a service stack of a several-services environment
+    sees it: parameters wired to the platform stack's outputs."""
 
-    cluster: ecs.Cluster
+    full_name: Parameter
+    dns_name: Parameter
+    # Only for listeners of the service's own (an engine that cannot share the platform's).
+    arn: Parameter | None = None
+
+
+def load_balancer_full_name(load_balancer: elb.LoadBalancer | PlatformLoadBalancer) -> Any:
+    if isinstance(load_balancer, PlatformLoadBalancer):
+        return Ref(load_balancer.full_name)
+    return GetAtt(load_balancer, "LoadBalancerFullName")
+
+
+def load_balancer_dns_name(load_balancer: elb.LoadBalancer | PlatformLoadBalancer) -> Any:
+    if isinstance(load_balancer, PlatformLoadBalancer):
+        return Ref(load_balancer.dns_name)
+    return GetAtt(load_balancer, "DNSName")
+
+
+@dataclass(frozen=True)
+class ServiceHandles:
+    """The shared resources of the service stack, as the objects their builders returned. In a
+    service stack of a several-services environment the cluster, the load balancer and (for an
+    engine that shares them) the listeners are the platform stack's, arriving as parameters; the
+    service's rules on them are the engine's (``listener_rules``)."""
+
+    cluster: ecs.Cluster | Parameter
     log_group: logs.LogGroup
     task_definition: ecs.TaskDefinition
     task_execution_role: iam.Role
     task_role: iam.Role
     service_security_group: ec2.SecurityGroup
     private_subnets: Parameter
-    load_balancer: elb.LoadBalancer
+    load_balancer: elb.LoadBalancer | PlatformLoadBalancer
     blue_target_group: elb.TargetGroup
     green_target_group: elb.TargetGroup
-    production_listener: elb.Listener
-    test_listener: elb.Listener
+    production_listener: elb.Listener | Parameter
+    test_listener: elb.Listener | Parameter
     alarms: tuple[cloudwatch.Alarm, ...]
     hook_function: tlambda.Function
+
+    @property
+    def on_platform(self) -> bool:
+        """Whether the listeners are the platform stack's, shared with other services."""
+        return isinstance(self.production_listener, Parameter)
+
+    def load_balancer_full_name(self) -> Any:
+        """The load balancer's full name (app/<name>/<id>): a GetAtt, or the platform's parameter."""
+        return load_balancer_full_name(self.load_balancer)
+
+    def load_balancer_full_name_sub(self) -> str:
+        """The same, as a ``${...}`` reference inside Sub."""
+        if isinstance(self.load_balancer, PlatformLoadBalancer):
+            return "${" + self.load_balancer.full_name.title + "}"
+        return "${" + self.load_balancer.title + ".LoadBalancerFullName}"
+
+    def load_balancer_dns_name(self) -> Any:
+        return load_balancer_dns_name(self.load_balancer)
 
 
 @dataclass(frozen=True)
@@ -105,6 +149,9 @@ class Engine(Protocol):
     # Whether a release is a stack update changing only the image parameter (else the pipeline
     # registers task definition revisions outside CloudFormation).
     released_by_stack_update: ClassVar[bool]
+    # Whether it moves traffic by listener *rules*, so that several services can share the
+    # environment's listeners, each with its own rules (else a service gets listeners of its own).
+    shares_listeners: ClassVar[bool]
 
     def check_service(self, service: ServiceConfig) -> None:
         """Raise ValueError (the message says what is allowed) for settings the engine cannot express."""
@@ -214,3 +261,62 @@ def blue_load_balancer(config: EnvironmentConfig, shared: ServiceHandles, **extr
 def invoke_hook(shared: ServiceHandles) -> Statement:
     """What the deployment needs of the validation hook: invoking this stack's function, no other."""
     return Statement(Effect=Allow, Action=[awslambda.InvokeFunction], Resource=[GetAtt(shared.hook_function, "Arn")])
+
+
+PRODUCTION_RULE = "ProductionListenerRule"
+TEST_RULE = "TestListenerRule"
+
+
+def listener_rules(
+    t: CfnTemplate, config: EnvironmentConfig, shared: ServiceHandles, weighted: bool
+) -> tuple[elb.ListenerRule, elb.ListenerRule]:
+    """(production, test): the service's rule on each listener, forwarding its requests to blue.
+    ``weighted``: forward to blue at weight 100 and green at 0 (the form ECS's own blue/green
+    rewrites), else a plain forward to blue. On listeners of its own a service's rule takes every
+    path (priority 1); on the platform's shared listeners it is the service's route."""
+    route = config.route
+    if route is None:
+        conditions = [elb.Condition(Field="path-pattern", PathPatternConfig=elb.PathPatternConfig(Values=["*"]))]
+        priority = 1
+    else:
+        conditions = []
+        if route.path_patterns:
+            conditions.append(
+                elb.Condition(
+                    Field="path-pattern", PathPatternConfig=elb.PathPatternConfig(Values=list(route.path_patterns))
+                )
+            )
+        if route.host_headers:
+            conditions.append(
+                elb.Condition(
+                    Field="host-header", HostHeaderConfig=elb.HostHeaderConfig(Values=list(route.host_headers))
+                )
+            )
+        priority = route.priority
+    if weighted:
+        action = elb.ListenerRuleAction(
+            Type="forward",
+            ForwardConfig=elb.ForwardConfig(
+                TargetGroups=[
+                    elb.TargetGroupTuple(TargetGroupArn=Ref(shared.blue_target_group), Weight=100),
+                    elb.TargetGroupTuple(TargetGroupArn=Ref(shared.green_target_group), Weight=0),
+                ]
+            ),
+        )
+    else:
+        action = elb.ListenerRuleAction(Type="forward", TargetGroupArn=Ref(shared.blue_target_group))
+    rules = []
+    for logical_id, listener in ((PRODUCTION_RULE, shared.production_listener), (TEST_RULE, shared.test_listener)):
+        rules.append(
+            t.add_resource(
+                elb.ListenerRule(
+                    logical_id,
+                    ListenerArn=Ref(listener),
+                    Priority=priority,
+                    Conditions=conditions,
+                    # The engine rewrites the action during a deployment; the template states the state at creation.
+                    Actions=[action],
+                )
+            )
+        )
+    return rules[0], rules[1]

@@ -65,6 +65,8 @@ class CloudFormationEngine:
     hook_handler: ClassVar[str] = "codedeploy_handler"
     supports_outputs: ClassVar[bool] = False
     released_by_stack_update: ClassVar[bool] = True
+    # The hook routes by listener (TrafficRouting ProdTrafficRoute/TestTrafficRoute are listeners).
+    shares_listeners: ClassVar[bool] = False
     artifacts: ClassVar[tuple[str, ...]] = (
         "imageDetail.json",
         "service-template.json",

@@ -9,7 +9,7 @@ configuration, and rolls back on failure or alarm.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from awacs import cloudwatch as awscw
 from awacs import codedeploy as awscodedeploy
@@ -17,6 +17,7 @@ from awacs import ecs as awsecs
 from awacs import elasticloadbalancing as awselb
 from awacs.aws import Statement
 from troposphere import GetAtt, Ref, Sub, codebuild, codedeploy, codepipeline, ecs, iam
+from troposphere import elasticloadbalancingv2 as elb
 
 from .. import naming, roles
 from ..config.service import PREDEFINED_DEPLOYMENTS
@@ -37,6 +38,8 @@ class CodeDeployEngine:
     hook_handler: ClassVar[str] = "codedeploy_handler"
     supports_outputs: ClassVar[bool] = True
     released_by_stack_update: ClassVar[bool] = False
+    # CodeDeploy rewrites the listener rules that forward to its target groups.
+    shares_listeners: ClassVar[bool] = True
     artifacts: ClassVar[tuple[str, ...]] = ("imageDetail.json", "taskdef.json", "appspec.yaml")
     service_outputs: ClassVar[dict[str, str]] = {
         "CodeDeployApplicationName": "CodeDeployApplicationName",
@@ -56,6 +59,7 @@ class CodeDeployEngine:
         return [roles.allow([awscodedeploy.PutLifecycleEventHookExecutionStatus], [_deployment_group_arn(config)])]
 
     def add_deployment(self, t: CfnTemplate, config: EnvironmentConfig, shared: ServiceHandles) -> ecs.Service:
+        routes = _routes(t, config, shared)
         service = t.add_resource(
             base.service(
                 config,
@@ -63,14 +67,15 @@ class CodeDeployEngine:
                 # By family, not by revision: CloudFormation cannot change the task definition of a
                 # CODE_DEPLOY service, so the reference must not change when the template does.
                 TaskDefinition=naming.task_family(config),
-                DependsOn=[shared.task_definition, shared.production_listener, shared.test_listener],
+                # The target group must be behind a listener before the service registers tasks in it.
+                DependsOn=[shared.task_definition, *routes],
                 LaunchType="FARGATE",
                 DeploymentController=ecs.DeploymentController(Type="CODE_DEPLOY"),
                 LoadBalancers=[base.blue_load_balancer(config, shared)],
                 NetworkConfiguration=ecs.NetworkConfiguration(AwsvpcConfiguration=base.private_subnets(shared)),
             )
         )
-        role = _service_role(t, config, shared)
+        role = _service_role(t, config, shared, routes)
         config_name = _deployment_config(t, config)
         application, group = _deployment_group(t, config, shared, service, role, config_name)
         t.output("CodeDeployApplicationName", Ref(application), "CodeDeploy application.")
@@ -172,14 +177,31 @@ def _deployment_group_arn(config: EnvironmentConfig) -> Sub:
     )
 
 
-def _service_role(t: CfnTemplate, config: EnvironmentConfig, shared: ServiceHandles) -> iam.Role:
+def _routes(t: CfnTemplate, config: EnvironmentConfig, shared: ServiceHandles) -> list[elb.Listener | elb.ListenerRule]:
+    """What sends traffic to blue: the listeners' default actions, or on the platform's shared
+    listeners the service's own rules (CodeDeploy rewrites the rules forwarding to its target groups)."""
+    if shared.on_platform:
+        return list(base.listener_rules(t, config, shared, weighted=False))
+    return [cast(elb.Listener, shared.production_listener), cast(elb.Listener, shared.test_listener)]
+
+
+def _modified_rules(shared: ServiceHandles, routes: list[elb.Listener | elb.ListenerRule]) -> list[Any]:
+    """Rules the deployment may rewrite: on shared listeners only this service's two rules, so that a
+    release cannot change another service's routing."""
+    if shared.on_platform:
+        return [Ref(rule) for rule in routes]
+    return [Sub(ARN % ("elasticloadbalancing", f"listener-rule/{shared.load_balancer_full_name_sub()}/*"))]
+
+
+def _service_role(
+    t: CfnTemplate, config: EnvironmentConfig, shared: ServiceHandles, routes: list[elb.Listener | elb.ListenerRule]
+) -> iam.Role:
     """What CodeDeploy needs for an ECS blue/green deployment (the actions of the managed policy
     AWSCodeDeployRoleForECSLimited), scoped to this service, its listeners, alarms and hook:
     https://docs.aws.amazon.com/AmazonECS/latest/developerguide/codedeploy_IAM_role.html
     https://docs.aws.amazon.com/aws-managed-policy/latest/reference/AWSCodeDeployRoleForECSLimited.html
     """
     cluster, service = naming.cluster(config), naming.service(config)
-    load_balancer = shared.load_balancer.title
     statements = [
         roles.allow(
             [
@@ -196,10 +218,7 @@ def _service_role(t: CfnTemplate, config: EnvironmentConfig, shared: ServiceHand
         # Elastic Load Balancing Describe* actions have no resource-level permissions: "*" only.
         roles.allow([awselb.DescribeTargetGroups, awselb.DescribeListeners, awselb.DescribeRules], ["*"]),
         roles.allow([awselb.ModifyListener], [Ref(shared.production_listener), Ref(shared.test_listener)]),
-        roles.allow(
-            [awselb.ModifyRule],
-            [Sub(ARN % ("elasticloadbalancing", f"listener-rule/${{{load_balancer}.LoadBalancerFullName}}/*"))],
-        ),
+        roles.allow([awselb.ModifyRule], _modified_rules(shared, routes)),
         roles.allow([awscw.DescribeAlarms], [GetAtt(alarm, "Arn") for alarm in shared.alarms]),
         base.invoke_hook(shared),
         # New task sets run with the task definition's roles.

@@ -1,10 +1,14 @@
-"""Engine ``ecs``: ECS's own blue/green deployments (DeploymentController ECS, strategy BLUE_GREEN).
+"""Engine ``ecs``: ECS's own blue/green deployments (DeploymentController ECS; strategy BLUE_GREEN
+for ``deployment_config: AllAtOnce``, CANARY or LINEAR for the canary and linear configurations).
 
 On a release (the pipeline's ECS deploy action updates the service with a new task definition
 revision) ECS starts the green revision on the alternate target group, moves the test listener
 rule to it, invokes the validation hook at POST_TEST_TRAFFIC_SHIFT, moves the production listener
-rule, keeps both revisions for the bake time (``termination_wait_minutes``), and rolls back on a
-FAILED hook or an alarm.
+rule (at once with BLUE_GREEN; with CANARY one step, the canary bake time, then the rest; with
+LINEAR equal steps with a step bake time after each but the last), keeps both revisions for the
+bake time (``termination_wait_minutes``), and rolls back on a FAILED hook or an alarm.
+https://docs.aws.amazon.com/AmazonECS/latest/developerguide/canary-deployment.html
+https://docs.aws.amazon.com/AmazonECS/latest/developerguide/deployment-type-linear.html
 
 ECS shifts traffic by rewriting listener *rules*, so this engine adds one rule per listener
 (forwarding to blue at weight 100 and green at 0) in front of the shared listeners, whose default
@@ -16,7 +20,8 @@ https://docs.aws.amazon.com/AmazonECS/latest/developerguide/blue-green-permissio
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 from awacs import ecs as awsecs
 from awacs import elasticloadbalancing as awselb
@@ -37,13 +42,68 @@ if TYPE_CHECKING:
     from ..config.service import ServiceConfig
     from ..template import CfnTemplate
 
-PRODUCTION_RULE = "ProductionListenerRule"
-TEST_RULE = "TestListenerRule"
+PRODUCTION_RULE = base.PRODUCTION_RULE
+TEST_RULE = base.TEST_RULE
 LOAD_BALANCER_ROLE = "EcsLoadBalancerRole"
 HOOK_INVOKE_ROLE = "EcsHookInvokeRole"
 # ECS blue/green: BakeTimeInMinutes 0-1440.
 # https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-properties-ecs-service-deploymentconfiguration.html
 ECS_MAX_BAKE_TIME_MINUTES = 1440
+# ECS CANARY and LINEAR (October 2025): CanaryPercent 0.1-100 and StepPercent 3-100 (multiples of
+# 0.1), CanaryBakeTimeInMinutes and StepBakeTimeInMinutes 0-1440; CloudFormation rejects a canary or
+# linear configuration whose computed time exceeds 33 hours (its operations time out after 36):
+# BakeTimeInMinutes + CanaryBakeTimeInMinutes, or BakeTimeInMinutes + StepBakeTimeInMinutes x steps.
+# https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-properties-ecs-service-canaryconfiguration.html
+# https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-properties-ecs-service-linearconfiguration.html
+# https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_CanaryConfiguration.html
+# https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_LinearConfiguration.html
+ECS_CANARY_PERCENT = (0.1, 100.0)
+ECS_STEP_PERCENT = (3.0, 100.0)
+ECS_STEP_BAKE_MINUTES = (0, 1440)
+CFN_MAX_SHIFT_MINUTES = 33 * 60
+
+
+@dataclass(frozen=True)
+class Shift:
+    """A CANARY or LINEAR shift of production traffic: the percent moved per step and the minutes
+    ECS waits after a step (CanaryBakeTimeInMinutes / StepBakeTimeInMinutes)."""
+
+    strategy: Literal["CANARY", "LINEAR"]
+    percent: float
+    step_bake_minutes: int
+
+    @property
+    def baked_steps(self) -> int:
+        """Steps followed by a step bake time, as CloudFormation counts them: one for a canary; for
+        a linear shift floor(100 / StepPercent), one fewer when StepPercent divides 100 (no step
+        bake time after reaching 100 percent). Counted in tenths of a percent, ECS's resolution."""
+        if self.strategy == "CANARY":
+            return 1
+        tenths = round(self.percent * 10)
+        return 1000 // tenths - (1 if 1000 % tenths == 0 else 0)
+
+    @property
+    def minutes(self) -> int:
+        """Minutes the shift adds to the bake time in CloudFormation's count (and on the clock)."""
+        return self.baked_steps * self.step_bake_minutes
+
+
+# params deployment_config -> ECS shift; AllAtOnce is BLUE_GREEN (no shift), custom reads
+# custom_deployment. The names and numbers are CodeDeploy's predefined ECS configurations.
+PREDEFINED_SHIFTS = {
+    "Canary10Percent5Minutes": Shift("CANARY", 10, 5),
+    "Canary10Percent15Minutes": Shift("CANARY", 10, 15),
+    "Linear10PercentEvery1Minutes": Shift("LINEAR", 10, 1),
+    "Linear10PercentEvery3Minutes": Shift("LINEAR", 10, 3),
+}
+
+
+def deployment_shift(service: ServiceConfig) -> Shift | None:
+    """The production traffic shift of ``deployment_config``; None for AllAtOnce (BLUE_GREEN)."""
+    custom = service.custom_deployment
+    if service.deployment_config == "custom" and custom is not None:
+        return Shift("CANARY" if custom.type == "canary" else "LINEAR", custom.percentage, custom.interval_minutes)
+    return PREDEFINED_SHIFTS.get(service.deployment_config)
 
 
 class EcsEngine:
@@ -51,6 +111,8 @@ class EcsEngine:
     hook_handler: ClassVar[str] = "ecs_handler"
     supports_outputs: ClassVar[bool] = True
     released_by_stack_update: ClassVar[bool] = False
+    # ECS rewrites the rules named in AdvancedConfiguration (ProductionListenerRule, TestListenerRule).
+    shares_listeners: ClassVar[bool] = True
     artifacts: ClassVar[tuple[str, ...]] = ("imageDetail.json", "taskdef.json")
     service_outputs: ClassVar[dict[str, str]] = {
         "ClusterName": "ClusterName",
@@ -62,16 +124,43 @@ class EcsEngine:
     # --- service stack ------------------------------------------------------------------------
 
     def check_service(self, service: ServiceConfig) -> None:
-        """BLUE_GREEN moves production traffic at once; the bake time has its own upper limit."""
-        if service.deployment_config != "AllAtOnce":
+        """Every deployment_config maps to BLUE_GREEN, CANARY or LINEAR; the bake time, a custom
+        shift's percent and step bake time have ECS's ranges, and bake time plus shift time must stay
+        within what CloudFormation accepts."""
+        bake = service.termination_wait_minutes
+        if bake > ECS_MAX_BAKE_TIME_MINUTES:
             raise ValueError(
-                f"deployment_config {service.deployment_config} is not available with the ecs engine: its BLUE_GREEN "
-                "strategy moves production traffic all at once (allowed: AllAtOnce)"
-            )
-        if service.termination_wait_minutes > ECS_MAX_BAKE_TIME_MINUTES:
-            raise ValueError(
-                f"termination_wait_minutes {service.termination_wait_minutes} is the ecs engine's bake time, which "
+                f"termination_wait_minutes {bake} is the ecs engine's bake time, which "
                 f"is at most {ECS_MAX_BAKE_TIME_MINUTES} minutes (allowed: 0-{ECS_MAX_BAKE_TIME_MINUTES})"
+            )
+        shift = deployment_shift(service)
+        if shift is None:
+            return
+        custom = service.custom_deployment
+        if custom is not None:
+            linear = shift.strategy == "LINEAR"
+            low, high = ECS_STEP_PERCENT if linear else ECS_CANARY_PERCENT
+            if not low <= shift.percent <= high:
+                allowed_low, allowed_high = max(low, custom.PERCENTAGES[0]), min(high, custom.PERCENTAGES[1])
+                raise ValueError(
+                    f"custom_deployment.percentage {custom.percentage} is the ecs engine's "
+                    f"{'StepPercent' if linear else 'CanaryPercent'}, which is {low:g}-{high:g} with its "
+                    f"{shift.strategy} strategy (allowed: {allowed_low:g}-{allowed_high:g})"
+                )
+            low_minutes, high_minutes = ECS_STEP_BAKE_MINUTES
+            if not low_minutes <= shift.step_bake_minutes <= high_minutes:
+                raise ValueError(
+                    f"custom_deployment.interval_minutes {custom.interval_minutes} is the ecs engine's "
+                    f"{'StepBakeTimeInMinutes' if linear else 'CanaryBakeTimeInMinutes'}, which is at most "
+                    f"{high_minutes} minutes (allowed: {max(low_minutes, custom.INTERVALS[0])}-{high_minutes})"
+                )
+        if bake + shift.minutes > CFN_MAX_SHIFT_MINUTES:
+            raise ValueError(
+                f"deployment_config {service.deployment_config} with termination_wait_minutes {bake} takes "
+                f"{shift.minutes} + {bake} = {bake + shift.minutes} minutes by CloudFormation's count, which rejects "
+                f"an ecs engine {shift.strategy} deployment of more than {CFN_MAX_SHIFT_MINUTES} minutes (33 hours) "
+                f"(allowed: termination_wait_minutes 0-{max(CFN_MAX_SHIFT_MINUTES - shift.minutes, 0)} with this "
+                "shift, or a shorter shift)"
             )
 
     def hook_statements(self, config: EnvironmentConfig) -> list[Statement]:
@@ -79,7 +168,7 @@ class EcsEngine:
         return []
 
     def add_deployment(self, t: CfnTemplate, config: EnvironmentConfig, shared: ServiceHandles) -> ecs.Service:
-        production_rule, test_rule = _listener_rules(t, shared)
+        production_rule, test_rule = _listener_rules(t, config, shared)
         load_balancer_role = _load_balancer_role(t, config, shared, production_rule, test_rule)
         hook_invoke_role = _hook_invoke_role(t, config, shared)
         return t.add_resource(
@@ -92,20 +181,7 @@ class EcsEngine:
                 DependsOn=[shared.task_definition],
                 LaunchType="FARGATE",
                 DeploymentController=ecs.DeploymentController(Type="ECS"),
-                DeploymentConfiguration=ecs.DeploymentConfiguration(
-                    Strategy="BLUE_GREEN",
-                    BakeTimeInMinutes=config.service.termination_wait_minutes,
-                    LifecycleHooks=[
-                        ecs.DeploymentLifecycleHook(
-                            HookTargetArn=GetAtt(shared.hook_function, "Arn"),
-                            RoleArn=GetAtt(hook_invoke_role, "Arn"),
-                            LifecycleStages=["POST_TEST_TRAFFIC_SHIFT"],
-                        )
-                    ],
-                    Alarms=ecs.DeploymentAlarms(
-                        AlarmNames=[Ref(alarm) for alarm in shared.alarms], Enable=True, Rollback=True
-                    ),
-                ),
+                DeploymentConfiguration=_deployment_configuration(config, shared, hook_invoke_role),
                 LoadBalancers=[
                     base.blue_load_balancer(
                         config,
@@ -181,8 +257,12 @@ class EcsEngine:
                     ),
                 ),
                 variables=(("CLUSTER_NAME", Ref("ClusterName")), ("SERVICE_NAME", Ref("ServiceName"))),
-                # Traffic shift, validation and bake time, then the old tasks' drain.
-                timeout_minutes=min(60 + config.service.termination_wait_minutes, CODEBUILD_MAX_TIMEOUT_MINUTES),
+                # Traffic shift (a canary's or linear shift's step bake times), validation and bake
+                # time, then the old tasks' drain.
+                timeout_minutes=min(
+                    60 + _shift_minutes(config.service) + config.service.termination_wait_minutes,
+                    CODEBUILD_MAX_TIMEOUT_MINUTES,
+                ),
             )
         ]
 
@@ -211,34 +291,12 @@ class EcsEngine:
         return []
 
 
-def _listener_rules(t: CfnTemplate, shared: ServiceHandles) -> tuple[elb.ListenerRule, elb.ListenerRule]:
-    rules = []
-    for logical_id, listener in ((PRODUCTION_RULE, shared.production_listener), (TEST_RULE, shared.test_listener)):
-        rules.append(
-            t.add_resource(
-                elb.ListenerRule(
-                    logical_id,
-                    ListenerArn=Ref(listener),
-                    Priority=1,
-                    Conditions=[
-                        elb.Condition(Field="path-pattern", PathPatternConfig=elb.PathPatternConfig(Values=["*"]))
-                    ],
-                    # ECS rewrites these weights during a deployment; the template states the state at creation.
-                    Actions=[
-                        elb.ListenerRuleAction(
-                            Type="forward",
-                            ForwardConfig=elb.ForwardConfig(
-                                TargetGroups=[
-                                    elb.TargetGroupTuple(TargetGroupArn=Ref(shared.blue_target_group), Weight=100),
-                                    elb.TargetGroupTuple(TargetGroupArn=Ref(shared.green_target_group), Weight=0),
-                                ]
-                            ),
-                        )
-                    ],
-                )
-            )
-        )
-    return rules[0], rules[1]
+def _listener_rules(
+    t: CfnTemplate, config: EnvironmentConfig, shared: ServiceHandles
+) -> tuple[elb.ListenerRule, elb.ListenerRule]:
+    # ECS moves traffic by rewriting the weights of a rule that forwards to both target groups.
+    # https://docs.aws.amazon.com/AmazonECS/latest/developerguide/alb-resources-for-blue-green.html
+    return base.listener_rules(t, config, shared, weighted=True)
 
 
 def _assume_by_ecs() -> PolicyDocument:
@@ -275,9 +333,15 @@ def _load_balancer_role(
             [awselb.RegisterTargets, awselb.DeregisterTargets],
             [Ref(shared.blue_target_group), Ref(shared.green_target_group)],
         ),
-        roles.allow([awselb.ModifyListener], [Ref(shared.production_listener), Ref(shared.test_listener)]),
         roles.allow([awselb.ModifyRule], [Ref(production_rule), Ref(test_rule)]),
     ]
+    if not shared.on_platform:
+        # On the platform's shared listeners ECS rewrites only this service's rules (ModifyRule: the
+        # managed policy's ALBModifyRules); the listeners themselves, which other services' rules
+        # sit on, stay out of reach.
+        statements.insert(
+            2, roles.allow([awselb.ModifyListener], [Ref(shared.production_listener), Ref(shared.test_listener)])
+        )
     return t.add_resource(
         iam.Role(
             LOAD_BALANCER_ROLE,
@@ -298,6 +362,55 @@ def _hook_invoke_role(t: CfnTemplate, config: EnvironmentConfig, shared: Service
             AssumeRolePolicyDocument=_assume_by_ecs(),
             Policies=[roles.inline_policy("invoke-validation-hook", [base.invoke_hook(shared)])],
         )
+    )
+
+
+def _shift_minutes(service: ServiceConfig) -> int:
+    shift = deployment_shift(service)
+    return 0 if shift is None else shift.minutes
+
+
+def _deployment_configuration(
+    config: EnvironmentConfig, shared: ServiceHandles, hook_invoke_role: iam.Role
+) -> ecs.DeploymentConfiguration:
+    """BLUE_GREEN for AllAtOnce; CANARY or LINEAR with its one configuration block otherwise. Bake
+    time, hook and alarms are the same for the three strategies.
+
+    The hook checks green through the test listener, which serves green alone from
+    POST_TEST_TRAFFIC_SHIFT on, before any production traffic moves; the stages are the same for
+    canary and linear deployments (PRE_PRODUCTION_TRAFFIC_SHIFT and PRODUCTION_TRAFFIC_SHIFT run
+    before and at every step; AWS's guides list hooks as optional). The hook is not added there: it
+    would repeat the same test-listener check at every step, and ECS reruns PRODUCTION_TRAFFIC_SHIFT
+    hooks during a rollback. The alarms (Rollback) watch every step and the bake times.
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-properties-ecs-service-deploymentlifecyclehook.html
+    https://docs.aws.amazon.com/AmazonECS/latest/developerguide/deployment-lifecycle-hooks.html
+
+    Day 2: changing the strategy of a deployed service (e.g. BLUE_GREEN to CANARY) is an in-place
+    UpdateService: DeploymentConfiguration is not among AWS::ECS::Service's createOnlyProperties
+    (tests/test_ecs_shifts.py reads the schema bundled with cfn-lint).
+    """
+    shift = deployment_shift(config.service)
+    blocks: dict[str, ecs.CanaryConfiguration | ecs.LinearConfiguration] = {}
+    if shift is not None and shift.strategy == "CANARY":
+        blocks["CanaryConfiguration"] = ecs.CanaryConfiguration(
+            CanaryPercent=shift.percent, CanaryBakeTimeInMinutes=shift.step_bake_minutes
+        )
+    elif shift is not None:
+        blocks["LinearConfiguration"] = ecs.LinearConfiguration(
+            StepPercent=shift.percent, StepBakeTimeInMinutes=shift.step_bake_minutes
+        )
+    return ecs.DeploymentConfiguration(
+        Strategy="BLUE_GREEN" if shift is None else shift.strategy,
+        BakeTimeInMinutes=config.service.termination_wait_minutes,
+        **blocks,
+        LifecycleHooks=[
+            ecs.DeploymentLifecycleHook(
+                HookTargetArn=GetAtt(shared.hook_function, "Arn"),
+                RoleArn=GetAtt(hook_invoke_role, "Arn"),
+                LifecycleStages=["POST_TEST_TRAFFIC_SHIFT"],
+            )
+        ],
+        Alarms=ecs.DeploymentAlarms(AlarmNames=[Ref(alarm) for alarm in shared.alarms], Enable=True, Rollback=True),
     )
 
 

@@ -42,7 +42,9 @@ def _load_built_ins() -> None:
 def names() -> tuple[str, ...]:
     """Registered engine names, built-ins first in ``BUILT_IN`` order."""
     _load_built_ins()
-    return tuple(_engines)
+    # Built-ins in BUILT_IN order whichever module was imported first, then the others as registered.
+    built_in = [name for name in BUILT_IN if name in _engines]
+    return (*built_in, *[name for name in _engines if name not in BUILT_IN])
 
 
 def get(name: str) -> Engine:

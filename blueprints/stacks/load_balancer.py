@@ -3,7 +3,7 @@ groups, the production and test listeners, and the alarms that stop a deployment
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from troposphere import GetAtt, Parameter, Ref, Tags, cloudwatch, ec2
 from troposphere import elasticloadbalancingv2 as elb
@@ -180,7 +180,7 @@ def load_balancer(
 
 
 def target_groups(
-    t: CfnTemplate, config: EnvironmentConfig, network: NetworkParameters
+    t: CfnTemplate, config: EnvironmentConfig, vpc_id: Parameter
 ) -> tuple[elb.TargetGroup, elb.TargetGroup]:
     """(blue, green): blue serves at creation, green receives the first replacement."""
     svc = config.service
@@ -194,7 +194,7 @@ def target_groups(
                     TargetType="ip",
                     Protocol="HTTP",
                     Port=svc.container_port,
-                    VpcId=Ref(network.vpc_id),
+                    VpcId=Ref(vpc_id),
                     HealthCheckProtocol="HTTP",
                     HealthCheckPath=svc.health_check_path,
                     HealthCheckIntervalSeconds=svc.health_check_interval_seconds,
@@ -215,11 +215,18 @@ def target_groups(
 
 
 def listeners(
-    t: CfnTemplate, config: EnvironmentConfig, load_balancer: elb.LoadBalancer, blue: elb.TargetGroup
+    t: CfnTemplate,
+    config: EnvironmentConfig,
+    load_balancer: elb.LoadBalancer | Parameter,
+    default_actions: list[elb.Action],
+    redirect: bool = True,
 ) -> tuple[elb.Listener, elb.Listener]:
-    """(production, test): both forward to blue at creation; the engine re-points them on each release."""
+    """(production, test) on ``config.service``'s ports. A service's own listeners forward to blue
+    at creation (``forward_to``) and its engine re-points them on each release; the platform's
+    shared listeners answer what no service's rule takes. ``redirect``: port 80 redirects to HTTPS
+    (the platform's, or a single service's, not a service's own listeners)."""
     svc = config.service
-    forward = [elb.Action(Type="forward", TargetGroupArn=Ref(blue))]
+    forward = default_actions
     tls = (
         {
             "Protocol": "HTTPS",
@@ -247,7 +254,7 @@ def listeners(
                 )
             )
         )
-    if svc.https:
+    if svc.https and redirect:
         t.add_resource(
             elb.Listener(
                 "HttpRedirectListener",
@@ -271,17 +278,21 @@ def listeners(
     return made[0], made[1]
 
 
+def forward_to(target_group: elb.TargetGroup) -> list[elb.Action]:
+    return [elb.Action(Type="forward", TargetGroupArn=Ref(target_group))]
+
+
 def alarms(
     t: CfnTemplate,
     config: EnvironmentConfig,
-    load_balancer: elb.LoadBalancer,
+    load_balancer_full_name: Any,
     target_groups: tuple[elb.TargetGroup, elb.TargetGroup],
 ) -> tuple[cloudwatch.Alarm, ...]:
     """5XX responses and unhealthy targets per target group; a deployment stops on either."""
     made = []
     for colour, target_group in zip(("Blue", "Green"), target_groups, strict=True):
         dimensions = [
-            cloudwatch.MetricDimension(Name="LoadBalancer", Value=GetAtt(load_balancer, "LoadBalancerFullName")),
+            cloudwatch.MetricDimension(Name="LoadBalancer", Value=load_balancer_full_name),
             cloudwatch.MetricDimension(Name="TargetGroup", Value=GetAtt(target_group, "TargetGroupFullName")),
         ]
         for kind, metric, statistic, threshold, what in (

@@ -8,28 +8,25 @@ ECS service and its blue/green machinery.
 
 from __future__ import annotations
 
-import json
-
-from awacs import ec2 as awsec2
 from awacs import ecr, secretsmanager, ssm
 from awacs import logs as awslogs
 from awacs.aws import Allow, Statement
-from troposphere import GetAtt, Ref, Sub, Tags, awslambda, ecs, iam, logs
+from troposphere import GetAtt, Parameter, Ref, Sub, Tags, ecs, iam, logs
 from troposphere import applicationautoscaling as scaling
-from troposphere import elasticloadbalancingv2 as elb
 
-from .. import assets, engines, naming, roles
+from .. import engines, naming, roles
 from ..config import EnvironmentConfig
-from ..engines.base import Engine, ServiceHandles, ServiceStack
+from ..engines.base import Engine, ServiceHandles, ServiceStack, load_balancer_full_name
 from ..template import CfnTemplate, checkov_skip
 from . import load_balancer as lb
+from . import service_traffic as traffic
+from . import validation_hook
 from .pipeline_artifacts import IMAGE_PARAMETER
 
 STACK = "service"
 # Serves HTTP on port 80 at "/" (Apache with a PHP sample page), x86_64.
 # https://gallery.ecr.aws/ecs-sample-image/amazon-ecs-sample
 SAMPLE_IMAGE = "public.ecr.aws/ecs-sample-image/amazon-ecs-sample:latest"
-HOOK_TIMEOUT_SECONDS = 300
 
 
 def build(config: EnvironmentConfig) -> CfnTemplate:
@@ -40,41 +37,65 @@ def build_stack(config: EnvironmentConfig) -> ServiceStack:
     """The template and the handles of its shared resources (what the pipeline releases)."""
     svc = config.service
     engine = engines.get(svc.deployment_engine)
+    where = (
+        f"on the {svc.scheme.upper()} load balancer of {config.env_prefix}"
+        if config.member
+        else f"behind an {svc.scheme.upper()} load balancer"
+    )
     t = CfnTemplate(
-        f"Service for {config.prefix}: ECS Fargate behind an {svc.scheme.upper()} load balancer, blue/green "
+        f"Service for {config.prefix}: ECS Fargate {where}, blue/green "
         f"deployments by {svc.deployment_engine} with a validation hook."
     )
-    network = _parameters(t, engine)
-    cluster, log_group = _cluster(t, config)
+    if config.member:
+        vpc_id, private_subnets = _member_parameters(t, engine)
+        inputs = traffic.platform_parameters(t, engine)
+        log_group = _log_group(t, config)
+    else:
+        network = _parameters(t, engine)
+        vpc_id, private_subnets = network.vpc_id, network.private_subnets
+        cluster, log_group = _cluster(t, config), _log_group(t, config)
     execution_role, task_role = _roles(t, config, log_group)
     task_definition = _task_definition(t, config, log_group, execution_role, task_role)
-    groups = lb.security_groups(t, config, network)
-    load_balancer = lb.load_balancer(t, config, network, groups)
-    blue, green = lb.target_groups(t, config, network)
-    production, test = lb.listeners(t, config, load_balancer, blue)
-    alarms = lb.alarms(t, config, load_balancer, (blue, green))
-    hook = _hook(t, config, engine, network, groups, load_balancer)
+    if config.member:
+        parts = traffic.on_platform(t, config, vpc_id, engine, inputs)
+    else:
+        parts = traffic.single(t, config, network, cluster)
+    alarms = lb.alarms(t, config, load_balancer_full_name(parts.load_balancer), (parts.blue, parts.green))
+    hook = validation_hook.build(t, config, engine, private_subnets, parts.hook_group, parts.load_balancer)
     shared = ServiceHandles(
-        cluster=cluster,
+        cluster=parts.cluster,
         log_group=log_group,
         task_definition=task_definition,
         task_execution_role=execution_role,
         task_role=task_role,
-        service_security_group=groups.service,
-        private_subnets=network.private_subnets,
-        load_balancer=load_balancer,
-        blue_target_group=blue,
-        green_target_group=green,
-        production_listener=production,
-        test_listener=test,
+        service_security_group=parts.service_group,
+        private_subnets=private_subnets,
+        load_balancer=parts.load_balancer,
+        blue_target_group=parts.blue,
+        green_target_group=parts.green,
+        production_listener=parts.production,
+        test_listener=parts.test,
         alarms=alarms,
         hook_function=hook,
     )
     service = engine.add_deployment(t, config, shared)
     _autoscaling(t, config, service)
     if engine.supports_outputs:
-        _outputs(t, config, shared, service)
+        _outputs(t, config, shared, service, traffic.load_balancer_dns_sub(parts))
     return ServiceStack(t, shared)
+
+
+def _member_parameters(t: CfnTemplate, engine: Engine) -> tuple[Parameter, Parameter]:
+    """(VPC, private subnets) of a service on the platform, and its image parameter."""
+    vpc_id = t.param("VpcId", "VPC of the service (network stack output).", "Network", type="AWS::EC2::VPC::Id")
+    private_subnets = t.param(
+        "PrivateSubnetIds",
+        "Private subnets of the tasks and the hook (network stack output).",
+        "Network",
+        type="List<AWS::EC2::Subnet::Id>",
+    )
+    _image_parameter(t, engine)
+    return vpc_id, private_subnets
 
 
 def _parameters(t: CfnTemplate, engine: Engine) -> lb.NetworkParameters:
@@ -94,6 +115,11 @@ def _parameters(t: CfnTemplate, engine: Engine) -> lb.NetworkParameters:
             type="List<AWS::EC2::Subnet::Id>",
         ),
     )
+    _image_parameter(t, engine)
+    return network
+
+
+def _image_parameter(t: CfnTemplate, engine: Engine) -> None:
     # CloudFormation cannot change the task definition of a CODE_DEPLOY service after creation:
     # this image is used once, at creation; releases arrive through the pipeline. With the
     # cloudformation engine a release is a stack update that changes only this parameter.
@@ -105,11 +131,10 @@ def _parameters(t: CfnTemplate, engine: Engine) -> lb.NetworkParameters:
         "Service",
         Default=SAMPLE_IMAGE,
     )
-    return network
 
 
-def _cluster(t: CfnTemplate, config: EnvironmentConfig) -> tuple[ecs.Cluster, logs.LogGroup]:
-    cluster = t.add_resource(
+def _cluster(t: CfnTemplate, config: EnvironmentConfig) -> ecs.Cluster:
+    return t.add_resource(
         ecs.Cluster(
             "Cluster",
             ClusterName=naming.cluster(config),
@@ -117,7 +142,10 @@ def _cluster(t: CfnTemplate, config: EnvironmentConfig) -> tuple[ecs.Cluster, lo
             Tags=Tags(Name=naming.cluster(config)),
         )
     )
-    log_group = t.add_resource(
+
+
+def _log_group(t: CfnTemplate, config: EnvironmentConfig) -> logs.LogGroup:
+    return t.add_resource(
         logs.LogGroup(
             "ServiceLogGroup",
             LogGroupName=naming.log_group(config),
@@ -133,7 +161,6 @@ def _cluster(t: CfnTemplate, config: EnvironmentConfig) -> tuple[ecs.Cluster, lo
             ),
         )
     )
-    return cluster, log_group
 
 
 def _secret_resources(arns: list[str]) -> list[str]:
@@ -246,108 +273,6 @@ def _task_definition(
     )
 
 
-def _hook(
-    t: CfnTemplate,
-    config: EnvironmentConfig,
-    engine: Engine,
-    network: lb.NetworkParameters,
-    groups: lb.SecurityGroups,
-    load_balancer: elb.LoadBalancer,
-) -> awslambda.Function:
-    svc = config.service
-    log_group = t.add_resource(
-        logs.LogGroup(
-            "ValidationHookLogGroup",
-            LogGroupName=naming.hook_log_group(config),
-            RetentionInDays=svc.log_retention_days,
-            DeletionPolicy="Delete",
-            UpdateReplacePolicy="Delete",
-            Metadata=checkov_skip(
-                ("CKV_AWS_158", "Holds only check results; AWS-owned keys encrypt it at rest."),
-                ("CKV_AWS_338", "Retention follows service.log_retention_days."),
-            ),
-        )
-    )
-    statements = [
-        Statement(
-            Effect=Allow, Action=[awslogs.CreateLogStream, awslogs.PutLogEvents], Resource=[GetAtt(log_group, "Arn")]
-        ),
-        # The ENI actions Lambda needs to run in a VPC (those of AWS's managed policy
-        # AWSLambdaVPCAccessExecutionRole, DescribeSubnets included), and the lookup of the load
-        # balancer's private addresses: EC2 offers no resource-level permissions for Describe* and
-        # Lambda picks the interfaces, so "*" is the narrowest.
-        # https://docs.aws.amazon.com/aws-managed-policy/latest/reference/AWSLambdaVPCAccessExecutionRole.html
-        Statement(
-            Effect=Allow,
-            Action=[
-                awsec2.CreateNetworkInterface,
-                awsec2.DescribeNetworkInterfaces,
-                awsec2.DescribeSubnets,
-                awsec2.DeleteNetworkInterface,
-                awsec2.AssignPrivateIpAddresses,
-                awsec2.UnassignPrivateIpAddresses,
-            ],
-            Resource=["*"],
-        ),
-        *engine.hook_statements(config),
-    ]
-    role = t.add_resource(
-        iam.Role(
-            "ValidationHookRole",
-            Description=f"Validation hook of {config.prefix}: report the result, write its logs.",
-            AssumeRolePolicyDocument=roles.trust("lambda.amazonaws.com"),
-            Policies=[roles.inline_policy("report-and-log", statements)],
-            Metadata=checkov_skip(
-                (
-                    "CKV_AWS_111",
-                    "Only the VPC network-interface actions Lambda needs, which have no narrower resource.",
-                ),
-                (
-                    "CKV_AWS_290",
-                    "Only the VPC network-interface actions Lambda needs, which have no narrower resource.",
-                ),
-            ),
-        )
-    )
-    return t.add_resource(
-        awslambda.Function(
-            "ValidationHookFunction",
-            DependsOn=log_group,
-            FunctionName=naming.hook_function(config),
-            Description="Requests the validation paths on the test listener and reports the result to the deployment.",
-            Runtime="python3.12",
-            Handler=f"index.{engine.hook_handler}",
-            Role=GetAtt(role, "Arn"),
-            Code=awslambda.Code(ZipFile=assets.text(assets.VALIDATION_HOOK)),
-            Timeout=HOOK_TIMEOUT_SECONDS,
-            MemorySize=128,
-            VpcConfig=awslambda.VPCConfig(SubnetIds=Ref(network.private_subnets), SecurityGroupIds=[Ref(groups.hook)]),
-            Environment=awslambda.Environment(
-                Variables={
-                    "SCHEME": svc.scheme,
-                    "TEST_PORT": str(svc.test_port),
-                    "LOAD_BALANCER_NAME": GetAtt(load_balancer, "LoadBalancerFullName"),
-                    "LOAD_BALANCER_DNS": GetAtt(load_balancer, "DNSName"),
-                    "PATHS": json.dumps(svc.validation_paths),
-                    "EXPECTED_STATUS": str(svc.validation_expected_status),
-                    "BODY_CONTAINS": svc.validation_body_contains or "",
-                    "TIMEOUT_SECONDS": "5",
-                    "RETRIES": "3",
-                }
-            ),
-            Metadata=checkov_skip(
-                (
-                    "CKV_AWS_115",
-                    "Reserved concurrency would take from small accounts' pool; one deployment runs at a time.",
-                ),
-                ("CKV_AWS_116", "The function reports failures to the deployment itself; a DLQ adds nothing."),
-                ("CKV_AWS_173", "The variables hold no secrets (URLs, paths, expected status)."),
-                ("CKV_AWS_272", "Inline source cannot be code-signed; it is reviewed in the template diff."),
-            ),
-        )
-    )
-
-
 def _autoscaling(t: CfnTemplate, config: EnvironmentConfig, service: ecs.Service) -> None:
     svc = config.service
     target = t.add_resource(
@@ -379,20 +304,21 @@ def _autoscaling(t: CfnTemplate, config: EnvironmentConfig, service: ecs.Service
     )
 
 
-def _outputs(t: CfnTemplate, config: EnvironmentConfig, shared: ServiceHandles, service: ecs.Service) -> None:
+def _outputs(
+    t: CfnTemplate, config: EnvironmentConfig, shared: ServiceHandles, service: ecs.Service, dns_sub: str
+) -> None:
     svc = config.service
-    load_balancer = shared.load_balancer.title
     t.output(
         "ProductionUrl",
-        Sub(f"{svc.scheme}://${{{load_balancer}.DNSName}}:{svc.production_port}"),
+        Sub(f"{svc.scheme}://{dns_sub}:{svc.production_port}"),
         "URL of the production listener (point your DNS name at the load balancer for HTTPS).",
     )
     t.output(
         "TestUrl",
-        Sub(f"{svc.scheme}://${{{load_balancer}.DNSName}}:{svc.test_port}"),
+        Sub(f"{svc.scheme}://{dns_sub}:{svc.test_port}"),
         "URL of the test listener: the new version during a deployment.",
     )
-    t.output("LoadBalancerDnsName", GetAtt(shared.load_balancer, "DNSName"), "DNS name of the load balancer.")
+    t.output("LoadBalancerDnsName", shared.load_balancer_dns_name(), "DNS name of the load balancer.")
     t.output("ClusterName", Ref(shared.cluster), "ECS cluster name.")
     t.output("ServiceName", GetAtt(service, "Name"), "ECS service name.")
     t.output("TaskDefinitionFamily", naming.task_family(config), "Task definition family of the service.")
