@@ -16,21 +16,17 @@ the effective ranges with the ecs engine are canary 1-99, linear 3-99 and interv
 
 from __future__ import annotations
 
-import importlib
 import json
 from pathlib import Path
 
 import pytest
 
 from blueprints.config import EnvironmentConfig, ParamsError, load_environment
-from blueprints.engines import registry
+from blueprints.engines import ecs as ecs_engine
 from blueprints.stacks import pipeline, service
 from tests.helpers import copy_params, edit_params, generate, lint
 
 SERVICE = "AWS::ECS::Service"
-# The engine's module, loaded through the registry: importing it first would register ecs before the
-# other built-in engines and change the order of the engine names in other tests' messages.
-ecs_engine = importlib.import_module(type(registry.get("ecs")).__module__)
 
 
 def _write(tmp_path: Path, **settings) -> Path:
