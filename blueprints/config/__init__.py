@@ -11,7 +11,7 @@ from pathlib import Path
 
 from pydantic import Field, PrivateAttr, ValidationError, field_validator, model_validator
 
-from .base import KeyProblem, ParamsError, StrictModel, check_tags, format_validation_error, read_yaml
+from .base import KeyProblem, KeyProblems, ParamsError, StrictModel, check_tags, format_validation_error, read_yaml
 from .network import NetworkConfig
 from .pipeline import ARM_COMPUTE_TYPES, PipelineConfig
 from .routing import LoadBalancerConfig, Route
@@ -68,14 +68,20 @@ class EnvironmentConfig(StrictModel):
     @classmethod
     def _one_layout(cls, data: object) -> object:
         if isinstance(data, dict) and "services" in data:
-            for key in ("service", "pipeline"):
-                if key in data:
-                    raise KeyProblem(
-                        key,
-                        "...",
-                        "cannot be used with services: (each service has its keys and its pipeline under "
-                        "services.<name>, the shared listener settings are in load_balancer:)",
-                    )
+            if data["services"] is None:
+                raise KeyProblem("services", None, "must name at least one service")
+            problems = [
+                KeyProblem(
+                    key,
+                    "...",
+                    "cannot be used with services: (each service has its keys and its pipeline under "
+                    "services.<name>, the shared listener settings are in load_balancer:)",
+                )
+                for key in ("service", "pipeline")
+                if key in data
+            ]
+            if problems:
+                raise KeyProblems(problems)
         elif isinstance(data, dict) and "load_balancer" in data:
             raise KeyProblem(
                 "load_balancer",
@@ -161,7 +167,7 @@ class EnvironmentConfig(StrictModel):
         if self.services is not None:
             problems = check_services(self.services, self.shared_listeners, self.env_prefix, PREFIX_MAX)
             if problems:
-                raise KeyProblem(*problems[0])
+                raise KeyProblems([KeyProblem(*problem) for problem in problems])
         return self
 
     @property
@@ -234,7 +240,9 @@ def load_environment(path: Path, shown: str | None = None) -> EnvironmentConfig:
     except ValidationError as exc:
         raise format_validation_error(shown, EnvironmentConfig, exc) from None
     except KeyProblem as exc:
-        raise ParamsError([f"{shown}: {exc.path}: {exc.value!r} {exc.message}"]) from None
+        raise ParamsError([exc.line(shown)]) from None
+    except KeyProblems as exc:
+        raise ParamsError([problem.line(shown) for problem in exc.problems]) from None
     if config.environment != path.stem:
         raise ParamsError([f"{shown}: environment: {config.environment!r} must match the file name ({path.stem!r})"])
     return config

@@ -32,6 +32,19 @@ class KeyProblem(Exception):  # noqa: N818 - a report of one key, raised past py
         super().__init__(f"{path}: {value!r} {message}")
         self.path, self.value, self.message = path, value, message
 
+    def line(self, shown: str) -> str:
+        """The problem as one line of a ``ParamsError``: ``<file>: <key.path>: <value> <message>``."""
+        return f"{shown}: {self.path}: {self.value!r} {self.message}"
+
+
+class KeyProblems(Exception):  # noqa: N818 - like KeyProblem: reports, raised past pydantic
+    """Every problem a check across keys found (e.g. across the services of ``services:``), so that
+    one run of the generator lists them all rather than the first."""
+
+    def __init__(self, problems: list[KeyProblem]):
+        super().__init__("\n".join(map(str, problems)))
+        self.problems = problems
+
 
 class StrictModel(BaseModel):
     """Base of every config object: unknown keys are errors, values are immutable."""

@@ -6,10 +6,13 @@ test listeners whose default action answers 404) and, per service, a service sta
 rules send the service's requests to its own target groups. ALB facts used here (Elastic Load
 Balancing user guide, "Listener rules for your Application Load Balancer" and "Quotas for your
 Application Load Balancers"): rule priorities 1-50000, unique per listener; at most five condition
-values per rule; path patterns and host names up to 128 characters, with the wildcards ``*`` and
-``?``; path patterns are case-sensitive, host names are not.
+values and five wildcard characters per rule; path patterns and host names up to 128 characters,
+with the wildcards ``*`` and ``?``; path patterns are case-sensitive, host names are not; a host
+name has at least one "." and only letters after the last one (API reference,
+HostHeaderConditionConfig).
 https://docs.aws.amazon.com/elasticloadbalancing/latest/application/rule-condition-types.html
 https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-limits.html
+https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_HostHeaderConditionConfig.html
 """
 
 from __future__ import annotations
@@ -24,11 +27,15 @@ from .base import StrictModel, check_cidr
 
 MAX_PRIORITY = 50000
 MAX_CONDITION_VALUES = 5
+MAX_WILDCARDS = 5
 MAX_VALUE_LENGTH = 128
 # Derived priorities: 10, 20, 30 ... in the order of ``services:``, leaving room for explicit ones.
 PRIORITY_STEP = 10
 _PATH_PATTERN = re.compile(r"^/[A-Za-z0-9_\-.$/~\"'@:+&*?]*$")
 _HOST_HEADER = re.compile(r"^[A-Za-z0-9\-.*?]+$")
+# "You must include at least one "." character. You can include only alphabetical characters after
+# the final "." character." (HostHeaderConditionConfig Values)
+_HOST_ENDING = re.compile(r"\.[A-Za-z]+$")
 _CERTIFICATE_ARN = re.compile(r"^arn:aws(?:-[a-z]+)*:acm:[a-z]{2}(?:-[a-z]+)+-\d:\d{12}:certificate/[0-9a-f-]{36}$")
 
 
@@ -67,6 +74,11 @@ class Routing(StrictModel):
                     f"has {host!r}, which is not a host name: at most {MAX_VALUE_LENGTH} characters of "
                     "A-Z a-z 0-9 - . and the wildcards * and ?"
                 )
+            if not _HOST_ENDING.search(host):
+                raise ValueError(
+                    f"has {host!r}, which an ALB host-header condition refuses: it needs at least one '.' and "
+                    "only letters after the last '.' (e.g. api.example.com, *.example.com)"
+                )
         if len({h.lower() for h in value}) != len(value):
             raise ValueError("lists the same host name twice")
         return value
@@ -87,6 +99,12 @@ class Routing(StrictModel):
             raise ValueError(
                 f"has {values} path patterns and host names; an ALB rule takes at most {MAX_CONDITION_VALUES} "
                 "condition values (Elastic Load Balancing quotas)"
+            )
+        wildcards = sum(value.count("*") + value.count("?") for value in [*self.path_patterns, *self.host_headers])
+        if wildcards > MAX_WILDCARDS:
+            raise ValueError(
+                f"has {wildcards} wildcard characters (* and ?) in its path patterns and host names; an ALB rule "
+                f"takes at most {MAX_WILDCARDS} (Elastic Load Balancing quotas)"
             )
         if self.host_headers and any(c in self.host_headers[0] for c in "*?"):
             raise ValueError(

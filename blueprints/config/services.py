@@ -48,18 +48,23 @@ class ServiceEntry(ServiceConfig):
     def _no_shared_keys(cls, data: Any) -> Any:
         if not isinstance(data, dict):
             return data
+        # Checked before the section's own checks, which would judge these keys as the service's
+        # (e.g. a certificate_arn with the default production_port 80). Every such key is named.
         engine = data.get("deployment_engine", engine_registry.DEFAULT)
         own_listeners = isinstance(engine, str) and engine in engine_registry.names() and not _shares(engine)
-        for key in SHARED_KEYS:
-            if key in data and not (own_listeners and key in OWN_LISTENER_KEYS):
-                raise ValueError(
-                    f"sets {key}, which every service shares: set it in load_balancer: "
-                    + (
-                        "(only an engine that cannot share the listeners sets its own ports)"
-                        if key in OWN_LISTENER_KEYS
-                        else ""
-                    )
+        shared = [key for key in SHARED_KEYS if key in data and not (own_listeners and key in OWN_LISTENER_KEYS)]
+        if shared:
+            own = " or ".join(name for name in engine_registry.names() if not _shares(name))
+            raise ValueError(
+                f"sets {', '.join(shared)}, which every service shares: set "
+                f"{'it' if len(shared) == 1 else 'them'} in load_balancer:"
+                + (
+                    f" (only a service whose engine cannot share the listeners, {own}, sets its own "
+                    "production_port and test_port)"
+                    if set(shared) & set(OWN_LISTENER_KEYS)
+                    else ""
                 )
+            )
         return data
 
     @model_validator(mode="after")
@@ -109,16 +114,28 @@ def check_services(
                     name,
                     f"makes the name prefix {prefix}-{name!s} ({len(prefix) + 1 + len(name)} characters); at most "
                     f"{prefix_max} are allowed so that every derived AWS name fits its limit "
-                    "(target group and load balancer names: 32)",
+                    "(target group and GitHub connection names: 32)",
                 )
             )
     problems += _engine_routing(services)
-    routes = routes_of(services)
+    # A service that lacks the routing it needs is reported above; it takes no part in the checks
+    # of routes (its catch-all would overlap every other route).
+    routes = {name: route for name, route in routes_of(services).items() if not _unrouted(services, name)}
     problems += _priorities(services, routes)
     problems += _overlaps(routes)
     problems += _validation_paths(services, routes)
     problems += _own_ports(services, shared)
     return problems
+
+
+def _sharing(services: dict[str, ServiceEntry]) -> list[str]:
+    """The services whose engine shares the environment's listeners (through rules)."""
+    return [name for name, entry in services.items() if _shares(entry.deployment_engine)]
+
+
+def _unrouted(services: dict[str, ServiceEntry], name: str) -> bool:
+    """A service without routing among several that share the listeners."""
+    return services[name].routing is None and len(_sharing(services)) > 1
 
 
 def _engine_routing(services: dict[str, ServiceEntry]) -> list[tuple[str, Any, str]]:
@@ -139,19 +156,19 @@ def _engine_routing(services: dict[str, ServiceEntry]) -> list[tuple[str, Any, s
             if missing:
                 problems.append(
                     (
-                        f"services.{name}",
+                        f"services.{name}.deployment_engine",
                         engine,
-                        f"engine {engine} cannot share the environment's listeners (it moves a listener's default "
-                        f"action, not a rule): set {' and '.join(missing)} for listeners of its own",
+                        "cannot share the environment's listeners (it moves a listener's default action, not a "
+                        f"rule): set {' and '.join(missing)} under services.{name} for listeners of its own",
                     )
                 )
-        elif entry.routing is None and len(services) > 1:
+        elif _unrouted(services, name):
             problems.append(
                 (
                     f"services.{name}.routing",
                     None,
-                    "is required when the environment has several services (path_patterns and/or host_headers); "
-                    "only an environment's only service may take every request",
+                    "is required when several services share the listeners (path_patterns and/or host_headers); "
+                    "only the one service on the shared listeners may take every request",
                 )
             )
     return problems
