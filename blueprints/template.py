@@ -108,10 +108,111 @@ def render(body: dict[str, Any] | list[Any]) -> str:
     """Serialise a template (or any JSON document in out/): two-space indent, sorted keys, final newline.
 
     Under Resources, a JOINED_PROPERTIES text that has several lines (or one too long) is written as
-    ``{"Fn::Join": ["\\n", [line, ...]]}`` (see ``split_lines``); everything else is as built."""
+    ``{"Fn::Join": ["\\n", [line, ...]]}`` (see ``split_lines``); everything else is as built.
+
+    The text is exactly ``json.dumps(body, indent=2, sort_keys=True, ensure_ascii=False) + "\\n"``
+    (tests/test_render_speed.py): with ``indent`` json falls back to its pure-Python encoder, so
+    ``_dumps`` writes the same layout itself, with json's C string encoder for every string."""
     if isinstance(body, dict) and isinstance(body.get("Resources"), dict):
         body = {**body, "Resources": _join_long_texts(body["Resources"])}
-    return json.dumps(body, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    try:
+        return _dumps(body) + "\n"
+    except (_Unusual, RecursionError):
+        # Whatever _dumps does not cover (non-string keys, unknown types, a cycle): json's own
+        # result or error.
+        return json.dumps(body, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+# json.encoder.encode_basestring is _json's C function when CPython has it (it always does);
+# json.dumps(text, ensure_ascii=False) is this function's result for a str.
+_encode_str = json.encoder.encode_basestring
+_INFINITY = float("inf")
+
+
+class _Unusual(Exception):
+    """Something _dumps leaves to json.dumps."""
+
+
+def _scalar(value: Any) -> str:
+    """One JSON value that is not a container, as json writes it (same order of checks)."""
+    if isinstance(value, str):
+        return _encode_str(value)
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, int):
+        return int.__repr__(value)
+    if isinstance(value, float):
+        if value != value:
+            return "NaN"
+        if value == _INFINITY:
+            return "Infinity"
+        if value == -_INFINITY:
+            return "-Infinity"
+        return float.__repr__(value)
+    raise _Unusual
+
+
+def _dumps(document: Any) -> str:
+    """``json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False)``, raising _Unusual
+    for what it does not cover."""
+    parts: list[str] = []
+    emit = parts.append
+
+    def write(value: Any, newline: str) -> None:
+        # ``newline`` is a line break and the indentation of the line ``value`` starts on.
+        if isinstance(value, dict):
+            if not value:
+                emit("{}")
+                return
+            inner = newline + "  "
+            separator = "," + inner
+            emit("{" + inner)
+            first = True
+            for key, item in sorted(value.items()):
+                if not isinstance(key, str):
+                    raise _Unusual
+                if first:
+                    first = False
+                else:
+                    emit(separator)
+                emit(_encode_str(key))
+                emit(": ")
+                if type(item) is str:
+                    emit(_encode_str(item))
+                elif isinstance(item, (list, tuple, dict)) and not isinstance(item, str):
+                    write(item, inner)
+                else:
+                    emit(_scalar(item))
+            emit(newline + "}")
+        elif isinstance(value, (list, tuple)) and not isinstance(value, str):
+            if not value:
+                emit("[]")
+                return
+            inner = newline + "  "
+            separator = "," + inner
+            emit("[" + inner)
+            first = True
+            for item in value:
+                if first:
+                    first = False
+                else:
+                    emit(separator)
+                if type(item) is str:
+                    emit(_encode_str(item))
+                elif isinstance(item, (list, tuple, dict)) and not isinstance(item, str):
+                    write(item, inner)
+                else:
+                    emit(_scalar(item))
+            emit(newline + "]")
+        else:
+            emit(_scalar(value))
+
+    write(document, "\n")
+    return "".join(parts)
 
 
 def _join_long_texts(node: Any) -> Any:
@@ -126,7 +227,8 @@ def _join_long_texts(node: Any) -> Any:
 
 
 def _encoded(text: str) -> int:
-    return len(json.dumps(text, ensure_ascii=False))
+    """Characters of ``text`` as a JSON string (``len(json.dumps(text, ensure_ascii=False))``)."""
+    return len(_encode_str(text))
 
 
 def split_lines(text: str) -> str | dict[str, Any]:

@@ -27,6 +27,8 @@ from .base import StrictModel, check_cidr
 
 MAX_PRIORITY = 50000
 MAX_CONDITION_VALUES = 5
+# "You can specify up to three match evaluations per condition" (ELB user guide, condition types).
+MAX_VALUES_PER_CONDITION = 3
 MAX_WILDCARDS = 5
 MAX_VALUE_LENGTH = 128
 # Derived priorities: 10, 20, 30 ... in the order of ``services:``, leaving room for explicit ones.
@@ -95,6 +97,12 @@ class Routing(StrictModel):
         values = len(self.path_patterns) + len(self.host_headers)
         if values == 0:
             raise ValueError("needs path_patterns, host_headers or both: a rule needs a condition")
+        for key, listed in (("path_patterns", self.path_patterns), ("host_headers", self.host_headers)):
+            if len(listed) > MAX_VALUES_PER_CONDITION:
+                raise ValueError(
+                    f"has {len(listed)} {key}; an ALB rule condition takes at most {MAX_VALUES_PER_CONDITION} "
+                    "values (Elastic Load Balancing user guide, condition types: match evaluations per condition)"
+                )
         if values > MAX_CONDITION_VALUES:
             raise ValueError(
                 f"has {values} path patterns and host names; an ALB rule takes at most {MAX_CONDITION_VALUES} "

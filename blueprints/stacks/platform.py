@@ -37,10 +37,10 @@ NOT_FOUND = "No service answers this request."
 def build(config: EnvironmentConfig) -> CfnTemplate:
     shared = config.shared_listeners
     members = config.members()
+    # The services are not named here: adding one must not change this template unless it needs ports.
     t = CfnTemplate(
         f"Platform of {config.env_prefix}: the ECS cluster and the {'HTTPS' if shared.https else 'HTTP'} load "
-        f"balancer shared by its services ({', '.join(m.member or '' for m in members)}), each released blue/green "
-        "by its own stack."
+        "balancer shared by its services, each released blue/green by its own stack."
     )
     public_subnets = t.param(
         "PublicSubnetIds",
