@@ -117,7 +117,7 @@ def render(body: dict[str, Any] | list[Any]) -> str:
         body = {**body, "Resources": _join_long_texts(body["Resources"])}
     try:
         return _dumps(body) + "\n"
-    except (_Unusual, RecursionError):
+    except (_UncoveredError, TypeError, RecursionError):
         # Whatever _dumps does not cover (non-string keys, unknown types, a cycle): json's own
         # result or error.
         return json.dumps(body, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
@@ -129,7 +129,7 @@ _encode_str = json.encoder.encode_basestring
 _INFINITY = float("inf")
 
 
-class _Unusual(Exception):
+class _UncoveredError(Exception):
     """Something _dumps leaves to json.dumps."""
 
 
@@ -153,11 +153,11 @@ def _scalar(value: Any) -> str:
         if value == -_INFINITY:
             return "-Infinity"
         return float.__repr__(value)
-    raise _Unusual
+    raise _UncoveredError
 
 
 def _dumps(document: Any) -> str:
-    """``json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False)``, raising _Unusual
+    """``json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False)``, raising _UncoveredError
     for what it does not cover."""
     parts: list[str] = []
     emit = parts.append
@@ -174,7 +174,7 @@ def _dumps(document: Any) -> str:
             first = True
             for key, item in sorted(value.items()):
                 if not isinstance(key, str):
-                    raise _Unusual
+                    raise _UncoveredError
                 if first:
                     first = False
                 else:
@@ -183,12 +183,12 @@ def _dumps(document: Any) -> str:
                 emit(": ")
                 if type(item) is str:
                     emit(_encode_str(item))
-                elif isinstance(item, (list, tuple, dict)) and not isinstance(item, str):
+                elif isinstance(item, (dict, list, tuple)):
                     write(item, inner)
                 else:
                     emit(_scalar(item))
             emit(newline + "}")
-        elif isinstance(value, (list, tuple)) and not isinstance(value, str):
+        elif isinstance(value, (list, tuple)):
             if not value:
                 emit("[]")
                 return
@@ -203,7 +203,7 @@ def _dumps(document: Any) -> str:
                     emit(separator)
                 if type(item) is str:
                     emit(_encode_str(item))
-                elif isinstance(item, (list, tuple, dict)) and not isinstance(item, str):
+                elif isinstance(item, (dict, list, tuple)):
                     write(item, inner)
                 else:
                     emit(_scalar(item))
