@@ -299,15 +299,13 @@ def _load_balancer_role(
             [awselb.RegisterTargets, awselb.DeregisterTargets],
             [Ref(shared.blue_target_group), Ref(shared.green_target_group)],
         ),
+        # AWS's managed policy grants ModifyListener beside ModifyRule (ALBModifyListeners); no page says
+        # ECS leaves it unused when the service names rules, so it stays, scoped to the two listeners:
+        # on the platform's shared ones it reaches their default action, not another service's rules
+        # (those change only through ModifyRule, granted on this service's two rules alone).
+        roles.allow([awselb.ModifyListener], [Ref(shared.production_listener), Ref(shared.test_listener)]),
         roles.allow([awselb.ModifyRule], [Ref(production_rule), Ref(test_rule)]),
     ]
-    if not shared.on_platform:
-        # On the platform's shared listeners ECS rewrites only this service's rules (ModifyRule: the
-        # managed policy's ALBModifyRules); the listeners themselves, which other services' rules
-        # sit on, stay out of reach.
-        statements.insert(
-            2, roles.allow([awselb.ModifyListener], [Ref(shared.production_listener), Ref(shared.test_listener)])
-        )
     return t.add_resource(
         iam.Role(
             LOAD_BALANCER_ROLE,
