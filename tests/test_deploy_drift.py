@@ -171,6 +171,20 @@ def test_ecs_owned_listener_rule_weights_are_expected_only_for_engine_ecs():
     assert code == OK and "[expected: ECS blue/green owns" in out
 
 
+def test_codedeploy_moves_the_rules_of_a_service_on_shared_listeners():
+    """A CodeDeploy service of a several-services environment has listener rules of its own on the
+    platform's listeners: a release rewrites their actions, which is expected drift; their conditions are not."""
+    rule = "AWS::ElasticLoadBalancingV2::ListenerRule"
+    shared = {
+        "Resources": {**CODEDEPLOY_TEMPLATE["Resources"], "ProductionRule": ECS_TEMPLATE["Resources"]["ProductionRule"]}
+    }
+    assert expected_reason(rule, "/Actions/0/TargetGroupArn", shared) == (
+        "CodeDeploy moved the service's traffic to the other target group (its listener rule)"
+    )
+    assert expected_reason(rule, "/Conditions/0/Values/0", shared) is None
+    assert expected_reason(rule, "/Actions/0/TargetGroupArn", CODEDEPLOY_TEMPLATE) is None
+
+
 def test_a_deleted_resource_is_unexpected_and_a_failed_detection_exits_1():
     code, out = _run(CODEDEPLOY_TEMPLATE, [_drift("Logs", "AWS::Logs::LogGroup", status="DELETED")])
     assert code == CHANGES and "- Logs (AWS::Logs::LogGroup) DELETED [UNEXPECTED]" in out

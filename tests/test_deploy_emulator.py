@@ -12,6 +12,7 @@ from botocore.exceptions import ClientError
 from botocore.parsers import ResponseParserError
 
 from deployer import emulator
+from deployer.aws import Aws
 from tests.helpers import ROOT, log_group_template
 from tests.moto_support import client
 
@@ -325,3 +326,81 @@ def test_gap27_a_listener_needs_its_certificate_on_the_emulator(moto):
     stand_in = sent["Resources"]["L"]["Properties"]["Certificates"][0]["CertificateArn"]
     assert stand_in != placeholder and ":acm:" in stand_in
     assert json.loads(provider.prepare_template(entry)) == sent  # the same stand-in every time
+
+
+GAP28_TEMPLATE = {
+    "Parameters": {"Listener": {"Type": "String"}, "Vpc": {"Type": "String"}},
+    "Resources": {
+        "Group": {
+            "Type": "AWS::ElasticLoadBalancingV2::TargetGroup",
+            "Properties": {
+                "Name": "gap28-blue",
+                "Port": 80,
+                "Protocol": "HTTP",
+                "TargetType": "ip",
+                "VpcId": {"Ref": "Vpc"},
+            },
+        },
+        "Rule": {
+            "Type": "AWS::ElasticLoadBalancingV2::ListenerRule",
+            "Properties": {
+                "ListenerArn": {"Ref": "Listener"},
+                "Priority": 10,
+                "Conditions": [{"Field": "host-header", "HostHeaderConfig": {"Values": ["www.example.com"]}}],
+                "Actions": [
+                    {
+                        "Type": "forward",
+                        "ForwardConfig": {"TargetGroups": [{"TargetGroupArn": {"Ref": "Group"}, "Weight": 100}]},
+                    }
+                ],
+            },
+        },
+    },
+}
+
+
+def test_gap28_delete_stack_leaves_a_rule_on_a_shared_listener_and_its_target_group(moto):
+    """A service stack of a several-services environment puts its rules on the platform stack's listener.
+    moto 5.2.5's DeleteStack deletes neither them nor the target group (nor an ECS service or task
+    definition): the rule keeps routing, and creating the stack again fails on the target group's name.
+    If moto ever deletes them, the first assertions fail and the workaround can go."""
+    cf, ec2, elbv2 = client(moto), client(moto, "ec2"), client(moto, "elbv2")
+    vpc = ec2.create_vpc(CidrBlock="10.8.0.0/16")["Vpc"]["VpcId"]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.8.{i}.0/24", AvailabilityZone=f"eu-west-1{z}")["Subnet"]["SubnetId"]
+        for i, z in ((1, "a"), (2, "b"))
+    ]
+    balancer = elbv2.create_load_balancer(Name="gap28", Subnets=subnets)["LoadBalancers"][0]["LoadBalancerArn"]
+    not_found = {"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "404"}}
+    listener = elbv2.create_listener(LoadBalancerArn=balancer, Protocol="HTTP", Port=80, DefaultActions=[not_found])
+    listener_arn = listener["Listeners"][0]["ListenerArn"]
+    parameters = [
+        {"ParameterKey": "Listener", "ParameterValue": listener_arn},
+        {"ParameterKey": "Vpc", "ParameterValue": vpc},
+    ]
+    made = _create(cf, "gap28", GAP28_TEMPLATE, parameters)
+    cf.execute_change_set(ChangeSetName=made["Id"])
+    assert len(elbv2.describe_rules(ListenerArn=listener_arn)["Rules"]) == 2  # the stack's rule and the default
+    leftovers = emulator.deletion_leftovers(cf, made["StackId"])
+    assert [kind for kind, _ in leftovers] == [
+        "AWS::ElasticLoadBalancingV2::ListenerRule",
+        "AWS::ElasticLoadBalancingV2::TargetGroup",
+    ]
+    cf.delete_stack(StackName="gap28")
+    assert cf.describe_stacks()["Stacks"] == []
+    # moto's raw behaviour: the rule still routes, the target group is still there.
+    assert len(elbv2.describe_rules(ListenerArn=listener_arn)["Rules"]) == 2
+    assert [g["TargetGroupName"] for g in elbv2.describe_target_groups()["TargetGroups"]] == ["gap28-blue"]
+    again = _create(cf, "gap28", GAP28_TEMPLATE, parameters)
+    with pytest.raises(ClientError, match="target group with the specified name already exists"):
+        cf.execute_change_set(ChangeSetName=again["Id"])
+    cf.delete_stack(StackName="gap28")
+
+    aws = Aws(endpoint_url=moto, credentials=emulator.FAKE_CREDENTIALS, emulator=True)
+    lines = emulator.remove_leftovers(aws, "eu-west-1", leftovers)
+    assert lines == [
+        "  emulator: moto's DeleteStack left 1 ListenerRule, 1 TargetGroup in place (gap 28); deleted now, as "
+        "CloudFormation does"
+    ]
+    [default] = elbv2.describe_rules(ListenerArn=listener_arn)["Rules"]
+    assert default["IsDefault"] and elbv2.describe_target_groups()["TargetGroups"] == []

@@ -110,6 +110,20 @@ def test_a_template_over_51200_bytes_needs_a_bucket(tmp_path):
     assert "service.json is" in result.stderr and "--s3-bucket BUCKET or DEPLOY_S3_BUCKET=BUCKET" in result.stderr
 
 
+def _service_entry(document: manifest.Manifest, folder: Path) -> manifest.StackEntry:
+    """The first service stack of the manifest: ``service``, or ``service-<name>`` with ``services:``."""
+    for entry in document.stacks:
+        body = json.loads((folder / entry.template).read_text())
+        if any(r["Type"] == "AWS::ECS::Service" for r in body["Resources"].values()):
+            return entry
+    raise AssertionError("no service stack")
+
+
+def _service_params(data: dict, entry: manifest.StackEntry) -> dict:
+    """The params section of that service: ``service:``, or its entry of ``services:``."""
+    return data["services"][entry.name.removeprefix("service-")] if "services" in data else data["service"]
+
+
 def _stacks(endpoint: str, document: manifest.Manifest) -> dict[str, dict]:
     cfn = _client(endpoint)
     return {entry.name: cfn.describe_stacks(StackName=entry.stack_name)["Stacks"][0] for entry in document.stacks}
@@ -126,9 +140,11 @@ EMULATED = [env for env in ENVIRONMENTS if env not in ("prod", "staging")]
 @pytest.mark.parametrize("env", EMULATED)
 def test_deploy_script_creates_updates_and_reports_up_to_date(tmp_path, env):
     """Each environment with the AWS CLI alone: create every stack, update after a params change, then
-    nothing to do. Templates over 51,200 bytes go through the bucket given with --s3-bucket."""
+    nothing to do. Templates over 51,200 bytes go through the bucket given with --s3-bucket. With several
+    services (apps) the change is the first service's; the other service's stacks stay as they are."""
     folder = adapted_copy(OUT / env, tmp_path / "out" / env)
     document = manifest.read(folder)
+    service = _service_entry(document, folder)
     before = tree_digest(folder)
     with handoff_server() as endpoint:
         _client(endpoint, "s3").create_bucket(
@@ -146,7 +162,7 @@ def test_deploy_script_creates_updates_and_reports_up_to_date(tmp_path, env):
             policy = cfn.get_stack_policy(StackName=entry.stack_name).get("StackPolicyBody")
             assert (json.loads(policy) if policy else None) == entry.stack_policy
         outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks["network"]["Outputs"]}
-        service_parameters = {p["ParameterKey"]: p["ParameterValue"] for p in stacks["service"]["Parameters"]}
+        service_parameters = {p["ParameterKey"]: p["ParameterValue"] for p in stacks[service.name]["Parameters"]}
         assert service_parameters["VpcId"] == outputs["VpcId"] and outputs["VpcId"].startswith("vpc-")
         # Each change set was shown as a table before it ran.
         assert created.stdout.count("DescribeChangeSet") == len(document.stacks)
@@ -155,17 +171,18 @@ def test_deploy_script_creates_updates_and_reports_up_to_date(tmp_path, env):
         params = tmp_path / "params"
         shutil.copytree(PARAMS, params)
         data = yaml.safe_load((params / f"{env}.yaml").read_text())
-        data["service"]["desired_count"] = 2
+        _service_params(data, service)["desired_count"] = 2
         (params / f"{env}.yaml").write_text(yaml.safe_dump(data))
         assert cli.main(["--env", env, "--params-dir", str(params), "--out-dir", str(tmp_path / "out"), "-q"]) == 0
         adapt_templates(folder)
         updated = _run(folder, "--yes", "--s3-bucket", "handoff", endpoint=endpoint)
         assert updated.returncode == 0, updated.stdout[-3000:] + updated.stderr[-3000:]
         assert f"webapp-{env}-network is up to date: no changes" in updated.stdout
-        assert f"== webapp-{env}-service: UPDATE change set" in updated.stdout
+        assert f"== {service.stack_name}: UPDATE change set" in updated.stdout
+        assert f"done: 1 of {len(document.stacks)} stacks of webapp {env} changed" in updated.stdout
         after = _stacks(endpoint, document)
-        assert after["service"]["StackStatus"] == "UPDATE_COMPLETE"
-        template = cfn.get_template(StackName=f"webapp-{env}-service")["TemplateBody"]
+        assert after[service.name]["StackStatus"] == "UPDATE_COMPLETE"
+        template = cfn.get_template(StackName=service.stack_name)["TemplateBody"]
         template = template if isinstance(template, dict) else json.loads(template)
         assert template["Resources"]["Service"]["Properties"]["DesiredCount"] == 2
 
@@ -174,7 +191,7 @@ def test_deploy_script_creates_updates_and_reports_up_to_date(tmp_path, env):
         assert again.stdout.count("is up to date: no changes") == len(document.stacks)
         assert f"up to date: no stack of webapp {env} had changes" in again.stdout
         # Empty change sets are deleted (moto also lists executed ones, and those of every stack).
-        summaries = cfn.list_change_sets(StackName=f"webapp-{env}-service")["Summaries"]
+        summaries = cfn.list_change_sets(StackName=service.stack_name)["Summaries"]
         assert not [s["ChangeSetName"] for s in summaries if s["Status"] == "FAILED"]
 
 

@@ -26,14 +26,17 @@ Modules, from the command line down:
 - render: what the user reads, as lines; reporter: writes them (thread-safe); changes: the value-level
   change model (each changed property, parameter and tag as before -> after) that plan and diff render.
 - provider: the deployment target's interface and CloudFormation's implementation.
-- emulator: the local emulator's implementation (moto 5.2.5 gaps, day-2 gaps 19–22); local_server: its process.
+- emulator: the local emulator's implementation (moto 5.2.5 gaps, day-2 gaps 19–22; emulator_leftovers: gap
+  28, what moto's DeleteStack leaves behind); local_server: its process.
 - manifest: reading out/<env>/ (through blueprints.manifest); aws: clients and S3 upload;
   waiting: polling, events, failures.
 - rehearsal: the rehearse command (the release of out/<env>/ on an in-process emulator), with
   rehearsal_model (steps, journal, deployed stacks, pipeline actions), rehearsal_build (buildspecs),
   rehearsal_docker (the docker stand-in), rehearsal_actions (Source, CodeBuild, approval),
-  rehearsal_deploy (CodeDeployToECS, ECS, CloudFormation), rehearsal_check (before and after the
-  release) and rehearsal_emulator (the in-process moto and the release path's gaps 13–18).
+  rehearsal_deploy (CodeDeployToECS, ECS, CloudFormation), rehearsal_traffic (a deployment's traffic
+  move on the service stack's own listener rules), rehearsal_check (before and after the release) and
+  rehearsal_emulator (the in-process moto and the release path's gaps 13–18). One release per
+  pipeline stack; an environment with several services has several.
 """
 
 OK, FAILED, USAGE, CHANGES, INTERRUPTED = 0, 1, 2, 3, 130

@@ -2,10 +2,11 @@
 
     fargate-deploy COMMAND --env ENV [--stack NAME]... [--yes] [--region R] [--profile P] [--out-dir DIR]
     fargate-deploy apply --env ENV --env ENV... | --all     several environments at once
-    fargate-deploy rehearse --env ENV [--out-dir DIR] [--scan-findings clean|high]
+    fargate-deploy rehearse --env ENV [--stack NAME]... [--out-dir DIR] [--scan-findings clean|high]
 
 Commands: plan, apply, status, outputs, diff, drift, destroy, demo (local emulator only), rehearse
-(the release of out/<env>/ on an emulator started in-process: see deployer.rehearsal).
+(the release of out/<env>/ on an emulator started in-process, every service's unless --stack names
+pipeline or service stacks: see deployer.rehearsal).
 apply takes several environments (--env repeated, or --all: every one in the out directory): they
 are planned and applied in parallel (lines prefixed with [ENV]), with one confirmation for all;
 the exit code is the worst of theirs.
@@ -32,9 +33,9 @@ if TYPE_CHECKING:  # the commands' modules import boto3: loaded only once the ar
     from .reporter import Reporter
 
 COMMANDS = ("plan", "apply", "status", "outputs", "diff", "drift", "destroy", "demo", "rehearse")
-# Options that mean nothing to rehearse, which starts its own emulator and runs every stack.
+# Options that mean nothing to rehearse, which starts its own emulator and deploys every stack (its --stack
+# chooses the releases to rehearse: pipeline stacks, or the service stacks they release).
 NOT_FOR_REHEARSE = (
-    "stack",
     "local",
     "local_endpoint",
     "region",
@@ -76,7 +77,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("command", choices=COMMANDS)
     p.add_argument("--env", action="append", default=[], help="environment: a folder of out/ (apply: repeatable)")
     p.add_argument("--all", action="store_true", help="apply: every environment of the out directory")
-    p.add_argument("--stack", action="append", default=[], help="only this stack (short name; repeatable)")
+    p.add_argument(
+        "--stack",
+        action="append",
+        default=[],
+        help="only this stack (short name; repeatable); rehearse: only the release of this pipeline stack "
+        "or of the service stack it releases",
+    )
     p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     p.add_argument("--region", help="override the manifest's region for every stack")
     p.add_argument("--profile", help="AWS profile to use")
@@ -271,7 +278,7 @@ def _rehearse(args: argparse.Namespace) -> int:
         return USAGE
     from .rehearsal import rehearse
 
-    return rehearse(Path(args.out), args.env, scan_findings=args.scan_findings)
+    return rehearse(Path(args.out), args.env, scan_findings=args.scan_findings, stacks=args.stack)
 
 
 def main(argv: list[str] | None = None) -> int:

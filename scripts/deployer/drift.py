@@ -81,7 +81,14 @@ def expected_reason(resource_type: str, path: str, template: dict[str, Any]) -> 
         return "CodeDeploy moved production traffic to the other target group"
     if resource_type == LISTENER_RULE and RULE_WEIGHT.match(path) and ecs_owned:
         return "ECS blue/green owns the listener rule's target group weights"
+    if resource_type == LISTENER_RULE and path.startswith("/Actions") and codedeploy and _own_rules(template):
+        # A service on shared listeners (services: in params): CodeDeploy moves its rules, not a listener.
+        return "CodeDeploy moved the service's traffic to the other target group (its listener rule)"
     return None
+
+
+def _own_rules(template: dict[str, Any]) -> bool:
+    return any(r.get("Type") == LISTENER_RULE for r in template.get("Resources", {}).values())
 
 
 def _judge(raw: dict[str, Any], template: dict[str, Any]) -> ResourceDrift:

@@ -23,6 +23,14 @@ tests/test_deploy_day2.py that fails once moto no longer has it:
 26. No DescribeChangeSetHooks: plan shows the change set's hooks on AWS only.
 27. An HTTPS listener's ACM certificate must exist on the emulator: a stand-in is requested there and
     named in the template sent to it (``EmulatorProvider._stand_in_certificate``).
+28. DeleteStack leaves some of the stack's resources in place (its models of them have no CloudFormation
+    delete): ECS services and task definitions, ELB listener rules and target groups. On a listener the
+    stack does not own (a service stack's rules on the platform stack's shared listeners) the rules keep
+    routing to the leftover target groups, and creating the stack again fails ("A target group with the
+    specified name already exists", or the rule's priority is in use). Closed by
+    ``EmulatorProvider.deletion_leftovers`` / ``remove_leftovers``: destroy deletes them as CloudFormation
+    would (a service, then rules, target groups, task definition revisions deregistered), in
+    deployer.emulator_leftovers.
 """
 
 from __future__ import annotations
@@ -37,6 +45,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from .aws import Aws, describe_stack, error_code, error_message
+from .emulator_leftovers import deletion_leftovers, remove_leftovers
 from .manifest import StackEntry
 from .provider import ExecuteFailure
 
@@ -374,6 +383,12 @@ class EmulatorProvider:
         if describe_stack(cfn, stack_name):
             return None
         return f"== {stack_name}: deleted, but the emulator left resources behind: {error_message(exc)} =="
+
+    def deletion_leftovers(self, cfn: Any, stack_id: str) -> list[tuple[str, str]]:
+        return deletion_leftovers(cfn, stack_id)
+
+    def remove_leftovers(self, aws: Aws, region: str, leftovers: list[tuple[str, str]]) -> list[str]:
+        return remove_leftovers(aws, region, leftovers)
 
     def watch_advice(self, command: str) -> str:
         if self.ephemeral:

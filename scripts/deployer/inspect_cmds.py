@@ -172,12 +172,13 @@ def _delete(ctx: Context, entry: StackEntry, stack: dict[str, Any]) -> bool:
     say = ctx.reporter.say
     cfn = ctx.aws.cfn(entry.region)
     marker = latest_event_id(cfn, stack["StackId"])
+    leftovers = ctx.provider.deletion_leftovers(cfn, stack["StackId"])
     try:
         cfn.delete_stack(StackName=stack["StackId"])
     except ClientError as exc:
         gone = ctx.provider.deleted_despite_error(cfn, entry.stack_name, exc)
         if gone:
-            say(gone)
+            say(gone, *ctx.provider.remove_leftovers(ctx.aws, entry.region, leftovers))
             return True
         say(f"== {entry.stack_name}: FAILED ==", f"  DeleteStack failed: {error_message(exc)}")
         return False
@@ -189,5 +190,5 @@ def _delete(ctx: Context, entry: StackEntry, stack: dict[str, Any]) -> bool:
                 say(f"    - {e['LogicalResourceId']} ({e.get('ResourceType')}): {e.get('ResourceStatusReason')}")
         say(f"  final status: {final['StackStatus']}")
         return False
-    say(f"== {entry.stack_name}: DELETE_COMPLETE ==")
+    say(f"== {entry.stack_name}: DELETE_COMPLETE ==", *ctx.provider.remove_leftovers(ctx.aws, entry.region, leftovers))
     return True

@@ -170,7 +170,10 @@ def _stateful_refusal(stack: str) -> Refusal:
     )
 
 
-def _green_refusal(stack: str, found: GreenConflict, day: Day2 | None = None, env: str = "<env>") -> Refusal:
+def _green_refusal(
+    stack: str, found: GreenConflict, day: Day2 | None = None, env: str = "<env>", name: str = "service"
+) -> Refusal:
+    """``stack``: the stack name; ``name``: its short name in the manifest (``--stack``)."""
     remedy = (
         "Apply the infrastructure change first with the task definition unchanged (keep the deployed image "
         "and task settings in the template), then release the new task definition in a separate apply."
@@ -182,7 +185,7 @@ def _green_refusal(stack: str, found: GreenConflict, day: Day2 | None = None, en
             "moves; 2) update the service stack twice, first everything but the task set, then the task set alone "
             "(a green deployment). out/ cannot express step 2's first half yet (the task set and the validation "
             "hook read the same PrivateSubnetIds): until it can, keep the service in its zones, or re-create the "
-            f"service stack when an outage is acceptable (fargate-deploy destroy --env {env} --stack service, "
+            f"service stack when an outage is acceptable (fargate-deploy destroy --env {env} --stack {name}, "
             "then apply)."
         )
     return Refusal(
@@ -210,7 +213,7 @@ def refusals(plans: Sequence[Plan], *, allow_replacement: bool, env: str = "<env
         day = findings[id(p)]
         conflict = plan_conflict(p) or day.conflict
         if conflict:
-            found.append(_green_refusal(p.entry.stack_name, conflict, day, env))
+            found.append(_green_refusal(p.entry.stack_name, conflict, day, env, p.entry.name))
         found += [_named_refusal(p, named, env) for named in day.named]
         found += [_service_refusal(p, limit, env) for limit in day.limits]
         found += [_routing_refusal(p, misroute) for misroute in day.misroutes]

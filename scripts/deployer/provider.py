@@ -82,6 +82,15 @@ class Provider(Protocol):
         """How to watch an operation that outlives this command, given the status command for it."""
         ...
 
+    def deletion_leftovers(self, cfn: Any, stack_id: str) -> list[tuple[str, str]]:
+        """Read before DeleteStack: (type, physical ID) of the stack's resources that this target
+        will not delete with the stack although CloudFormation would (none: it deletes them all)."""
+        ...
+
+    def remove_leftovers(self, aws: Aws, region: str, leftovers: list[tuple[str, str]]) -> list[str]:
+        """After the stack is deleted: delete ``deletion_leftovers``' resources; lines for the user."""
+        ...
+
 
 class AwsProvider:
     """CloudFormation, as its API reference documents it."""
@@ -153,3 +162,10 @@ class AwsProvider:
 
     def watch_advice(self, command: str) -> str:
         return command
+
+    def deletion_leftovers(self, cfn: Any, stack_id: str) -> list[tuple[str, str]]:
+        # DeleteStack deletes every resource but those it retains (DeletionPolicy, deployer.retention).
+        return []
+
+    def remove_leftovers(self, aws: Aws, region: str, leftovers: list[tuple[str, str]]) -> list[str]:
+        return []

@@ -2,7 +2,7 @@
 release) and the final check of what the service runs after it.
 
 The final check asks what a release must achieve: the service runs the image this rehearsal
-pushed, in the task definition out/<env>/service.json declares (its containers' names,
+pushed, in the task definition the service stack of out/<env>/ declares (its containers' names,
 environment, port mappings and secrets). The second half is what makes a release path that copies
 the revision the service already runs (CodePipeline's standard ECS action does: "creates its own
 revision of the task definition based on the revision used by the Amazon ECS service") fail for
@@ -28,11 +28,17 @@ def _revision(arn: str) -> str:
     return arn.rsplit("/", 1)[-1]
 
 
-def _running(release: Release) -> tuple[str, dict[str, Any]]:
+def running_task_definition(release: Release) -> str:
+    """The task definition ARN the service runs now (DescribeServices)."""
     cluster, service = service_of(release)
-    ecs = release.client("ecs")
-    arn = ecs.describe_services(cluster=cluster, services=[service])["services"][0]["taskDefinition"]
-    return arn, ecs.describe_task_definition(taskDefinition=arn, include=["TAGS"])
+    described = release.client("ecs").describe_services(cluster=cluster, services=[service])["services"]
+    arn: str = described[0]["taskDefinition"]
+    return arn
+
+
+def _running(release: Release) -> tuple[str, dict[str, Any]]:
+    arn = running_task_definition(release)
+    return arn, release.client("ecs").describe_task_definition(taskDefinition=arn, include=["TAGS"])
 
 
 def previous_release(release: Release) -> set[str]:

@@ -15,8 +15,10 @@ needs the workaround:
 - 18: DescribeStacks shows a CommaDelimitedList as a Python list (patched here).
 
 Not gaps of moto's API but of what it models, emulated by the rehearsal and reported as such: the
-CodeDeploy deployment (deployer.rehearsal_deploy.codedeploy_to_ecs) and the blue/green transform's
-green deployment (deployer.rehearsal_deploy.bluegreen_transform). None of this code runs against AWS.
+CodeDeploy deployment (deployer.rehearsal_deploy.codedeploy_to_ecs), the blue/green transform's
+green deployment (deployer.rehearsal_deploy.bluegreen_transform) and the traffic move of an ECS or
+CodeDeploy blue/green deployment on the service stack's own listener rules
+(deployer.rehearsal_traffic). None of this code runs against AWS.
 """
 
 from __future__ import annotations
