@@ -200,3 +200,33 @@ def check_cidr(value: str, low: int = 0, high: int = 32, what: str = "an IPv4 CI
     if not low <= net.prefixlen <= high:
         raise ValueError(f"is not {what} between /{low} and /{high}")
     return str(net)
+
+
+# An ACM certificate ARN in any partition, region and account.
+CERTIFICATE_ARN = re.compile(r"^arn:aws(?:-[a-z]+)*:acm:[a-z]{2}(?:-[a-z]+)+-\d:\d{12}:certificate/[0-9a-f-]{36}$")
+
+
+def check_port(value: int) -> int:
+    if not 1 <= value <= 65535:
+        raise ValueError("is not a port from 1 to 65535")
+    return value
+
+
+def check_certificate_arn(value: str | None) -> str | None:
+    if value is not None and not CERTIFICATE_ARN.match(value):
+        raise ValueError("is not an ACM certificate ARN (arn:aws:acm:<region>:<account>:certificate/<36-character id>)")
+    return value
+
+
+def check_cidr_list(value: list[str]) -> list[str]:
+    """Listener source CIDRs: at most 50 (a security group holds at most 60 rules), no repeats."""
+    if len(value) > 50:
+        raise ValueError("lists more than 50 CIDRs (a security group holds at most 60 rules)")
+    for cidr in value:
+        try:
+            check_cidr(cidr)
+        except ValueError:
+            raise ValueError(f"has {cidr!r}, which is not an IPv4 CIDR such as 203.0.113.0/24") from None
+    if len(set(value)) != len(value):
+        raise ValueError("lists the same CIDR twice")
+    return value

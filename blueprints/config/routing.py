@@ -23,7 +23,7 @@ from functools import lru_cache
 
 from pydantic import Field, field_validator, model_validator
 
-from .base import StrictModel, check_cidr
+from .base import StrictModel, check_certificate_arn, check_cidr_list, check_port
 
 MAX_PRIORITY = 50000
 MAX_CONDITION_VALUES = 5
@@ -38,7 +38,6 @@ _HOST_HEADER = re.compile(r"^[A-Za-z0-9\-.*?]+$")
 # "You must include at least one "." character. You can include only alphabetical characters after
 # the final "." character." (HostHeaderConditionConfig Values)
 _HOST_ENDING = re.compile(r"\.[A-Za-z]+$")
-_CERTIFICATE_ARN = re.compile(r"^arn:aws(?:-[a-z]+)*:acm:[a-z]{2}(?:-[a-z]+)+-\d:\d{12}:certificate/[0-9a-f-]{36}$")
 
 
 class Routing(StrictModel):
@@ -141,32 +140,17 @@ class LoadBalancerConfig(StrictModel):
     @field_validator("production_port", "test_port")
     @classmethod
     def _port(cls, value: int) -> int:
-        if not 1 <= value <= 65535:
-            raise ValueError("is not a port from 1 to 65535")
-        return value
+        return check_port(value)
 
     @field_validator("certificate_arn")
     @classmethod
     def _certificate(cls, value: str | None) -> str | None:
-        if value is not None and not _CERTIFICATE_ARN.match(value):
-            raise ValueError(
-                "is not an ACM certificate ARN (arn:aws:acm:<region>:<account>:certificate/<36-character id>)"
-            )
-        return value
+        return check_certificate_arn(value)
 
     @field_validator("allowed_cidrs", "test_allowed_cidrs")
     @classmethod
     def _cidrs(cls, value: list[str]) -> list[str]:
-        if len(value) > 50:
-            raise ValueError("lists more than 50 CIDRs (a security group holds at most 60 rules)")
-        for cidr in value:
-            try:
-                check_cidr(cidr)
-            except ValueError:
-                raise ValueError(f"has {cidr!r}, which is not an IPv4 CIDR such as 203.0.113.0/24") from None
-        if len(set(value)) != len(value):
-            raise ValueError("lists the same CIDR twice")
-        return value
+        return check_cidr_list(value)
 
     @model_validator(mode="after")
     def _ports(self) -> LoadBalancerConfig:

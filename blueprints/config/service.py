@@ -9,7 +9,7 @@ from typing import ClassVar, Literal
 from pydantic import Field, field_validator, model_validator
 
 from ..engines import registry as engine_registry
-from .base import StrictModel, check_cidr
+from .base import StrictModel, check_certificate_arn, check_cidr_list, check_port
 from .network import check_retention
 
 # Fargate task sizes: CPU units -> the memory values (MiB) AWS accepts with them.
@@ -41,7 +41,6 @@ _SECRETS_MANAGER_ARN = re.compile(
     _PARTITION_REGION_ACCOUNT.format(service="secretsmanager") + r"secret:[A-Za-z0-9/_+=.@-]+(?::[^:]*){0,3}$"
 )
 _SSM_PARAMETER_ARN = re.compile(_PARTITION_REGION_ACCOUNT.format(service="ssm") + r"parameter/[A-Za-z0-9/_.-]+$")
-_CERTIFICATE_ARN = re.compile(_PARTITION_REGION_ACCOUNT.format(service="acm") + r"certificate/[0-9a-f-]{36}$")
 _HTTP_CODES = re.compile(r"^[2-4]\d\d(?:-[2-4]\d\d)?(?:,[2-4]\d\d(?:-[2-4]\d\d)?)*$")
 _PATH = re.compile(r"^/[A-Za-z0-9/._~%!$&'()*+,;=:@?-]*$")
 
@@ -171,9 +170,7 @@ class ServiceConfig(StrictModel):
     @field_validator("container_port", "production_port", "test_port")
     @classmethod
     def _port(cls, value: int) -> int:
-        if not 1 <= value <= 65535:
-            raise ValueError("is not a port from 1 to 65535")
-        return value
+        return check_port(value)
 
     @field_validator("desired_count", "min_count", "max_count")
     @classmethod
@@ -278,25 +275,12 @@ class ServiceConfig(StrictModel):
     @field_validator("certificate_arn")
     @classmethod
     def _certificate(cls, value: str | None) -> str | None:
-        if value is not None and not _CERTIFICATE_ARN.match(value):
-            raise ValueError(
-                "is not an ACM certificate ARN (arn:aws:acm:<region>:<account>:certificate/<36-character id>)"
-            )
-        return value
+        return check_certificate_arn(value)
 
     @field_validator("allowed_cidrs", "test_allowed_cidrs")
     @classmethod
     def _cidrs(cls, value: list[str]) -> list[str]:
-        if len(value) > 50:
-            raise ValueError("lists more than 50 CIDRs (a security group holds at most 60 rules)")
-        for cidr in value:
-            try:
-                check_cidr(cidr)
-            except ValueError:
-                raise ValueError(f"has {cidr!r}, which is not an IPv4 CIDR such as 203.0.113.0/24") from None
-        if len(set(value)) != len(value):
-            raise ValueError("lists the same CIDR twice")
-        return value
+        return check_cidr_list(value)
 
     @field_validator("termination_wait_minutes")
     @classmethod
