@@ -55,7 +55,7 @@ def build(config: EnvironmentConfig) -> CfnTemplate:
         # Tasks and hooks run in the service stacks; nothing here uses the private subnets.
         private_subnets=public_subnets,
     )
-    cluster = _cluster(t, config)
+    ecs_cluster = cluster(t, config)
     hook_group, load_balancer_group = _security_groups(t, config, network, members)
     # The load balancer's settings as the single-service builder reads them (config.service).
     as_single = config.model_copy(update={"service": config.service.model_copy(update=_listener_settings(shared))})
@@ -63,7 +63,7 @@ def build(config: EnvironmentConfig) -> CfnTemplate:
         t, as_single, network, lb.SecurityGroups(hook_group, load_balancer_group, load_balancer_group)
     )
     production, test = lb.listeners(t, as_single, load_balancer, [_not_found()])
-    t.output("ClusterName", Ref(cluster), "ECS cluster of every service.")
+    t.output("ClusterName", Ref(ecs_cluster), "ECS cluster of every service.")
     t.output("LoadBalancerArn", Ref(load_balancer), "The shared load balancer.")
     t.output("LoadBalancerFullName", GetAtt(load_balancer, "LoadBalancerFullName"), "For CloudWatch dimensions.")
     t.output("LoadBalancerDnsName", GetAtt(load_balancer, "DNSName"), "DNS name of the load balancer.")
@@ -85,7 +85,8 @@ def _not_found() -> elb.Action:
     )
 
 
-def _cluster(t: CfnTemplate, config: EnvironmentConfig) -> ecs.Cluster:
+def cluster(t: CfnTemplate, config: EnvironmentConfig) -> ecs.Cluster:
+    """The environment's ECS cluster (its service stack's, or with several services the platform's)."""
     return t.add_resource(
         ecs.Cluster(
             "Cluster",

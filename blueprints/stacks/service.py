@@ -19,8 +19,8 @@ from ..config import EnvironmentConfig
 from ..engines.base import Engine, ServiceHandles, ServiceStack, load_balancer_full_name
 from ..template import CfnTemplate, checkov_skip
 from . import load_balancer as lb
+from . import platform, validation_hook
 from . import service_traffic as traffic
-from . import validation_hook
 from .pipeline_artifacts import IMAGE_PARAMETER
 
 STACK = "service"
@@ -53,7 +53,7 @@ def build_stack(config: EnvironmentConfig) -> ServiceStack:
     else:
         network = _parameters(t, engine)
         vpc_id, private_subnets = network.vpc_id, network.private_subnets
-        cluster, log_group = _cluster(t, config), _log_group(t, config)
+        cluster, log_group = platform.cluster(t, config), _log_group(t, config)
     execution_role, task_role = _roles(t, config, log_group)
     task_definition = _task_definition(t, config, log_group, execution_role, task_role)
     if config.member:
@@ -130,17 +130,6 @@ def _image_parameter(t: CfnTemplate, engine: Engine) -> None:
         else "Container image of the first task definition; later releases come from the pipeline.",
         "Service",
         Default=SAMPLE_IMAGE,
-    )
-
-
-def _cluster(t: CfnTemplate, config: EnvironmentConfig) -> ecs.Cluster:
-    return t.add_resource(
-        ecs.Cluster(
-            "Cluster",
-            ClusterName=naming.cluster(config),
-            ClusterSettings=[ecs.ClusterSetting(Name="containerInsights", Value="enabled")],
-            Tags=Tags(Name=naming.cluster(config)),
-        )
     )
 
 
