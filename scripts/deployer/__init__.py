@@ -19,6 +19,9 @@ Modules, from the command line down:
 - policy: every refusal, as pure functions over plans, change sets and templates; update_rules (what
   an update replaces or an API rejects, from the deployed and planned templates) and routing (live
   listener routing) are its day-2 rules, day2 fetches their facts (GetTemplate, ELB reads).
+  environment_checks: the apply against the rest of its environment (listener-rule priorities on
+  shared listeners and the order they impose, stacks outside the manifest, dependencies --stack leaves
+  out), over what day2.environment reads.
 - widening: the access changes of an update (IAM grants, security-group ingress; plan's table) and
   apply's widening gate (exit 2 without --allow-widening).
 - template_values: template values as a stack sees them (parameters resolved, out/'s line joins
@@ -27,7 +30,8 @@ Modules, from the command line down:
   change model (each changed property, parameter and tag as before -> after) that plan and diff render.
 - provider: the deployment target's interface and CloudFormation's implementation.
 - emulator: the local emulator's implementation (moto 5.2.5 gaps, day-2 gaps 19–22; emulator_leftovers: gap
-  28, what moto's DeleteStack leaves behind); local_server: its process.
+  28, what moto's DeleteStack leaves behind; emulator_rules: gap 29, a rule's new priority); local_server:
+  its process.
 - manifest: reading out/<env>/ (through blueprints.manifest); aws: clients and S3 upload;
   waiting: polling, events, failures.
 - rehearsal: the rehearse command (the release of out/<env>/ on an in-process emulator), with

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
-from . import CHANGES, FAILED, OK, USAGE, day2, policy, stack_policy, widening
+from . import CHANGES, FAILED, OK, USAGE, day2, environment_checks, policy, stack_policy, widening
 from .context import Context
 from .manifest import StackEntry
 from .plans import Plan, PlanState
@@ -37,6 +37,15 @@ def _plan_all(ctx: Context) -> list[Plan]:
         raise WaitInterruptedError([]) from None
     finally:
         pool.shutdown(wait=True)
+
+
+def _environment(ctx: Context, plans: list[Plan]) -> environment_checks.Findings:
+    """The apply against the rest of its environment (deployer.environment_checks): listener-rule
+    priorities on shared listeners, stacks outside the manifest, dependencies --stack leaves out."""
+    stacks = ctx.manifest.stacks
+    scope = environment_checks.scan_scope(stacks, plans)
+    facts = day2.environment(ctx, plans, environment_checks.prefix(stacks), scope)
+    return environment_checks.judge(facts, plans, stacks, ctx.env)
 
 
 def _show(ctx: Context, plans: list[Plan]) -> None:
@@ -73,7 +82,11 @@ def _widening_gate(ctx: Context, plans: list[Plan]) -> int | None:
 def plan(ctx: Context) -> int:
     plans = _plan_all(ctx)
     _show(ctx, plans)
+    around = _environment(ctx, plans)
+    if around.lines:
+        ctx.reporter.say(*around.lines, "")
     refused = policy.refusals(plans, allow_replacement=ctx.options.allow_replacement, env=ctx.env)
+    refused += around.refusals
     ctx.reporter.say(*(line.replace("Refused:", "apply would refuse:", 1) for line in refusal_lines(refused)))
     wide = ", ".join(p.entry.stack_name for p, _ in widening.widening_plans(plans))
     if wide:
@@ -113,8 +126,12 @@ def prepare_apply(ctx: Context) -> int | tuple[list[Plan], list[Plan]]:
     say = ctx.reporter.say
     plans = _plan_all(ctx)
     _show(ctx, plans)
+    around = _environment(ctx, plans)
+    if around.lines:
+        say(*around.lines, "")
     failed = [p for p in plans if p.state is PlanState.FAILED]
     refusals = policy.refusals(plans, allow_replacement=ctx.options.allow_replacement, env=ctx.env)
+    refusals += around.refusals
     if failed or refusals:
         for p in plans:
             ctx.planner.discard(p, force=bool(refusals) and not failed)
@@ -128,6 +145,8 @@ def prepare_apply(ctx: Context) -> int | tuple[list[Plan], list[Plan]]:
             lines = stack_policy.ensure(ctx.aws.cfn(p.entry.region), p)
             if lines:
                 say(*lines)
+    for p in plans:  # stacks that first vacate a listener-rule priority this one takes
+        p.after = around.after.get(p.entry.name, [])
     todo = [p for p in plans if p.has_changes()]
     if not todo:
         say("Nothing to apply: every stack is up to date.")

@@ -1,17 +1,37 @@
-"""What an update is judged on besides its change set: the deployed template and the live routing.
+"""What an update is judged on besides its change set: the deployed template and the live routing;
+and what one apply is judged on besides its own stacks: the rest of the environment.
 
 ``inspect`` runs after planning an update with changes and fills the plan's day-2 facts (AWS calls
 only here); the policy then judges them with the pure rules of ``update_rules`` and ``routing``.
+``environment`` reads, once per plan or apply, the stacks of the environment that the manifest does not
+name, the dependencies a --stack selection leaves out, and the rules on the shared listeners the apply's
+stacks put rules on, with their owners; ``environment_checks`` judges them.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from botocore.exceptions import ClientError
+
+from blueprints import manifest as contract
+
 from . import routing, update_rules
-from .plans import ChangeKind, Plan, PlanState
+from .aws import error_code, error_message
+from .manifest import StackEntry
+from .plans import (
+    ChangeKind,
+    Dependency,
+    DependencyState,
+    EnvironmentFacts,
+    LiveRule,
+    OtherStack,
+    Plan,
+    PlannedRule,
+    PlanState,
+)
 
 if TYPE_CHECKING:
     from .context import Context
@@ -80,3 +100,180 @@ def inspect(ctx: Context, plan: Plan) -> Plan:
     if touched:
         plan.live_routing = routing.read(ctx.aws, entry.region, entry.stack_name, plan.sent_template, touched)
     return plan
+
+
+# --- the rest of the environment (deployer.environment_checks judges it) ----------------------------
+
+GONE = "DELETE_COMPLETE"
+
+
+def environment(ctx: Context, plans: Sequence[Plan], prefix: str, scope: list[str] | None) -> EnvironmentFacts:
+    """What the environment around this apply holds. ``scope``: the stacks outside the manifest to look
+    for (``["*"]``: every stack of the region whose name starts with ``prefix``; short names: those; None:
+    none)."""
+    facts = EnvironmentFacts(prefix=prefix)
+    if scope and prefix:  # no common prefix (a hand-written manifest): nothing tells its stacks from others
+        facts.others = _outside_manifest(ctx, prefix, scope)
+        facts.other_manifests = _other_environments(ctx)
+    facts.dependencies = _left_out(ctx, plans)
+    changing = {p.entry.stack_name for p in plans if p.has_changes()}
+    facts.planned = planned_rules(ctx)
+    taken = {(r.listener, r.priority) for r in facts.planned if r.stack_name in changing}
+    if taken:
+        facts.live = _live_rules(ctx, facts.planned, changing, taken, facts.others)
+    return facts
+
+
+def _outside_manifest(ctx: Context, prefix: str, scope: list[str]) -> list[OtherStack]:
+    """Stacks named ``prefix...`` that the manifest does not name (DescribeStacks, every page; deleted ones
+    left out), or only ``prefix + name`` for each name in ``scope``."""
+    named = {e.stack_name for e in ctx.manifest.stacks}
+    found: dict[str, OtherStack] = {}
+    for region in sorted({e.region for e in ctx.manifest.stacks}):
+        cfn = ctx.aws.cfn(region)
+        if scope == ["*"]:
+            stacks = [s for page in cfn.get_paginator("describe_stacks").paginate() for s in page.get("Stacks", [])]
+        else:
+            stacks = [s for s in (ctx.provider.describe_stack(cfn, prefix + name) for name in scope) if s]
+        for stack in stacks:
+            name = stack["StackName"]
+            if name.startswith(prefix) and name not in named and stack["StackStatus"] != GONE:
+                tags = tuple(sorted((t["Key"], t["Value"]) for t in stack.get("Tags") or []))
+                found[name] = OtherStack(name, stack["StackStatus"], tags)
+    return [found[k] for k in sorted(found)]
+
+
+def _other_environments(ctx: Context) -> set[str]:
+    """Stack names of the other environments of the same out/ (one project's "apps" and "apps-eu" share a prefix)."""
+    folder = ctx.manifest.folder
+    if folder is None:
+        return set()
+    names: set[str] = set()
+    for env in contract.environments(folder.parent):
+        if env == ctx.manifest.env:
+            continue
+        try:
+            names.update(s.stack_name for s in contract.read(folder.parent / env).stacks)
+        except contract.ManifestError:
+            continue
+    return names
+
+
+def _left_out(ctx: Context, plans: Sequence[Plan]) -> list[Dependency]:
+    """The dependencies of the apply's stacks with changes that --stack leaves out, unless up to date: each
+    planned as plan would (its change set, if one is made, is deleted at once)."""
+    selected = {p.entry.name for p in plans}
+    known = {e.name for e in ctx.manifest.stacks}
+    states: dict[str, tuple[DependencyState, str] | None] = {}
+    found = []
+    for p in plans:
+        if not p.has_changes():
+            continue
+        for name in p.entry.depends_on:
+            if name in selected or name not in known:
+                continue
+            if name not in states:
+                states[name] = _dependency_state(ctx, ctx.manifest.by_name(name))
+            state = states[name]
+            if state:
+                found.append(Dependency(p.entry.name, name, *state))
+    return found
+
+
+def _dependency_state(ctx: Context, entry: StackEntry) -> tuple[DependencyState, str] | None:
+    stack = ctx.provider.describe_stack(ctx.aws.cfn(entry.region), entry.stack_name)
+    if not stack or stack["StackStatus"] in ("REVIEW_IN_PROGRESS", GONE):
+        return DependencyState.NOT_DEPLOYED, ""
+    with ctx.slots:
+        plan = ctx.planner.plan(entry)
+    ctx.planner.discard(plan, force=True)
+    if plan.state is PlanState.FAILED:
+        return DependencyState.FAILED, plan.reason
+    return (DependencyState.CHANGES, "") if plan.has_changes() else None
+
+
+def _has_shared_rules(entry: StackEntry) -> bool:
+    declared = entry.template.get("Parameters") or {}
+    for resource in (entry.template.get("Resources") or {}).values():
+        listener = (resource.get("Properties") or {}).get("ListenerArn")
+        if resource.get("Type") == routing.RULE and isinstance(listener, dict) and listener.get("Ref") in declared:
+            return True
+    return False
+
+
+def planned_rules(ctx: Context) -> list[PlannedRule]:
+    """Every manifest stack's rules on listeners given as parameters, as out/ writes them, with the values
+    the stack would get (parameters from outputs of stacks not deployed yet stay unresolved)."""
+    found = []
+    for entry in ctx.manifest.stacks:
+        if not _has_shared_rules(entry):
+            continue
+        values = dict(entry.parameters)
+        for key, ref in entry.parameters_from_outputs.items():
+            outputs = ctx.planner.outputs_of(ref.stack) or {}
+            if ref.output in outputs:
+                values[key] = outputs[ref.output]
+        effective = update_rules.effective_parameters(entry.template, values)
+        found += routing.planned_rules(entry.stack_name, entry.template, effective)
+    return found
+
+
+def _live_rules(
+    ctx: Context,
+    planned: list[PlannedRule],
+    changing: set[str],
+    taken: set[tuple[str, int]],
+    others: list[OtherStack],
+) -> list[LiveRule]:
+    """The rules on the listeners the apply's stacks put rules on (DescribeRules, every page), the owner
+    named for each rule on a priority the apply takes (ListStackResources of the environment's stacks,
+    the apply's first, until every one is found)."""
+    regions = {e.stack_name: e.region for e in ctx.manifest.stacks}
+    listeners = {r.listener: regions[r.stack_name] for r in planned if r.stack_name in changing}
+    rules: list[LiveRule] = []
+    for listener, region in sorted(listeners.items()):
+        elbv2 = ctx.aws.client("elbv2", region)
+        marker = None
+        while True:
+            try:
+                page = elbv2.describe_rules(ListenerArn=listener, **({"Marker": marker} if marker else {}))
+            except ClientError as exc:
+                if error_code(exc) == "ListenerNotFound":
+                    break  # the listener's stack is being replaced: nothing holds a priority on it
+                raise
+            for rule in page.get("Rules", []):
+                if not rule.get("IsDefault") and str(rule.get("Priority", "")).isdigit():
+                    rules.append(LiveRule(rule["RuleArn"], listener, int(rule["Priority"])))
+            marker = page.get("NextMarker")
+            if not marker:
+                break
+    unowned = {r.arn for r in rules if (r.listener, r.priority) in taken}
+    owners: dict[str, tuple[str, str]] = {}
+    order = [e for e in ctx.manifest.stacks if e.stack_name in changing and _has_shared_rules(e)]
+    order += [e for e in ctx.manifest.stacks if e not in order and _has_shared_rules(e)]
+    candidates = [(e.stack_name, e.region) for e in order]
+    default_region = ctx.manifest.stacks[0].region if ctx.manifest.stacks else ""
+    candidates += [(o.stack_name, default_region) for o in others if o.holds_resources]
+    for stack_name, region in candidates:
+        if not unowned - set(owners):
+            break
+        for logical_id, physical in _stack_rules(ctx, region, stack_name).items():
+            owners[physical] = (stack_name, logical_id)
+    return [LiveRule(r.arn, r.listener, r.priority, *owners.get(r.arn, (None, None))) for r in rules]
+
+
+def _stack_rules(ctx: Context, region: str, stack_name: str) -> dict[str, str]:
+    """Logical ID -> rule ARN of the stack's listener rules (ListStackResources, every page); none when
+    the stack does not exist."""
+    cfn = ctx.aws.cfn(region)
+    found = {}
+    try:
+        for page in cfn.get_paginator("list_stack_resources").paginate(StackName=stack_name):
+            for resource in page.get("StackResourceSummaries", []):
+                if resource.get("ResourceType") == routing.RULE and resource.get("PhysicalResourceId"):
+                    found[resource["LogicalResourceId"]] = resource["PhysicalResourceId"]
+    except ClientError as exc:
+        if error_code(exc) == "ValidationError" and "does not exist" in error_message(exc):
+            return {}
+        raise
+    return found

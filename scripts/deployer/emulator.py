@@ -23,14 +23,11 @@ tests/test_deploy_day2.py that fails once moto no longer has it:
 26. No DescribeChangeSetHooks: plan shows the change set's hooks on AWS only.
 27. An HTTPS listener's ACM certificate must exist on the emulator: a stand-in is requested there and
     named in the template sent to it (``EmulatorProvider._stand_in_certificate``).
-28. DeleteStack leaves some of the stack's resources in place (its models of them have no CloudFormation
-    delete): ECS services and task definitions, ELB listener rules and target groups. On a listener the
-    stack does not own (a service stack's rules on the platform stack's shared listeners) the rules keep
-    routing to the leftover target groups, and creating the stack again fails ("A target group with the
-    specified name already exists", or the rule's priority is in use). Closed by
-    ``EmulatorProvider.deletion_leftovers`` / ``remove_leftovers``: destroy deletes them as CloudFormation
-    would (a service, then rules, target groups, task definition revisions deregistered), in
-    deployer.emulator_leftovers.
+28. DeleteStack leaves a stack's ECS services, task definitions, listener rules and target groups in place
+    (on a shared listener the rules keep routing; re-creating the stack fails): closed by
+    ``EmulatorProvider.deletion_leftovers``/``remove_leftovers`` (deployer.emulator_leftovers).
+29. A stack update ignores a listener rule's new Priority: closed by ``complete_execution``
+    (SetRulePriorities, PriorityInUse reported as CloudFormation does; deployer.emulator_rules).
 """
 
 from __future__ import annotations
@@ -46,6 +43,7 @@ from botocore.exceptions import ClientError
 
 from .aws import Aws, describe_stack, error_code, error_message
 from .emulator_leftovers import deletion_leftovers, remove_leftovers
+from .emulator_rules import set_priorities
 from .manifest import StackEntry
 from .provider import ExecuteFailure
 
@@ -372,6 +370,9 @@ class EmulatorProvider:
         refresh_outputs(cfn, stack["StackId"], entry.capabilities)
         refreshed: dict[str, Any] = cfn.describe_stacks(StackName=stack["StackId"])["Stacks"][0]
         return refreshed
+
+    def complete_execution(self, aws: Aws, stack: dict[str, Any], entry: StackEntry) -> tuple[list[str], bool]:
+        return set_priorities(aws, entry.region, stack, self.sent_template(entry))
 
     def set_termination_protection(self, cfn: Any, stack_id: str, entry: StackEntry) -> list[str]:
         return [f"  emulator: {NO_TERMINATION_PROTECTION}; not set on {entry.stack_name}"]

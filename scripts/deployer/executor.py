@@ -73,6 +73,11 @@ def execute(ctx: Context, plan: Plan, in_flight: InFlight) -> bool:
         say(*_failure_lines(ctx, plan, stack, events))
         return False
     status = stack["StackStatus"]
+    lines, complete = ctx.provider.complete_execution(ctx.aws, stack, entry)
+    if not complete:
+        say(f"== {entry.stack_name}: FAILED ==", *lines)
+        return False
+    say(*lines)
     stack = ctx.provider.after_execute(cfn, stack, entry)
     if bool(stack.get("EnableTerminationProtection")) != entry.termination_protection:
         say(*ctx.provider.set_termination_protection(cfn, stack_id, entry))

@@ -50,6 +50,9 @@ class Plan:
     # the adoption of retained resources and the stack policy.
     rollback_configuration: dict[str, Any] | None = None
     safety_lines: list[str] = field(default_factory=list)
+    # Stacks of the same apply that must finish before this one runs although it takes none of their
+    # outputs (deployer.environment_checks: they first vacate a listener-rule priority this one takes).
+    after: list[str] = field(default_factory=list)
 
     @property
     def deployed_parameters(self) -> dict[str, str] | None:
@@ -76,3 +79,73 @@ class Plan:
         if self.change_set is None:
             raise RuntimeError(f"{self.entry.stack_name}: plan in state {self.state.value} has no change set")
         return self.change_set
+
+
+# --- the rest of the environment: what one apply is judged against besides its own stacks --------------
+
+
+@dataclass(frozen=True)
+class OtherStack:
+    """A deployed stack whose name starts with the environment's prefix and that the manifest does not name."""
+
+    stack_name: str
+    status: str
+    tags: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def holds_resources(self) -> bool:
+        """False for a stack with nothing in it: a never-executed CREATE change set's (REVIEW_IN_PROGRESS)
+        or a first create that rolled back (ROLLBACK_COMPLETE)."""
+        return self.status not in ("REVIEW_IN_PROGRESS", "ROLLBACK_COMPLETE")
+
+
+class DependencyState(enum.Enum):
+    NOT_DEPLOYED = "is not deployed"
+    CHANGES = "has changes"  # out/ differs from the deployed stack (its own plan is an update)
+    FAILED = "cannot be planned"
+
+
+@dataclass(frozen=True)
+class Dependency:
+    """A stack the manifest says a selected stack depends on, left out of the apply (--stack), and not up to date."""
+
+    dependant: str  # short name of the selected stack
+    name: str  # short name of the dependency
+    state: DependencyState
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class PlannedRule:
+    """A listener rule of a template on a listener that arrives as a parameter (a shared listener), as out/
+    writes it: listener ARN and priority resolved with the parameter values the stack gets."""
+
+    stack_name: str
+    logical_id: str
+    parameter: str  # the template parameter that carries the listener ARN
+    listener: str
+    priority: int
+
+
+@dataclass(frozen=True)
+class LiveRule:
+    """A rule on one of those listeners now (DescribeRules; the default rule left out), with the stack
+    resource that owns it when a stack of the environment does."""
+
+    arn: str
+    listener: str
+    priority: int
+    owner_stack: str | None = None  # CloudFormation stack name
+    owner_logical: str | None = None
+
+
+@dataclass
+class EnvironmentFacts:
+    """What day2.environment read about the environment around one apply."""
+
+    prefix: str  # "<project>-<environment>-"
+    others: list[OtherStack] = field(default_factory=list)  # deployed, not in the manifest
+    other_manifests: set[str] = field(default_factory=set)  # stack names other environments of out/ use
+    dependencies: list[Dependency] = field(default_factory=list)
+    planned: list[PlannedRule] = field(default_factory=list)  # every manifest stack's, from out/
+    live: list[LiveRule] = field(default_factory=list)

@@ -23,6 +23,9 @@ Rules:
   https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-cfn-protect-stacks.html
 - Deployed dependants: destroy refuses a stack whose outputs a deployed stack, not deleted with it,
   still uses (CloudFormation does not track parameters passed by value between stacks).
+- The rest of the environment (deployer.environment_checks): listener-rule priorities on shared
+  listeners, service stacks the manifest no longer names, the other layout's stacks, and
+  dependencies a --stack selection leaves out.
 """
 
 from __future__ import annotations
@@ -66,6 +69,10 @@ class Rule(enum.Enum):
     NAMED_REPLACEMENT = "custom-named replacement"
     SERVICE_UPDATE = "ECS service update the controller rejects"
     ROUTING = "live routing"
+    PRIORITY = "listener-rule priority in use"
+    OUTSIDE_MANIFEST = "service stack outside the manifest"
+    LAYOUT = "layout change"
+    DEPENDENCY_LEFT_OUT = "dependency left out"
 
 
 @dataclass(frozen=True)

@@ -70,6 +70,11 @@ class Provider(Protocol):
         """The stack after a successful execution, as it should be reported (with its outputs)."""
         ...
 
+    def complete_execution(self, aws: Aws, stack: dict[str, Any], entry: StackEntry) -> tuple[list[str], bool]:
+        """After a successful execution: do what this target left undone of it that CloudFormation does;
+        (lines for the user, whether the stack is now what CloudFormation would have made)."""
+        ...
+
     def set_termination_protection(self, cfn: Any, stack_id: str, entry: StackEntry) -> list[str]:
         """Set the stack's termination protection to the manifest's value; lines for the user, if any."""
         ...
@@ -149,6 +154,9 @@ class AwsProvider:
 
     def after_execute(self, cfn: Any, stack: dict[str, Any], entry: StackEntry) -> dict[str, Any]:
         return stack
+
+    def complete_execution(self, aws: Aws, stack: dict[str, Any], entry: StackEntry) -> tuple[list[str], bool]:
+        return [], True
 
     def set_termination_protection(self, cfn: Any, stack_id: str, entry: StackEntry) -> list[str]:
         # Change sets do not carry termination protection; it is a separate call.

@@ -19,6 +19,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .plans import PlannedRule
+from .template_values import resolve
+
 LISTENER = "AWS::ElasticLoadBalancingV2::Listener"
 RULE = "AWS::ElasticLoadBalancingV2::ListenerRule"
 TARGET_GROUP = "AWS::ElasticLoadBalancingV2::TargetGroup"
@@ -105,6 +108,33 @@ def misroutes(template: Mapping[str, Any], touched: Iterable[str], live: Mapping
                     tuple(names.get(k, k) for k in idle),
                 )
             )
+    return found
+
+
+def planned_rules(stack_name: str, template: Mapping[str, Any], parameters: Mapping[str, str]) -> list[PlannedRule]:
+    """The template's listener rules whose ``ListenerArn`` is a parameter (a listener another stack
+    owns, such as the platform's shared listeners), with the listener ARN and the priority resolved
+    against ``parameters`` (the values the stack gets, template defaults included). A rule whose
+    listener or priority does not resolve (an upstream not deployed yet) is left out: no live rule
+    can hold a priority on a listener that does not exist."""
+    declared = template.get("Parameters") or {}
+    found = []
+    for logical_id, resource in sorted((template.get("Resources") or {}).items()):
+        if resource.get("Type") != RULE:
+            continue
+        properties = resource.get("Properties") or {}
+        listener = properties.get("ListenerArn")
+        if not (isinstance(listener, dict) and set(listener) == {"Ref"} and listener["Ref"] in declared):
+            continue
+        arn = parameters.get(listener["Ref"])
+        priority = resolve(properties.get("Priority"), parameters)
+        if not arn or isinstance(priority, (dict, list, bool)) or priority is None:
+            continue
+        try:
+            number = int(str(priority))
+        except ValueError:
+            continue
+        found.append(PlannedRule(stack_name, logical_id, listener["Ref"], arn, number))
     return found
 
 

@@ -1,6 +1,7 @@
 """Applying several stacks: each in its own thread, started once every stack it depends on has
-deployed; a stack whose upstream outputs changed is planned (and judged) again before it runs.
-Applying one stack is the executor's."""
+deployed, and every stack of the apply it must follow (``Plan.after``: it takes a listener-rule
+priority that stack's rule leaves; deployer.environment_checks); a stack whose upstream outputs
+changed is planned (and judged) again before it runs. Applying one stack is the executor's."""
 
 from __future__ import annotations
 
@@ -74,19 +75,24 @@ class Run:
         return None
 
     def _wait_for_upstreams(self, plan: Plan) -> bool | None:
-        """Whether an upstream of this apply ran (its outputs are then read again); None when one failed."""
+        """Whether an upstream of this apply ran (its outputs are then read again); None when one failed.
+        The stacks of ``plan.after`` are waited for too, though no output of theirs is read."""
         upstream_ran = False
-        for upstream in plan.entry.depends_on:
+        for upstream in dict.fromkeys([*plan.entry.depends_on, *plan.after]):
             if upstream not in self.done:
                 continue
             while not self.done[upstream].wait(UPSTREAM_POLL):
                 if self.ctx.waiter.stop.is_set():
                     raise WaitInterruptedError()
             if not self.ok.get(upstream):
-                self.ctx.reporter.say(f"== {plan.entry.stack_name}: not applied, because {upstream} did not deploy ==")
+                why = " (it was to free a listener-rule priority first)" if upstream in plan.after else ""
+                self.ctx.reporter.say(
+                    f"== {plan.entry.stack_name}: not applied, because {upstream} did not deploy{why} =="
+                )
                 return None
-            self.ctx.planner.forget_outputs(upstream)
-            upstream_ran = True
+            if upstream in plan.entry.depends_on:
+                self.ctx.planner.forget_outputs(upstream)
+                upstream_ran = True
         return upstream_ran
 
     def _replan(self, old: Plan) -> Plan | None:
