@@ -300,3 +300,39 @@ def test_cloudformation_engine_event_uses_the_codedeploy_contract(server):
     client, stubber = _codedeploy("Succeeded")
     assert _handle(_environ(server.server_address[1]), _FakeEc2(["127.0.0.1"]), client) == {"status": "Succeeded"}
     stubber.assert_no_pending_responses()
+
+
+# --- several load balancer addresses ---------------------------------------------------------
+
+
+@pytest.fixture
+def server_on_3():
+    """The sample app on 127.0.0.3: 127.0.0.2, sorted first, answers nothing on that port."""
+    httpd = ThreadingHTTPServer(("127.0.0.3", 0), _App)
+    httpd.hosts = []
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
+    thread.start()
+    yield httpd
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_an_address_that_answers_nothing_is_skipped_for_the_next(server_on_3):
+    port = server_on_3.server_address[1]
+    result = hook.run_check(hook.settings(_environ(port)), _FakeEc2(["127.0.0.3", "127.0.0.2"]))
+    assert result["passed"] is True and result["address"] == "127.0.0.3"
+
+
+def test_an_answer_from_the_first_address_is_the_verdict(server_on_3):
+    # Both addresses are the same server here: a failing answer must not be retried elsewhere.
+    port = server_on_3.server_address[1]
+    ec2 = _FakeEc2(["127.0.0.3", "127.0.0.3"])
+    result = hook.run_check(hook.settings(_environ(port, paths=("/broken",))), ec2)
+    assert result["passed"] is False and result["checks"][0]["status"] == 500
+    assert len(server_on_3.hosts) == 2  # the two retries on one address, no third request
+
+
+def test_no_address_answering_is_a_failure():
+    port = _closed_port()
+    result = hook.run_check(hook.settings(_environ(port)), _FakeEc2(["127.0.0.2", "127.0.0.4"]))
+    assert result["passed"] is False and result["address"] == "127.0.0.4"

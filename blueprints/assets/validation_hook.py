@@ -80,19 +80,28 @@ def settings(environ=os.environ):
 
 
 def run_check(conf, ec2):
-    """Find a private address of the load balancer and run ``check`` through its test listener.
+    """Find the private addresses of the load balancer and run ``check`` through its test listener.
 
     The hook runs in the VPC, and the load balancer's security group admits the hook's group on
-    the test port; that works only on private addresses, which its network interfaces carry.
+    the test port; that works only on private addresses, which its network interfaces carry (one
+    per zone). An address that answers nothing at all (a node being replaced, a zone's network
+    down) is skipped for the next; an answer, good or bad, is the application's verdict.
     """
     found = ec2.describe_network_interfaces(
         Filters=[{"Name": "description", "Values": ["ELB " + conf["load_balancer"]]}])
     addresses = sorted(i["PrivateIpAddress"] for i in found["NetworkInterfaces"])
     if not addresses:
         raise RuntimeError("no network interface found for load balancer " + conf["load_balancer"])
-    base_url = "%s://%s:%d" % (conf["scheme"], addresses[0], conf["port"])
-    return check(base_url, conf["paths"], conf["expected_status"], conf["body_substring"],
-                 conf["timeout"], conf["retries"], host=conf["host"])
+    result = None
+    for address in addresses:
+        base_url = "%s://%s:%d" % (conf["scheme"], address, conf["port"])
+        result = check(base_url, conf["paths"], conf["expected_status"], conf["body_substring"],
+                       conf["timeout"], conf["retries"], host=conf["host"])
+        result["address"] = address
+        if result["passed"] or any(c["status"] is not None for c in result["checks"]):
+            return result
+        log.info("no answer from %s, trying the next address of the load balancer", address)
+    return result
 
 
 def codedeploy_handler(event, context, codedeploy=None, ec2=None, environ=None):
