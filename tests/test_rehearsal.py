@@ -208,6 +208,16 @@ def test_the_scan_gate_stops_the_release_on_the_emulators_high_finding():
     assert "Deploy/Deploy (CodeDeployToECS)" not in output  # nothing was deployed
 
 
+def test_an_ecs_deployment_that_rolls_back_fails_the_release_step_naming_the_status():
+    """The emulated service deployment (gap 13) ends ROLLBACK_SUCCESSFUL: the buildspec's own wait
+    fails the Deploy step, naming the status; nothing is reported as reaching the service."""
+    code, output = run(OUT, "preview", service_deployment_outcome="ROLLBACK_SUCCESSFUL")
+    assert code == 1, output
+    assert "FAILED at Deploy/Deploy (CodeBuild)" in output
+    assert re.search(r"service deployment \S+/webapp-preview-service/\S+ ended ROLLBACK_SUCCESSFUL", output), output
+    assert "reached the service" not in output
+
+
 def test_bad_input_is_one_line_and_exit_2(tmp_path):
     code, output = run(OUT, "nosuchenv")
     assert (code, output.count("\n")) == (2, 1), output

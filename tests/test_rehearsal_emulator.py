@@ -41,17 +41,45 @@ def _service_with_new_revision(endpoint: str) -> tuple[dict, str]:
     return ecs.describe_services(cluster="c", services=["s"])["services"][0], arn
 
 
-def test_gap13_update_service_records_no_deployment_of_the_new_task_definition(moto):
+def test_gap13_service_deployments_are_not_modelled(moto):
     service, arn = _service_with_new_revision(moto)
-    assert [d for d in service["deployments"] if d["taskDefinition"] == arn] == []
+    # moto answers 500 (NotImplementedError) for the service deployment actions.
+    with pytest.raises(ClientError, match="500"):
+        client(moto, "ecs").list_service_deployments(cluster="c", service="s")
     with rehearsal_server() as endpoint:
         service, arn = _service_with_new_revision(endpoint)
-    [deployment] = service["deployments"]
-    assert (deployment["taskDefinition"], deployment["status"], deployment["rolloutState"]) == (
-        arn,
-        "PRIMARY",
-        "COMPLETED",
-    )
+        ecs = client(endpoint, "ecs")
+        listed = ecs.list_service_deployments(cluster="c", service="s")["serviceDeployments"]
+        [brief] = listed
+        revisions = ecs.describe_service_revisions(serviceRevisionArns=[brief["targetServiceRevisionArn"]])
+        statuses = [
+            ecs.describe_service_deployments(serviceDeploymentArns=[brief["serviceDeploymentArn"]])[
+                "serviceDeployments"
+            ][0]["status"]
+            for _ in range(3)
+        ]
+        later = ecs.list_service_deployments(cluster="c", service="s", createdAt={"after": "2999-01-01T00:00:00Z"})
+    assert service["taskDefinition"] == arn  # the revision's ARN, as ECS reports it
+    assert brief["serviceDeploymentArn"].startswith("arn:aws:ecs:eu-west-1:123456789012:service-deployment/c/s/")
+    assert [r["taskDefinition"] for r in revisions["serviceRevisions"]] == [arn]
+    assert statuses == ["IN_PROGRESS", "SUCCESSFUL", "SUCCESSFUL"]
+    assert later["serviceDeployments"] == []  # the createdAt filter applies
+
+
+def test_gap13_emulated_rollback_returns_the_service_to_the_source_revision():
+    with rehearsal_server("ROLLBACK_SUCCESSFUL") as endpoint:
+        _, arn = _service_with_new_revision(endpoint)
+        ecs = client(endpoint, "ecs")
+        [brief] = ecs.list_service_deployments(cluster="c", service="s")["serviceDeployments"]
+        for _ in range(3):
+            [described] = ecs.describe_service_deployments(serviceDeploymentArns=[brief["serviceDeploymentArn"]])[
+                "serviceDeployments"
+            ]
+        after = ecs.describe_services(cluster="c", services=["s"])["services"][0]
+    assert described["status"] == "ROLLBACK_SUCCESSFUL"
+    [source] = described["sourceServiceRevisions"]
+    assert described["rollback"]["serviceRevisionArn"] == source["arn"]
+    assert after["taskDefinition"] != arn and after["taskDefinition"].endswith("task-definition/f:1")
 
 
 def _push(endpoint: str, scan_on_push: bool = True) -> str:

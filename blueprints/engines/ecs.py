@@ -48,6 +48,10 @@ from .ecs_shifts import (
 )
 from .registry import register
 
+# The release step's wait gives up this long before the project's timeout, so it says why it stopped
+# (the register and update commands and the build's provisioning run first).
+RELEASE_WAIT_MARGIN_MINUTES = 10
+
 if TYPE_CHECKING:
     from ..config import EnvironmentConfig
     from ..config.service import ServiceConfig
@@ -200,6 +204,12 @@ class EcsEngine:
         ]
 
     def release_steps(self, config: EnvironmentConfig, service: ServiceStack) -> list[ReleaseStep]:
+        # Traffic shift (a canary's or linear shift's step bake times), validation and bake time, then
+        # the old tasks' drain.
+        timeout_minutes = min(
+            60 + _shift_minutes(config.service) + config.service.termination_wait_minutes,
+            CODEBUILD_MAX_TIMEOUT_MINUTES,
+        )
         return [
             ReleaseStep(
                 action="Deploy",
@@ -217,18 +227,17 @@ class EcsEngine:
                     # ECS runs the blue/green deployment (test traffic, hook, production shift,
                     # bake time) and rolls back by itself; the step waits so the pipeline shows it.
                     BuildStep(
-                        "Wait for ECS's verdict on the deployment.",
-                        (commands.wait_for_ecs_deployment("CLUSTER_NAME", "SERVICE_NAME"),),
+                        "Wait for ECS's verdict on the service deployment of that task definition.",
+                        (
+                            commands.wait_for_ecs_deployment(
+                                "CLUSTER_NAME", "SERVICE_NAME", timeout_minutes - RELEASE_WAIT_MARGIN_MINUTES
+                            ),
+                        ),
                         waits=True,
                     ),
                 ),
                 variables=(("CLUSTER_NAME", Ref("ClusterName")), ("SERVICE_NAME", Ref("ServiceName"))),
-                # Traffic shift (a canary's or linear shift's step bake times), validation and bake
-                # time, then the old tasks' drain.
-                timeout_minutes=min(
-                    60 + _shift_minutes(config.service) + config.service.termination_wait_minutes,
-                    CODEBUILD_MAX_TIMEOUT_MINUTES,
-                ),
+                timeout_minutes=timeout_minutes,
             )
         ]
 
@@ -236,10 +245,21 @@ class EcsEngine:
         return [
             *actions.task_definition_statements(),
             actions.pass_task_roles([Ref("TaskRoleArn"), Ref("TaskExecutionRoleArn")]),
-            # Give this service the new revision and watch its deployment.
+            # Give this service the new revision (the wait reads service deployments, not DescribeServices).
             roles.allow(
-                [awsecs.UpdateService, awsecs.DescribeServices],
+                [awsecs.UpdateService],
                 [Sub(ARN % ("ecs", "service/${ClusterName}/${ServiceName}"))],
+            ),
+            # Watch its service deployment: the actions and resources of AWS's example policy, limited
+            # to this service ("Permissions required for viewing Amazon ECS service deployments"):
+            # https://docs.aws.amazon.com/AmazonECS/latest/developerguide/service-deployment-permissions.html
+            roles.allow(
+                [awsecs.ListServiceDeployments, awsecs.DescribeServiceDeployments, awsecs.DescribeServiceRevisions],
+                [
+                    Sub(ARN % ("ecs", "service/${ClusterName}/${ServiceName}")),
+                    Sub(ARN % ("ecs", "service-deployment/${ClusterName}/${ServiceName}/*")),
+                    Sub(ARN % ("ecs", "service-revision/${ClusterName}/${ServiceName}/*")),
+                ],
             ),
         ]
 

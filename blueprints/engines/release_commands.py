@@ -102,20 +102,69 @@ def update_service(cluster_variable: str, service_variable: str) -> str:
     )
 
 
-def wait_for_ecs_deployment(cluster_variable: str, service_variable: str) -> str:
-    """Polls the deployment of $TASK_DEFINITION_ARN until it leaves IN_PROGRESS; fails unless
-    COMPLETED (ECS rolled back, or the deployment is gone)."""
+# The states of an ECS service deployment (Amazon ECS Developer Guide, "View service history using
+# Amazon ECS service deployments": https://docs.aws.amazon.com/AmazonECS/latest/developerguide/service-deployment.html):
+# pending and ongoing ones are waited for; a completed one is SUCCESSFUL, STOPPED, ROLLBACK_SUCCESSFUL or
+# ROLLBACK_FAILED. Only SUCCESSFUL passes; any other answer (an unknown one included) fails the step.
+SERVICE_DEPLOYMENT_WAITING = ("PENDING", "IN_PROGRESS", "STOP_REQUESTED", "ROLLBACK_REQUESTED", "ROLLBACK_IN_PROGRESS")
+SERVICE_DEPLOYMENT_COMPLETED = ("SUCCESSFUL", "STOPPED", "ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED")
+# How far back ListServiceDeployments looks for the deployment UpdateService just started (createdAt
+# filter): the update ran seconds before; the margin absorbs the build host's clock skew.
+SERVICE_DEPLOYMENT_LOOKBACK_MINUTES = 15
+POLL_SECONDS = 15
+
+
+def wait_for_ecs_deployment(cluster_variable: str, service_variable: str, deadline_minutes: int) -> str:
+    """Waits for ECS's verdict on the service deployment of exactly $TASK_DEFINITION_ARN; fails unless
+    it ends SUCCESSFUL, and gives up after ``deadline_minutes`` (set inside the project's timeout, so
+    the step says why it stopped). Sets SERVICE_DEPLOYMENT_ARN.
+
+    A blue/green, linear or canary deployment reports no Deployment.rolloutState (returned for the
+    rolling update type only: ECS API reference, Deployment); its status is the service deployment's.
+    UpdateService's response names no service deployment (botocore's ecs model: Service has no such
+    member), so the step finds it: ListServiceDeployments (filtered by service, cluster and createdAt)
+    gives each deployment's targetServiceRevisionArn, DescribeServiceRevisions gives each revision's
+    taskDefinition ("This API returns the values that you use for the request parameters in
+    DescribeServiceRevisions"; at most 20 ARNs), and DescribeServiceDeployments gives its status:
+    https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ListServiceDeployments.html
+    https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_DescribeServiceRevisions.html
+    https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_DescribeServiceDeployments.html
+    A deployment of any other task definition (an earlier release, a stack update) is ignored."""
+    service = f'--cluster "${cluster_variable}" --service "${service_variable}"'
+    waiting = "|".join(SERVICE_DEPLOYMENT_WAITING)
+    give_up = '[ "$SECONDS" -ge "$deadline" ]'
     return "\n".join(
         [
-            "state=IN_PROGRESS",
-            'while [ "$state" = IN_PROGRESS ]; do',
-            "  sleep 15",
-            f'  state="$(aws ecs describe-services --cluster "${cluster_variable}" --services "${service_variable}" '
-            "--query \"services[0].deployments[?taskDefinition=='$TASK_DEFINITION_ARN'] | [0].rolloutState\" "
+            f"deadline=$((SECONDS + {deadline_minutes} * 60))",
+            f"since=\"$(date -u -d '{SERVICE_DEPLOYMENT_LOOKBACK_MINUTES} minutes ago' +%Y-%m-%dT%H:%M:%SZ)\"",
+            "SERVICE_DEPLOYMENT_ARN=",
+            'while [ -z "$SERVICE_DEPLOYMENT_ARN" ]; do',
+            f'  listed="$(aws ecs list-service-deployments {service} --created-at "after=$since" --max-results 20 '
+            "--query 'serviceDeployments[].[serviceDeploymentArn,targetServiceRevisionArn]' --output text)\"",
+            '  if [ -n "$listed" ]; then',
+            '    target="$(aws ecs describe-service-revisions --service-revision-arns $(echo "$listed" | cut -f2) '
+            "--query \"serviceRevisions[?taskDefinition=='$TASK_DEFINITION_ARN'].serviceRevisionArn | [0]\" "
             '--output text)"',
-            '  echo "deployment of $TASK_DEFINITION_ARN: $state"',
+            '    SERVICE_DEPLOYMENT_ARN="$(echo "$listed" | awk -F \'\\t\' -v target="$target" '
+            "'$2 == target { print $1; exit }')\"",
+            "  fi",
+            '  if [ -z "$SERVICE_DEPLOYMENT_ARN" ]; then',
+            f'    {give_up} && {{ echo "ECS started no service deployment of $TASK_DEFINITION_ARN on '
+            f'${service_variable} within {deadline_minutes} minutes"; exit 1; }}',
+            f"    sleep {POLL_SECONDS}",
+            "  fi",
             "done",
-            'test "$state" = COMPLETED || { echo "ECS did not complete the deployment (rolled back or failed)"; '
-            "exit 1; }",
+            'echo "service deployment of $TASK_DEFINITION_ARN: $SERVICE_DEPLOYMENT_ARN"',
+            "while true; do",
+            '  read -r status reason <<< "$(aws ecs describe-service-deployments --service-deployment-arns '
+            '"$SERVICE_DEPLOYMENT_ARN" --query \'serviceDeployments[0].[status,statusReason]\' --output text)"',
+            '  echo "$SERVICE_DEPLOYMENT_ARN: $status"',
+            f'  case "$status" in {waiting}) ;; *) break ;; esac',
+            f'  {give_up} && {{ echo "gave up after {deadline_minutes} minutes: the service deployment of '
+            '$TASK_DEFINITION_ARN is still $status"; exit 1; }',
+            f"  sleep {POLL_SECONDS}",
+            "done",
+            'test "$status" = SUCCESSFUL || { echo "ECS did not deploy $TASK_DEFINITION_ARN: service deployment '
+            '$SERVICE_DEPLOYMENT_ARN ended $status ($reason)"; exit 1; }',
         ]
     )

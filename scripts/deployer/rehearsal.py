@@ -210,10 +210,13 @@ def rehearse(
     reporter: Reporter | None = None,
     stacks: list[str] | None = None,
     observe: Observer | None = None,
+    service_deployment_outcome: str = "SUCCESSFUL",
 ) -> int:
     """The library entry point of ``make rehearse`` (and of the tests): the exit code. ``stacks``:
     the releases to rehearse (pipeline or service stack names; default every one); ``observe``: called
-    before and after each release with the emulator's endpoint (the tests read the emulator there)."""
+    before and after each release with the emulator's endpoint (the tests read the emulator there);
+    ``service_deployment_outcome``: how the emulated ECS service deployments end (gap 13; the tests
+    rehearse a rollback with ROLLBACK_SUCCESSFUL)."""
     reporter = reporter or Reporter()
     if scan_findings not in SCAN_FINDINGS:
         reporter.warn(f"fargate-deploy rehearse: error: --scan-findings must be one of {', '.join(SCAN_FINDINGS)}")
@@ -226,7 +229,10 @@ def rehearse(
     from .rehearsal_emulator import MOTO_VERSION, rehearsal_server
 
     try:
-        with tempfile.TemporaryDirectory(prefix="rehearsal-") as tmp, rehearsal_server() as endpoint:
+        with (
+            tempfile.TemporaryDirectory(prefix="rehearsal-") as tmp,
+            rehearsal_server(service_deployment_outcome) as endpoint,
+        ):
             # Releases are named when there are several, or when --stack chose some.
             several = len(targets) > 1 or bool(stacks)
             reporter.say(

@@ -222,6 +222,16 @@ def codebuild(release: Release, action: Action) -> None:
             variables[f"CODEBUILD_SRC_DIR_{name}"] = str(release.artifact(action, name))
     output = release.ws.artifact(action.outputs[0]) if action.outputs else None
     pushed_before = len(release.ws.pushes())
+    if any(
+        "describe-service-deployments" in str(c)
+        for phase in (spec.get("phases") or {}).values()
+        for c in (phase or {}).get("commands") or []
+    ):
+        release.emulated(
+            f"{action.label}: ECS service deployments (moto models none, gap 13): UpdateService records one, "
+            "ListServiceDeployments, DescribeServiceRevisions and DescribeServiceDeployments answer it as the "
+            "ECS API reference documents, its status moving one step per DescribeServiceDeployments"
+        )
     minutes = float(project.get("TimeoutInMinutes", 60))
     try:
         result = run_buildspec(
