@@ -219,9 +219,10 @@ def files(config: EnvironmentConfig) -> dict[str, str]:
     document = manifest.Manifest(
         project=config.project, environment=config.environment, region=config.region, stacks=entries
     )
+    data = document.to_dict()
     # What is written is what every reader accepts.
-    manifest.from_dict(document.to_dict(), manifest.FILE_NAME)
-    out[manifest.FILE_NAME] = render(document.to_dict())
+    manifest.from_dict(data, manifest.FILE_NAME)
+    out[manifest.FILE_NAME] = render(data)
     out[DEPLOY_SCRIPT] = deploy_script(document)
     return out
 

@@ -13,7 +13,7 @@ from pydantic import Field, PrivateAttr, ValidationError, field_validator, model
 
 from .base import KeyProblem, KeyProblems, ParamsError, StrictModel, check_tags, format_validation_error, read_yaml
 from .network import NetworkConfig
-from .pipeline import ARM_COMPUTE_TYPES, PipelineConfig
+from .pipeline import PipelineConfig, check_builds_for
 from .routing import LoadBalancerConfig, Route
 from .service import ServiceConfig
 from .services import ServiceEntry, check_services, routes_of
@@ -150,16 +150,7 @@ class EnvironmentConfig(StrictModel):
 
     @model_validator(mode="after")
     def _pipeline_builds_for_the_service(self) -> EnvironmentConfig:
-        # The image is built on the CPU architecture the service runs; ARM builds have fewer sizes.
-        if (
-            self.pipeline
-            and self.service.cpu_architecture == "ARM64"
-            and self.pipeline.compute_type not in ARM_COMPUTE_TYPES
-        ):
-            raise ValueError(
-                f"pipeline.compute_type {self.pipeline.compute_type} is not available for ARM64 builds "
-                f"(service.cpu_architecture ARM64; allowed: {', '.join(ARM_COMPUTE_TYPES)})"
-            )
+        check_builds_for(self.pipeline, self.service.cpu_architecture, "service.cpu_architecture")
         return self
 
     @model_validator(mode="after")

@@ -22,6 +22,7 @@ COMPUTE_TYPES = (
     "BUILD_GENERAL1_2XLARGE",
 )
 ARM_COMPUTE_TYPES = ("BUILD_GENERAL1_SMALL", "BUILD_GENERAL1_LARGE")
+
 CREATE_CONNECTION = "create"
 
 # GitHub: owner 1-39 letters, digits and single inner hyphens; repository 1-100 of [A-Za-z0-9._-].
@@ -213,3 +214,12 @@ class PipelineConfig(StrictModel):
     def scan_max(self) -> str:
         """The allowances as the gate's --max argument, most severe first."""
         return ",".join(f"{severity}={count}" for severity, count in self.scan_allowances.items())
+
+
+def check_builds_for(pipeline: PipelineConfig | None, cpu_architecture: str, architecture_key: str) -> None:
+    """The image is built on the CPU architecture the service runs; ARM builds have fewer sizes."""
+    if pipeline and cpu_architecture == "ARM64" and pipeline.compute_type not in ARM_COMPUTE_TYPES:
+        raise ValueError(
+            f"pipeline.compute_type {pipeline.compute_type} is not available for ARM64 builds "
+            f"({architecture_key} ARM64; allowed: {', '.join(ARM_COMPUTE_TYPES)})"
+        )

@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import Field, model_validator
 
 from ..engines import registry as engine_registry
-from .pipeline import ARM_COMPUTE_TYPES, PipelineConfig
+from .pipeline import PipelineConfig, check_builds_for
 from .routing import CATCH_ALL, PRIORITY_STEP, LoadBalancerConfig, Route, Routing, path_matches, routes_overlap
 from .service import ServiceConfig
 
@@ -69,11 +69,7 @@ class ServiceEntry(ServiceConfig):
 
     @model_validator(mode="after")
     def _pipeline_builds_for_the_service(self) -> ServiceEntry:
-        if self.pipeline and self.cpu_architecture == "ARM64" and self.pipeline.compute_type not in ARM_COMPUTE_TYPES:
-            raise ValueError(
-                f"pipeline.compute_type {self.pipeline.compute_type} is not available for ARM64 builds "
-                f"(cpu_architecture ARM64; allowed: {', '.join(ARM_COMPUTE_TYPES)})"
-            )
+        check_builds_for(self.pipeline, self.cpu_architecture, "cpu_architecture")
         return self
 
     def service_config(self, shared: LoadBalancerConfig) -> ServiceConfig:

@@ -43,8 +43,6 @@ class PlatformLoadBalancer:
 
     full_name: Parameter
     dns_name: Parameter
-    # Only for listeners of the service's own (an engine that cannot share the platform's).
-    arn: Parameter | None = None
 
 
 def load_balancer_full_name(load_balancer: elb.LoadBalancer | PlatformLoadBalancer) -> Any:
@@ -57,6 +55,14 @@ def load_balancer_dns_name(load_balancer: elb.LoadBalancer | PlatformLoadBalance
     if isinstance(load_balancer, PlatformLoadBalancer):
         return Ref(load_balancer.dns_name)
     return GetAtt(load_balancer, "DNSName")
+
+
+def load_balancer_sub(load_balancer: elb.LoadBalancer | PlatformLoadBalancer, attribute: str) -> str:
+    """``${...}`` inside Sub for the load balancer's ``attribute`` (LoadBalancerFullName or DNSName)."""
+    if isinstance(load_balancer, PlatformLoadBalancer):
+        parameter = load_balancer.full_name if attribute == "LoadBalancerFullName" else load_balancer.dns_name
+        return "${" + parameter.title + "}"
+    return "${" + load_balancer.title + "." + attribute + "}"
 
 
 @dataclass(frozen=True)
@@ -86,15 +92,9 @@ class ServiceHandles:
         """Whether the listeners are the platform stack's, shared with other services."""
         return isinstance(self.production_listener, Parameter)
 
-    def load_balancer_full_name(self) -> Any:
-        """The load balancer's full name (app/<name>/<id>): a GetAtt, or the platform's parameter."""
-        return load_balancer_full_name(self.load_balancer)
-
     def load_balancer_full_name_sub(self) -> str:
-        """The same, as a ``${...}`` reference inside Sub."""
-        if isinstance(self.load_balancer, PlatformLoadBalancer):
-            return "${" + self.load_balancer.full_name.title + "}"
-        return "${" + self.load_balancer.title + ".LoadBalancerFullName}"
+        """The load balancer's full name (app/<name>/<id>) as a ``${...}`` reference inside Sub."""
+        return load_balancer_sub(self.load_balancer, "LoadBalancerFullName")
 
     def load_balancer_dns_name(self) -> Any:
         return load_balancer_dns_name(self.load_balancer)

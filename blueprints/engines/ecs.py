@@ -57,8 +57,6 @@ if TYPE_CHECKING:
     from ..config.service import ServiceConfig
     from ..template import CfnTemplate
 
-PRODUCTION_RULE = base.PRODUCTION_RULE
-TEST_RULE = base.TEST_RULE
 LOAD_BALANCER_ROLE = "EcsLoadBalancerRole"
 HOOK_INVOKE_ROLE = "EcsHookInvokeRole"
 

@@ -226,7 +226,6 @@ def listeners(
     shared listeners answer what no service's rule takes. ``redirect``: port 80 redirects to HTTPS
     (the platform's, or a single service's, not a service's own listeners)."""
     svc = config.service
-    forward = default_actions
     tls = (
         {
             "Protocol": "HTTPS",
@@ -248,7 +247,7 @@ def listeners(
                     logical_id,
                     LoadBalancerArn=Ref(load_balancer),
                     Port=port,
-                    DefaultActions=forward,
+                    DefaultActions=default_actions,
                     **tls,
                     **({} if svc.https else {"Metadata": plain_http}),
                 )

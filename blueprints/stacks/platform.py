@@ -15,7 +15,7 @@ from troposphere import GetAtt, Ref, Tags, ec2, ecs
 from troposphere import elasticloadbalancingv2 as elb
 
 from .. import naming
-from ..config import EnvironmentConfig, LoadBalancerConfig
+from ..config import EnvironmentConfig
 from ..template import CfnTemplate, checkov_skip
 from . import load_balancer as lb
 
@@ -58,7 +58,7 @@ def build(config: EnvironmentConfig) -> CfnTemplate:
     ecs_cluster = cluster(t, config)
     hook_group, load_balancer_group = _security_groups(t, config, network, members)
     # The load balancer's settings as the single-service builder reads them (config.service).
-    as_single = config.model_copy(update={"service": config.service.model_copy(update=_listener_settings(shared))})
+    as_single = config.model_copy(update={"service": config.service.model_copy(update=shared.model_dump())})
     load_balancer = lb.load_balancer(
         t, as_single, network, lb.SecurityGroups(hook_group, load_balancer_group, load_balancer_group)
     )
@@ -72,10 +72,6 @@ def build(config: EnvironmentConfig) -> CfnTemplate:
     t.output("ProductionListenerArn", Ref(production), "Shared production listener (services add rules).")
     t.output("TestListenerArn", Ref(test), "Shared test listener (services add rules).")
     return t
-
-
-def _listener_settings(shared: LoadBalancerConfig) -> dict[str, object]:
-    return shared.model_dump()
 
 
 def _not_found() -> elb.Action:

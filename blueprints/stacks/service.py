@@ -16,7 +16,7 @@ from troposphere import applicationautoscaling as scaling
 
 from .. import engines, naming, roles
 from ..config import EnvironmentConfig
-from ..engines.base import Engine, ServiceHandles, ServiceStack, load_balancer_full_name
+from ..engines.base import Engine, ServiceHandles, ServiceStack, load_balancer_full_name, load_balancer_sub
 from ..template import CfnTemplate, checkov_skip
 from . import load_balancer as lb
 from . import platform, validation_hook
@@ -81,7 +81,7 @@ def build_stack(config: EnvironmentConfig) -> ServiceStack:
     service = engine.add_deployment(t, config, shared)
     _autoscaling(t, config, service)
     if engine.supports_outputs:
-        _outputs(t, config, shared, service, traffic.load_balancer_dns_sub(parts))
+        _outputs(t, config, shared, service, load_balancer_sub(parts.load_balancer, "DNSName"))
     return ServiceStack(t, shared)
 
 

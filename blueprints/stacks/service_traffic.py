@@ -98,9 +98,7 @@ def on_platform(
     )
     blue, green = lb.target_groups(t, config, vpc_id)
     shared_load_balancer = PlatformLoadBalancer(
-        full_name=inputs["LoadBalancerFullName"],
-        dns_name=inputs["LoadBalancerDnsName"],
-        arn=inputs.get("LoadBalancerArn"),
+        full_name=inputs["LoadBalancerFullName"], dns_name=inputs["LoadBalancerDnsName"]
     )
     production: elb.Listener | Parameter
     test: elb.Listener | Parameter
@@ -119,9 +117,3 @@ def on_platform(
         production,
         test,
     )
-
-
-def load_balancer_dns_sub(traffic: Traffic) -> str:
-    if isinstance(traffic.load_balancer, PlatformLoadBalancer):
-        return "${" + traffic.load_balancer.dns_name.title + "}"
-    return "${" + traffic.load_balancer.title + ".DNSName}"
