@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 
-import boto3
 from botocore.stub import Stubber
 
 from deployer import commands, day2, policy, render, routing, update_rules
@@ -169,7 +168,7 @@ def test_certificate_change_after_a_release_is_refused_because_blue_serves_nothi
     plan = update_plan("prod", "service", variant(tmp_path, "prod", CERT))
     plan.change_set["Changes"] = [moto_change(lid, routing.LISTENER) for lid in ("ProductionListener", "TestListener")]
     cfn = _cfn()
-    elbv2 = boto3.client("elbv2", region_name="eu-west-1", aws_access_key_id="a", aws_secret_access_key="b")
+    elbv2 = _cfn("elbv2")
     ctx = Context(
         Manifest("prod", None, [plan.entry], [plan.entry]),
         _Aws(cfn, elbv2),

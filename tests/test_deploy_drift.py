@@ -9,13 +9,13 @@ import io
 
 from botocore.stub import Stubber
 
-from deployer import CHANGES, FAILED, OK, waiting
+from deployer import CHANGES, FAILED, OK
 from deployer.changesets import Options
 from deployer.context import Context
 from deployer.drift import drift, expected_reason
 from deployer.manifest import Manifest, StackEntry
 from deployer.reporter import Reporter
-from tests.helpers import stub_client
+from tests.helpers import fast_waiter, stub_client
 
 STACK_ID = "arn:aws:cloudformation:eu-west-1:123456789012:stack/app-svc/1"
 DETECTION = "b78ac9b0-dec1-11e7-a451-503a3e3b7f2a"
@@ -66,9 +66,7 @@ def _context(cfn, template, output):
         template=template,
     )
     manifest = Manifest(env="dev", folder=None, stacks=[entry], selected=[entry])
-    waiter = waiting.Waiter()
-    waiter.pause = lambda delay: None
-    return Context(manifest, _FakeAws(cfn), Options(), waiter, reporter=Reporter(output))
+    return Context(manifest, _FakeAws(cfn), Options(), fast_waiter(), reporter=Reporter(output))
 
 
 def _drift(logical, kind, *differences, status="MODIFIED"):

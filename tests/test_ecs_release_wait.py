@@ -107,6 +107,20 @@ class CannedEcs:
 def _validate(params: dict[str, Any], shape: Any) -> None:
     report = ParamValidator().validate(params, shape)
     assert not report.has_errors(), report.generate_report()
+    _check_enums(params, shape)
+
+
+def _check_enums(value: Any, shape: Any, where: str = "") -> None:
+    """ParamValidator checks types and required members but not enums: every string of a shape with an
+    enum (ServiceDeploymentStatus, LaunchType, ...) must be one of botocore's values."""
+    if shape.type_name == "structure" and isinstance(value, dict):
+        for key, item in value.items():
+            _check_enums(item, shape.members[key], f"{where}.{key}")
+    elif shape.type_name == "list" and isinstance(value, list):
+        for index, item in enumerate(value):
+            _check_enums(item, shape.member, f"{where}[{index}]")
+    elif shape.type_name == "string" and shape.enum:
+        assert value in shape.enum, f"{where}: {value!r} is not one of {shape.enum}"
 
 
 @pytest.fixture
@@ -186,6 +200,8 @@ def test_rolled_back_deployment_fails_naming_the_status(serve, tmp_path):
 
 @pytest.mark.parametrize("outcome", ["ROLLBACK_FAILED", "STOPPED"])
 def test_other_completed_statuses_fail(serve, tmp_path, outcome):
+    # Terminal statuses of botocore's ECS model (ServiceDeploymentStatus): every one but SUCCESSFUL fails.
+    assert outcome in MODEL.shape_for("ServiceDeploymentStatus").enum
     result = wait(serve(CannedEcs([THIS], {THIS["serviceDeploymentArn"]: [outcome]})), tmp_path)
     assert result.returncode != 0
     assert f"ended {outcome}" in result.stdout

@@ -292,9 +292,16 @@ def _definition(schema: dict, node: dict) -> dict:
 
 
 def _check_against(schema: dict, definition: dict, value, where: str) -> None:
-    """Every key of ``value`` is a property of ``definition``; numbers keep its minimum, maximum
-    and multipleOf; strings its enum."""
-    if isinstance(value, dict) and "properties" in definition:
+    """Every key of ``value`` is a property of ``definition``; list items are checked against its
+    items; numbers keep its minimum, maximum and multipleOf; strings its enum."""
+    if isinstance(value, list):
+        assert definition.get("type") == "array", f"{where} is a list, the bundled schema says {definition}"
+        for index, item in enumerate(value):
+            _check_against(schema, _definition(schema, definition["items"]), item, f"{where}[{index}]")
+    elif isinstance(value, dict) and ("Ref" in value or "Fn::GetAtt" in value):
+        pass  # an intrinsic function: CloudFormation resolves it to the property's type
+    elif isinstance(value, dict):
+        assert "properties" in definition, f"{where} is an object, the bundled schema says {definition}"
         for key, item in value.items():
             assert key in definition["properties"], f"{where}.{key} is not in the bundled schema"
             _check_against(schema, _definition(schema, definition["properties"][key]), item, f"{where}.{key}")

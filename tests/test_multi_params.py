@@ -583,3 +583,46 @@ def test_routes_overlap_needs_both_paths_and_hosts_to_meet():
 )
 def test_path_matches(pattern, path, matches):
     assert path_matches(pattern, path) is matches
+
+
+# Where each name limit of naming.LIMITS comes from: (botocore service, shape) with a "max", or a cfn-lint
+# resource schema property with maxLength (or a {1,N} pattern). Without a machine-readable oracle (ECS
+# names 255, ELB load balancer and target group names 32: ECS and ELB API references, CreateCluster /
+# CreateService / RegisterTaskDefinition / CreateLoadBalancer / CreateTargetGroup; stack names 128:
+# CloudFormation CreateStack) the value rests on the reference named here.
+BOTOCORE_LIMITS = {
+    "pipeline": ("codepipeline", "PipelineName"),
+    "build_project": ("codebuild", "ProjectName"),
+    "notification_rule": ("codestar-notifications", "NotificationRuleName"),
+    "repository": ("ecr", "RepositoryName"),
+    "log_group": ("logs", "LogGroupName"),
+    "role": ("iam", "roleNameType"),
+    "codedeploy_application": ("codedeploy", "ApplicationName"),
+    "deployment_group": ("codedeploy", "DeploymentGroupName"),
+    "connection": ("codestar-connections", "ConnectionName"),
+}
+
+
+def test_name_limits_agree_with_botocore_and_the_bundled_schemas():
+    import re as re_module
+
+    import botocore.session
+    from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
+
+    session = botocore.session.get_session()
+    for kind, (service_name, shape) in BOTOCORE_LIMITS.items():
+        assert session.get_service_model(service_name).shape_for(shape).metadata["max"] == naming.LIMITS[kind], kind
+
+    def schema_property(kind: str, prop: str) -> dict:
+        return PROVIDER_SCHEMA_MANAGER.get_resource_schema("eu-west-1", kind).schema["properties"][prop]
+
+    assert schema_property("AWS::Logs::LogGroup", "LogGroupName")["maxLength"] == naming.LIMITS["log_group"]
+    assert schema_property("AWS::ECR::Repository", "RepositoryName")["maxLength"] == naming.LIMITS["repository"]
+    assert schema_property("AWS::IAM::Role", "RoleName")["maxLength"] == naming.LIMITS["role"]
+    connection = schema_property("AWS::CodeStarConnections::Connection", "ConnectionName")
+    assert connection["maxLength"] == naming.LIMITS["connection"]
+    # Lambda's FunctionName: the schema's pattern bounds a plain name at {1,64} (botocore's 140 counts an ARN).
+    function = schema_property("AWS::Lambda::Function", "FunctionName")["pattern"]
+    assert f"{{1,{naming.LIMITS['hook_function']}}}" in function
+    assert re_module.match(function, "a" * naming.LIMITS["hook_function"])
+    assert not re_module.match(function, "a" * (naming.LIMITS["hook_function"] + 1))

@@ -224,8 +224,22 @@ def test_the_ecs_service_may_rewrite_only_its_own_rules():
         if "elasticloadbalancing:ModifyListener" in actions(s)
     ]
     assert listeners == [[{"Ref": "ProductionListenerArn"}, {"Ref": "TestListenerArn"}]]
+    # Scoping them this way works only because IAM takes resource-level permissions for both: rules
+    # for ModifyRule, listeners for ModifyListener (Service Authorization Reference, bundled with cfn-lint).
+    assert "listener-rule/app" in _iam_resource_types("elasticloadbalancing:ModifyRule")
+    assert "listener/app" in _iam_resource_types("elasticloadbalancing:ModifyListener")
     every_action = [a for _, s in role_statements(template) for a in actions(s)]
     assert not any(a in ("elasticloadbalancing:*", "*") for a in every_action)
+
+
+def _iam_resource_types(action: str) -> list[str]:
+    """The resource types IAM accepts for ``action``: cfn-lint's Policies.json (the Service Authorization
+    Reference); a KeyError if IAM has no such action."""
+    from cfnlint.data import AdditionalSpecs
+    from cfnlint.helpers import load_resource
+
+    service, name = action.split(":")
+    return load_resource(AdditionalSpecs, "Policies.json")[service]["Actions"][name.lower()].get("Resources", [])
 
 
 def test_the_codedeploy_role_may_rewrite_only_its_own_rules():
@@ -234,6 +248,7 @@ def test_the_codedeploy_role_may_rewrite_only_its_own_rules():
         s for s in statements(template, "CodeDeployServiceRole") if "elasticloadbalancing:ModifyRule" in actions(s)
     ]
     assert [s["Resource"] for s in granted] == [[{"Ref": "ProductionListenerRule"}, {"Ref": "TestListenerRule"}]]
+    assert "listener-rule/app" in _iam_resource_types("elasticloadbalancing:ModifyRule")
     group = next(iter(resources(template, "AWS::CodeDeploy::DeploymentGroup").values()))
     info = group["LoadBalancerInfo"]["TargetGroupPairInfoList"][0]
     assert info["ProdTrafficRoute"]["ListenerArns"] == [{"Ref": "ProductionListenerArn"}]
@@ -255,9 +270,14 @@ def test_a_cloudformation_service_gets_listeners_of_its_own_on_the_shared_load_b
     # The hook's traffic routes are these listeners (by logical ID, in the same template).
     routing = template["Hooks"]["CodeDeployBlueGreenHook"]["Properties"]["TrafficRoutingConfig"]
     hook = template["Hooks"]["CodeDeployBlueGreenHook"]["Properties"]["Applications"][0]["ECSAttributes"]
-    assert routing["Type"] in ("AllAtOnce", "TimeBasedCanary", "TimeBasedLinear")
-    assert hook["TrafficRouting"]["ProdTrafficRoute"]["LogicalID"] in template["Resources"]
-    assert hook["TrafficRouting"]["TestTrafficRoute"]["LogicalID"] in template["Resources"]
+    # batch's deployment_config AllAtOnce; the hook's Type values are AllAtOnce, TimeBasedCanary and
+    # TimeBasedLinear (AWS::CodeDeployBlueGreen hook reference, TrafficRoutingConfig).
+    assert routing == {"Type": "AllAtOnce"}
+    # Production traffic moves on batch's own production port, test traffic on its test port.
+    for route, port in (("ProdTrafficRoute", 8444), ("TestTrafficRoute", 9444)):
+        target = hook["TrafficRouting"][route]
+        assert target["Type"] == LISTENER
+        assert listeners[target["LogicalID"]]["Port"] == port, (route, target)
     # Nothing of it is on the shared listeners.
     assert "ProductionListenerArn" not in template["Parameters"]
     assert not [r for r in resources(template, RULE).values() if r["ListenerArn"] == {"Ref": "ProductionListenerArn"}]

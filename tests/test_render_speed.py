@@ -146,12 +146,14 @@ def test_plain_documents_do_not_go_through_json_dumps(monkeypatch):
         "Resources": {"R": {"Properties": {"ZipFile": "x " * 300 + "\nline\n", "N": [1, 2.5, True, None]}}},
         "Outputs": {},
     }
-    expected = render(body)
+    expected = _reference({**body, "Resources": template._join_long_texts(body["Resources"])})  # as written
 
     def refuse(*args: Any, **kwargs: Any) -> str:
-        raise AssertionError("json.dumps called")
+        raise AssertionError("json.dumps or json's encoder called")
 
     monkeypatch.setattr(json, "dumps", refuse)
+    # ...nor json's encoder object directly (json.dumps with indent is JSONEncoder.iterencode).
+    monkeypatch.setattr(json.JSONEncoder, "iterencode", refuse)
     assert render(body) == expected
 
 
