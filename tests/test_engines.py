@@ -10,7 +10,7 @@ import pytest
 from blueprints import naming
 from blueprints.config import EnvironmentConfig, ParamsError, load_environment
 from blueprints.stacks import service
-from tests.helpers import OUT, copy_params, edit_params, environments, template
+from tests.helpers import OUT, copy_params, edit_params, environments, role_statements, template
 
 
 def _config(**service_overrides) -> EnvironmentConfig:
@@ -403,3 +403,18 @@ def test_engine_settings_are_validated_with_file_and_key(tmp_path, case):
 )
 def test_engine_settings_at_their_limits_are_accepted(settings):
     assert _config(**settings).service.deployment_engine == settings["deployment_engine"]
+
+
+@pytest.mark.parametrize("env", ECS_ENVS)
+def test_ecs_release_role_keeps_describe_services_for_a_release_started_before_an_update(env):
+    # Day 2: the previous out/'s buildspec waited with `aws ecs describe-services`; a release that
+    # was running when the pipeline stack is updated still runs that buildspec under the new role.
+    body = template(env, "pipeline")
+    granted = [
+        s["Resource"]
+        for role, s in role_statements(body)
+        if role == "ReleaseRole"
+        and "ecs:DescribeServices" in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])
+    ]
+    service_arn = "arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:service/${ClusterName}/${ServiceName}"
+    assert granted == [[{"Fn::Sub": service_arn}]]

@@ -243,9 +243,11 @@ class EcsEngine:
         return [
             *actions.task_definition_statements(),
             actions.pass_task_roles([Ref("TaskRoleArn"), Ref("TaskExecutionRoleArn")]),
-            # Give this service the new revision (the wait reads service deployments, not DescribeServices).
+            # Give this service the new revision. DescribeServices is kept although the wait now reads
+            # service deployments: a release that started before this stack update runs the earlier
+            # buildspec, whose wait calls it, and must not fail half-way on AccessDenied (day 2).
             roles.allow(
-                [awsecs.UpdateService],
+                [awsecs.UpdateService, awsecs.DescribeServices],
                 [Sub(ARN % ("ecs", "service/${ClusterName}/${ServiceName}"))],
             ),
             # Watch its service deployment: the actions and resources of AWS's example policy, limited
