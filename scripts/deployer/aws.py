@@ -169,6 +169,19 @@ def error_code(exc: ClientError) -> str:
     return code
 
 
+def physical_ids(cfn: Any, stack_id: str, resource_type: str | None = None) -> dict[str, str]:
+    """The stack's resources (of ``resource_type`` if given) as listed: logical ID -> physical ID. An entry
+    without both IDs is skipped (moto 5.2.5 lists an alarm without them)."""
+    found: dict[str, str] = {}
+    for page in cfn.get_paginator("list_stack_resources").paginate(StackName=stack_id):
+        for res in page.get("StackResourceSummaries", []):
+            if resource_type not in (None, res.get("ResourceType")):
+                continue
+            if res.get("LogicalResourceId") and res.get("PhysicalResourceId"):
+                found[res["LogicalResourceId"]] = res["PhysicalResourceId"]
+    return found
+
+
 # CloudFormation's answers when another operation holds the stack: CreateChangeSet/UpdateStack answer
 # ValidationError "Stack:<arn> is in UPDATE_IN_PROGRESS state and can not be updated."; ExecuteChangeSet
 # answers InvalidChangeSetStatus (API reference, ExecuteChangeSet: "the stack status might be

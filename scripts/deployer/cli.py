@@ -246,8 +246,9 @@ def _stale_guard(args: argparse.Namespace, reporter: Reporter) -> None:
     """plan and apply refuse an out/<env>/ that params/ no longer generates (deployer.staleness)."""
     from . import staleness
 
+    checked = staleness.check_all(Path(args.out), args.envs)  # one generator run for them all
     for env in args.envs:
-        note = staleness.guard(Path(args.out), env, args.allow_stale)
+        note = staleness.guard(Path(args.out), env, args.allow_stale, checked[env])
         if note:
             reporter.warn(note if len(args.envs) == 1 else f"[{env}] {note}")
 

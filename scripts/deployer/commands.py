@@ -39,13 +39,18 @@ def _plan_all(ctx: Context) -> list[Plan]:
         pool.shutdown(wait=True)
 
 
-def _environment(ctx: Context, plans: list[Plan]) -> environment_checks.Findings:
-    """The apply against the rest of its environment (deployer.environment_checks): listener-rule
-    priorities on shared listeners, stacks outside the manifest, dependencies --stack leaves out."""
+def _judge(ctx: Context, plans: list[Plan]) -> tuple[environment_checks.Findings, list[policy.Refusal]]:
+    """The apply against the rest of its environment (deployer.environment_checks: listener-rule
+    priorities on shared listeners, stacks outside the manifest, dependencies --stack leaves out), its
+    lines shown; and every refusal, the policy's first."""
     stacks = ctx.manifest.stacks
     scope = environment_checks.scan_scope(stacks, plans)
     facts = day2.environment(ctx, plans, environment_checks.prefix(stacks), scope)
-    return environment_checks.judge(facts, plans, stacks, ctx.env)
+    around = environment_checks.judge(facts, plans, stacks, ctx.env)
+    if around.lines:
+        ctx.reporter.say(*around.lines, "")
+    refused = policy.refusals(plans, allow_replacement=ctx.options.allow_replacement, env=ctx.env)
+    return around, refused + around.refusals
 
 
 def _show(ctx: Context, plans: list[Plan]) -> None:
@@ -82,11 +87,7 @@ def _widening_gate(ctx: Context, plans: list[Plan]) -> int | None:
 def plan(ctx: Context) -> int:
     plans = _plan_all(ctx)
     _show(ctx, plans)
-    around = _environment(ctx, plans)
-    if around.lines:
-        ctx.reporter.say(*around.lines, "")
-    refused = policy.refusals(plans, allow_replacement=ctx.options.allow_replacement, env=ctx.env)
-    refused += around.refusals
+    _, refused = _judge(ctx, plans)
     ctx.reporter.say(*(line.replace("Refused:", "apply would refuse:", 1) for line in refusal_lines(refused)))
     wide = ", ".join(p.entry.stack_name for p, _ in widening.widening_plans(plans))
     if wide:
@@ -126,12 +127,8 @@ def prepare_apply(ctx: Context) -> int | tuple[list[Plan], list[Plan]]:
     say = ctx.reporter.say
     plans = _plan_all(ctx)
     _show(ctx, plans)
-    around = _environment(ctx, plans)
-    if around.lines:
-        say(*around.lines, "")
+    around, refusals = _judge(ctx, plans)
     failed = [p for p in plans if p.state is PlanState.FAILED]
-    refusals = policy.refusals(plans, allow_replacement=ctx.options.allow_replacement, env=ctx.env)
-    refusals += around.refusals
     if failed or refusals:
         for p in plans:
             ctx.planner.discard(p, force=bool(refusals) and not failed)

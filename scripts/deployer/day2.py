@@ -19,7 +19,7 @@ from botocore.exceptions import ClientError
 from blueprints import manifest as contract
 
 from . import routing, update_rules
-from .aws import error_code, error_message
+from .aws import error_code
 from .manifest import StackEntry
 from .plans import (
     ChangeKind,
@@ -193,12 +193,7 @@ def _dependency_state(ctx: Context, entry: StackEntry) -> tuple[DependencyState,
 
 
 def _has_shared_rules(entry: StackEntry) -> bool:
-    declared = entry.template.get("Parameters") or {}
-    for resource in (entry.template.get("Resources") or {}).values():
-        listener = (resource.get("Properties") or {}).get("ListenerArn")
-        if resource.get("Type") == routing.RULE and isinstance(listener, dict) and listener.get("Ref") in declared:
-            return True
-    return False
+    return bool(routing.shared_rules(entry.template))
 
 
 def planned_rules(ctx: Context) -> list[PlannedRule]:
@@ -257,23 +252,6 @@ def _live_rules(
     for stack_name, region in candidates:
         if not unowned - set(owners):
             break
-        for logical_id, physical in _stack_rules(ctx, region, stack_name).items():
+        for logical_id, physical in routing.stack_rules(ctx.aws.cfn(region), stack_name).items():
             owners[physical] = (stack_name, logical_id)
     return [LiveRule(r.arn, r.listener, r.priority, *owners.get(r.arn, (None, None))) for r in rules]
-
-
-def _stack_rules(ctx: Context, region: str, stack_name: str) -> dict[str, str]:
-    """Logical ID -> rule ARN of the stack's listener rules (ListStackResources, every page); none when
-    the stack does not exist."""
-    cfn = ctx.aws.cfn(region)
-    found = {}
-    try:
-        for page in cfn.get_paginator("list_stack_resources").paginate(StackName=stack_name):
-            for resource in page.get("StackResourceSummaries", []):
-                if resource.get("ResourceType") == routing.RULE and resource.get("PhysicalResourceId"):
-                    found[resource["LogicalResourceId"]] = resource["PhysicalResourceId"]
-    except ClientError as exc:
-        if error_code(exc) == "ValidationError" and "does not exist" in error_message(exc):
-            return {}
-        raise
-    return found

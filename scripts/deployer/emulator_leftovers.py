@@ -16,6 +16,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from .aws import Aws
+from .retention import RETAINING
 
 # What moto's DeleteStack leaves in place, in the order destroy then deletes it.
 LEFT_BEHIND = (
@@ -24,7 +25,6 @@ LEFT_BEHIND = (
     "AWS::ElasticLoadBalancingV2::TargetGroup",
     "AWS::ECS::TaskDefinition",
 )
-RETAINING = ("Retain", "RetainExceptOnCreate", "Snapshot")
 
 
 def deletion_leftovers(cfn: Any, stack_id: str) -> list[tuple[str, str]]:

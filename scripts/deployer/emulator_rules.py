@@ -15,11 +15,10 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from .aws import Aws, error_code, error_message
+from .aws import Aws, error_code, error_message, physical_ids
+from .routing import RULE
 from .template_values import resolve
 from .update_rules import effective_parameters
-
-RULE = "AWS::ElasticLoadBalancingV2::ListenerRule"
 
 
 def set_priorities(aws: Aws, region: str, stack: dict[str, Any], template: dict[str, Any]) -> tuple[list[str], bool]:
@@ -34,12 +33,7 @@ def set_priorities(aws: Aws, region: str, stack: dict[str, Any], template: dict[
     cfn, elbv2 = aws.cfn(region), aws.client("elbv2", region)
     given = {p["ParameterKey"]: p.get("ParameterValue", "") for p in stack.get("Parameters") or []}
     parameters = effective_parameters(template, given)
-    physical = {
-        r["LogicalResourceId"]: r["PhysicalResourceId"]
-        for page in cfn.get_paginator("list_stack_resources").paginate(StackName=stack["StackId"])
-        for r in page.get("StackResourceSummaries", [])
-        if r.get("ResourceType") == RULE and r.get("PhysicalResourceId")
-    }
+    physical = physical_ids(cfn, stack["StackId"], RULE)
     moved = []
     for logical_id, value in sorted(wanted.items()):
         priority = str(resolve(value, parameters))

@@ -7,7 +7,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from . import CHANGES, FAILED, OK, changes, policy, retention, update_rules
+from . import CHANGES, FAILED, OK, changes, day2, policy, retention, update_rules
 from .aws import describe_stack, error_message
 from .context import Context
 from .manifest import StackEntry
@@ -65,10 +65,10 @@ def diff(ctx: Context) -> int:
             ctx.reporter.say(f"== {entry.stack_name}: not deployed (everything in {new_file} is new) ==")
             differs = True
             continue
-        deployed_body = cfn.get_template(StackName=stack["StackId"], TemplateStage="Original")["TemplateBody"]
+        deployed_template = day2.deployed_template(cfn, stack["StackId"])
         sent = ctx.provider.sent_template(entry)
         lines = unified(
-            canonical(deployed_body),
+            canonical(deployed_template),
             canonical(sent),
             f"deployed/{entry.stack_name}",
             f"out/{ctx.env}/{entry.template_path.name}",
@@ -81,7 +81,7 @@ def diff(ctx: Context) -> int:
             f"deployed/{entry.stack_name}/parameters",
             f"out/{ctx.env}/{entry.name}/parameters",
         )
-        lines += _value_lines(entry, stack, deployed_body, sent, deployed, wanted)
+        lines += _value_lines(entry, stack, deployed_template, sent, deployed, wanted)
         if lines:
             differs = True
             ctx.reporter.say(f"== {entry.stack_name}: differs ==", *lines, "")
@@ -93,13 +93,12 @@ def diff(ctx: Context) -> int:
 def _value_lines(
     entry: StackEntry,
     stack: dict[str, Any],
-    deployed_body: str | dict[str, Any],
+    old: dict[str, Any],
     sent: dict[str, Any],
     deployed: dict[str, str],
     wanted: dict[str, str],
 ) -> list[str]:
     """The value-level view plan shows (changes.py), from the two templates: no change set here."""
-    old = json.loads(deployed_body) if isinstance(deployed_body, str) else deployed_body
     no_echo = entry.no_echo()
     computed = changes.template_values(
         old,

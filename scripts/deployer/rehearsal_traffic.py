@@ -30,11 +30,10 @@ from typing import Any
 
 from .rehearsal_actions import Release
 from .rehearsal_model import DeployedStack, StepFailedError
+from .routing import LISTENER, RULE, weights
 
 SERVICE = "AWS::ECS::Service"
 DEPLOYMENT_GROUP = "AWS::CodeDeploy::DeploymentGroup"
-LISTENER = "AWS::ElasticLoadBalancingV2::Listener"
-RULE = "AWS::ElasticLoadBalancingV2::ListenerRule"
 ECS_SHIFTING = ("BLUE_GREEN", "LINEAR", "CANARY")
 DOC = (
     "Amazon ECS Developer Guide, Amazon ECS blue/green deployments, and AWS CodeDeploy User Guide, What happens "
@@ -153,7 +152,7 @@ def codedeploy_move(release: Release) -> Move | None:
             continue
         properties = resource.get("Properties", {})
         listener = stack.resolve(properties.get("ListenerArn"), f"{logical_id}.ListenerArn")
-        if listener in on and set(_weights(_live_rule(release, stack.resources[logical_id]))) & set(pair):
+        if listener in on and set(weights(_live_rule(release, stack.resources[logical_id]))) & set(pair):
             rules.append(Route(stack.resources[logical_id], logical_id, True))
     if rules:
         return Move("CodeDeploy", pair, tuple(rules))
@@ -173,21 +172,6 @@ def _live(release: Release, route: Route) -> list[dict[str, Any]]:
     return list(listeners[0].get("DefaultActions", []))
 
 
-def _weights(actions: list[dict[str, Any]]) -> dict[str, int]:
-    """Target group ARN -> weight of the forward actions (a plain TargetGroupArn has weight 1)."""
-    found: dict[str, int] = {}
-    for action in actions:
-        if action.get("Type") != "forward":
-            continue
-        tuples = (action.get("ForwardConfig") or {}).get("TargetGroups")
-        if tuples:
-            for group in tuples:
-                found[group["TargetGroupArn"]] = found.get(group["TargetGroupArn"], 0) + int(group.get("Weight", 1))
-        elif action.get("TargetGroupArn"):
-            found[action["TargetGroupArn"]] = 1
-    return found
-
-
 def _short(arn: str) -> str:
     return arn.split("/")[-2] if ":targetgroup/" in arn else arn.rsplit("/", 1)[-1]
 
@@ -203,13 +187,13 @@ def move_traffic(release: Release, label: str) -> list[str]:
     elbv2 = release.client("elbv2")
     moved, shown = [], []
     for route in move.routes:
-        weights = {arn: weight for arn, weight in _weights(_live(release, route)).items() if arn in move.pair}
-        receiving = [arn for arn, weight in weights.items() if weight > 0]
+        shares = {arn: weight for arn, weight in weights(_live(release, route)).items() if arn in move.pair}
+        receiving = [arn for arn, weight in shares.items() if weight > 0]
         if len(receiving) != 1:
             raise StepFailedError(
                 label,
                 f"{route.logical_id} of {stack.entry.stack_name} forwards to "
-                f"{', '.join(f'{_short(a)}={w}' for a, w in weights.items()) or 'neither target group'} of the "
+                f"{', '.join(f'{_short(a)}={w}' for a, w in shares.items()) or 'neither target group'} of the "
                 f"pair {', '.join(map(_short, move.pair))}: a blue/green deployment needs exactly one of them "
                 "receiving traffic",
                 DOC,

@@ -12,7 +12,7 @@ from . import changes, policy
 from .manifest import StackEntry
 from .plans import ChangeKind, Plan, PlanState
 
-MASK = "****"
+MASK = changes.MASK
 ARROW = "→"
 VALUE_WIDTH = 80  # characters of a value shown on each side of the arrow
 DIFF_LIMIT = 20  # lines of a multi-line value's unified diff

@@ -19,6 +19,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from .aws import physical_ids
 from .manifest import StackEntry
 
 RETAINING = ("Retain", "RetainExceptOnCreate", "Snapshot")
@@ -43,12 +44,8 @@ def _delete_command(kept: Kept, region: str) -> str | None:
 
 def retained(cfn: Any, stack_id: str, template: dict[str, Any]) -> list[Kept]:
     """The template's retained resources with their physical IDs as the stack lists them."""
-    physical: dict[str, str] = {}
     try:
-        for page in cfn.get_paginator("list_stack_resources").paginate(StackName=stack_id):
-            for res in page.get("StackResourceSummaries", []):
-                if res.get("LogicalResourceId") and res.get("PhysicalResourceId"):
-                    physical[res["LogicalResourceId"]] = res["PhysicalResourceId"]
+        physical = physical_ids(cfn, stack_id)
     except (ClientError, BotoCoreError):
         physical = {}
     return [

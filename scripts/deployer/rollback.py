@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .aws import physical_ids
 from .plans import ChangeKind, Plan
 
 ALARM = "AWS::CloudWatch::Alarm"
@@ -32,13 +33,7 @@ def alarm_arn(stack_id: str, alarm_name: str) -> str:
 
 def deployed_alarms(cfn: Any, stack_id: str) -> dict[str, str]:
     """The stack's alarms as deployed: logical ID -> alarm name (the alarm's physical ID)."""
-    found: dict[str, str] = {}
-    for page in cfn.get_paginator("list_stack_resources").paginate(StackName=stack_id):
-        for res in page.get("StackResourceSummaries", []):
-            # moto 5.2.5 lists an alarm without its logical and physical IDs: such an entry is skipped.
-            if res.get("ResourceType") == ALARM and res.get("LogicalResourceId") and res.get("PhysicalResourceId"):
-                found[res["LogicalResourceId"]] = res["PhysicalResourceId"]
-    return found
+    return physical_ids(cfn, stack_id, ALARM)
 
 
 def configuration(cfn: Any, plan: Plan) -> tuple[dict[str, Any] | None, list[str]]:

@@ -19,6 +19,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from botocore.exceptions import ClientError
+
+from .aws import error_code, error_message, physical_ids
 from .plans import PlannedRule
 from .template_values import resolve
 
@@ -117,25 +120,44 @@ def planned_rules(stack_name: str, template: Mapping[str, Any], parameters: Mapp
     against ``parameters`` (the values the stack gets, template defaults included). A rule whose
     listener or priority does not resolve (an upstream not deployed yet) is left out: no live rule
     can hold a priority on a listener that does not exist."""
-    declared = template.get("Parameters") or {}
+    resources = template.get("Resources") or {}
     found = []
-    for logical_id, resource in sorted((template.get("Resources") or {}).items()):
-        if resource.get("Type") != RULE:
-            continue
-        properties = resource.get("Properties") or {}
-        listener = properties.get("ListenerArn")
-        if not (isinstance(listener, dict) and set(listener) == {"Ref"} and listener["Ref"] in declared):
-            continue
-        arn = parameters.get(listener["Ref"])
-        priority = resolve(properties.get("Priority"), parameters)
+    for logical_id, parameter in shared_rules(template).items():
+        arn = parameters.get(parameter)
+        priority = resolve((resources[logical_id].get("Properties") or {}).get("Priority"), parameters)
         if not arn or isinstance(priority, (dict, list, bool)) or priority is None:
             continue
         try:
             number = int(str(priority))
         except ValueError:
             continue
-        found.append(PlannedRule(stack_name, logical_id, listener["Ref"], arn, number))
+        found.append(PlannedRule(stack_name, logical_id, parameter, arn, number))
     return found
+
+
+def shared_rules(template: Mapping[str, Any]) -> dict[str, str]:
+    """Logical ID -> the parameter its ``ListenerArn`` is a ``Ref`` to, for each listener rule of the
+    template on a listener given as a parameter (a listener another stack owns), in logical-ID order."""
+    declared = template.get("Parameters") or {}
+    found = {}
+    for logical_id, resource in sorted((template.get("Resources") or {}).items()):
+        listener = (resource.get("Properties") or {}).get("ListenerArn")
+        if resource.get("Type") != RULE or not (isinstance(listener, dict) and set(listener) == {"Ref"}):
+            continue
+        if listener["Ref"] in declared:
+            found[logical_id] = listener["Ref"]
+    return found
+
+
+def stack_rules(cfn: Any, stack: str) -> dict[str, str]:
+    """Logical ID -> rule ARN of the stack's listener rules (ListStackResources, every page); none when
+    the stack does not exist."""
+    try:
+        return physical_ids(cfn, stack, RULE)
+    except ClientError as exc:
+        if error_code(exc) == "ValidationError" and "does not exist" in error_message(exc):
+            return {}
+        raise
 
 
 def read(aws: Any, region: str, stack_name: str, template: Mapping[str, Any], touched: list[str]) -> dict[str, Any]:

@@ -100,10 +100,6 @@ class Guard:
         ids = protected(self.wanted)
         return f"denies replacement and removal of {len(ids)} resource(s): {', '.join(ids)}"
 
-    def _current(self, stack_id: str) -> str | None:
-        found: str | None = self.cfn.get_stack_policy(StackName=stack_id).get("StackPolicyBody")
-        return found
-
     def before(self) -> list[str]:
         """Before an update: the manifest's policy, or (--allow-replacement) the one widened for
         exactly what the change set replaces or removes. A create has no stack to hold one yet."""
@@ -117,8 +113,7 @@ class Guard:
                 f"stack policy: lifted for this execution only (--allow-replacement) on {', '.join(self.lifted)}, "
                 "which the reviewed change set replaces or removes; restored when it ends"
             ]
-        current = self._current(stack_id)
-        if current is not None and _same(current, self.wanted):
+        if _holds(self.cfn, stack_id, self.wanted):
             return [f"stack policy: in place, {self._summary()}"]
         self.cfn.set_stack_policy(StackName=stack_id, StackPolicyBody=body(self.wanted))
         return [f"stack policy: set, {self._summary()}"]
@@ -157,8 +152,7 @@ def ensure(cfn: Any, plan: Plan) -> list[str]:
     if wanted is None or not plan.stack or plan.kind is ChangeKind.CREATE:
         return []
     stack_id = plan.stack["StackId"]
-    current = cfn.get_stack_policy(StackName=stack_id).get("StackPolicyBody")
-    if current is not None and _same(current, wanted):
+    if _holds(cfn, stack_id, wanted):
         return []
     cfn.set_stack_policy(StackName=stack_id, StackPolicyBody=body(wanted))
     ids = protected(wanted)
@@ -168,7 +162,11 @@ def ensure(cfn: Any, plan: Plan) -> list[str]:
     ]
 
 
-def _same(current: str, wanted: dict[str, Any]) -> bool:
+def _holds(cfn: Any, stack_id: str, wanted: dict[str, Any]) -> bool:
+    """Whether the deployed stack's policy (GetStackPolicy) is ``wanted``."""
+    current = cfn.get_stack_policy(StackName=stack_id).get("StackPolicyBody")
+    if current is None:
+        return False
     try:
         return bool(json.loads(current) == json.loads(body(wanted)))
     except ValueError:

@@ -44,30 +44,60 @@ def _shown(path: str, out: Path) -> str:
         return path
 
 
-def check(out: Path, env: str) -> Staleness:
+def _skipped(out: Path, env: str) -> str | None:
+    """Why out/<env>/ cannot be checked (see the module docstring), or None."""
     params = out.resolve().parent / "params"
     if not params.is_dir():
-        return Staleness(skipped=f"no params/ beside {out}/ (an out/ tree handed over on its own)")
-    exe = generator()
-    if exe is None:
-        return Staleness(skipped=f"{GENERATOR} is not installed next to {sys.executable}")
+        return f"no params/ beside {out}/ (an out/ tree handed over on its own)"
+    if generator() is None:
+        return f"{GENERATOR} is not installed next to {sys.executable}"
     if not (params / f"{env}.yaml").exists():
-        return Staleness(skipped=f"no {params.name}/{env}.yaml: {env} is not generated from this params/")
-    command = [str(exe), "--check", "--env", env, "--out-dir", str(out), "--params-dir", str(params)]
+        return f"no {params.name}/{env}.yaml: {env} is not generated from this params/"
+    return None
+
+
+def _run(out: Path, envs: list[str]) -> tuple[int, list[str], list[tuple[str, str]]]:
+    """One generator run over ``envs``: (exit code, its lines, the differences found as (kind, path))."""
+    command = [str(generator()), "--check", *(a for env in envs for a in ("--env", env))]
+    command += ["--out-dir", str(out), "--params-dir", str(out.resolve().parent / "params")]
     done = subprocess.run(command, capture_output=True, text=True, timeout=CHECK_TIMEOUT, check=False)
-    if done.returncode == 0:
-        return Staleness()
     lines = (done.stdout + done.stderr).splitlines()
-    found = [(m[1], _shown(m[2].strip(), out)) for m in map(DIFFERENCE.match, lines) if m]
-    if done.returncode == 1 and found:
+    return done.returncode, lines, [(m[1], _shown(m[2].strip(), out)) for m in map(DIFFERENCE.match, lines) if m]
+
+
+def check(out: Path, env: str) -> Staleness:
+    skipped = _skipped(out, env)
+    if skipped:
+        return Staleness(skipped=skipped)
+    code, lines, found = _run(out, [env])
+    if code == 0:
+        return Staleness()
+    if code == 1 and found:
         return Staleness(differences=found)
-    detail = "; ".join(line.strip() for line in lines if line.strip())[:500] or f"exit code {done.returncode}"
+    detail = "; ".join(line.strip() for line in lines if line.strip())[:500] or f"exit code {code}"
     return Staleness(problem=detail)
 
 
-def guard(out: Path, env: str, allow_stale: bool) -> str | None:
-    """Raise UserError (exit 2) when out/<env>/ is stale and stale is not allowed; else a note or None."""
-    result = check(out, env)
+def check_all(out: Path, envs: list[str]) -> dict[str, Staleness]:
+    """check() of each environment, with one generator run for all of them when that run finds every
+    one current or only differences (each file is in its environment's folder: params/<env>.yaml
+    generates out/<env>/); otherwise (params/ refused) each is checked on its own, for its own words."""
+    checked = [env for env in envs if not _skipped(out, env)]
+    if len(checked) < 2:
+        return {env: check(out, env) for env in envs}
+    code, _, found = _run(out, checked)
+    by_env: dict[str, list[tuple[str, str]]] = {env: [] for env in checked}
+    for kind, path in found:
+        by_env.get(Path(path).parent.name, []).append((kind, path))
+    if code == 0 or (code == 1 and found and sum(map(len, by_env.values())) == len(found)):
+        return {env: Staleness(differences=by_env[env]) if env in by_env else check(out, env) for env in envs}
+    return {env: check(out, env) for env in envs}
+
+
+def guard(out: Path, env: str, allow_stale: bool, result: Staleness | None = None) -> str | None:
+    """Raise UserError (exit 2) when out/<env>/ is stale and stale is not allowed; else a note or None.
+    ``result``: out/<env>/'s check when already made (check_all)."""
+    result = result or check(out, env)
     if result.skipped:
         return f"note: out/ was not checked against params/ ({result.skipped})"
     if result.problem:

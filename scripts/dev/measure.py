@@ -74,10 +74,8 @@ def fit_line(points: dict[int, float]) -> dict[str, float]:
     """Least-squares line through (n, seconds): slope (s per extra n), intercept, R² and the
     worst point's distance from the line relative to its value."""
     xs, ys = list(points), list(points.values())
-    mean_x, mean_y = statistics.fmean(xs), statistics.fmean(ys)
-    sxx = sum((x - mean_x) ** 2 for x in xs)
-    slope = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True)) / sxx
-    intercept = mean_y - slope * mean_x
+    slope, intercept = statistics.linear_regression(xs, ys)
+    mean_y = statistics.fmean(ys)
     ss_tot = sum((y - mean_y) ** 2 for y in ys)
     ss_res = sum((y - (intercept + slope * x)) ** 2 for x, y in zip(xs, ys, strict=True))
     worst = max(abs(y - (intercept + slope * x)) / y for x, y in zip(xs, ys, strict=True))
