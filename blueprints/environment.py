@@ -12,9 +12,7 @@ import shlex
 from dataclasses import dataclass, field
 from typing import Any
 
-import jinja2
-
-from . import engines, manifest, naming
+from . import assets, engines, manifest, naming
 from .config import EnvironmentConfig
 from .engines.base import ServiceStack
 from .stacks import network, pipeline, platform, service
@@ -237,26 +235,12 @@ def _tags_json(tags: dict[str, str]) -> str:
     return "[\n  " + ",\n  ".join(rows) + "\n]"
 
 
-def _bytecode_cache() -> jinja2.BytecodeCache | None:
-    try:
-        return jinja2.FileSystemBytecodeCache()
-    except (OSError, RuntimeError):  # no usable temp directory: compile every time
-        return None
-
-
-_SCRIPTS = jinja2.Environment(
-    loader=jinja2.PackageLoader("blueprints.assets", "templates"),
-    undefined=jinja2.StrictUndefined,
-    keep_trailing_newline=True,
+_SCRIPTS = assets.templates(
     trim_blocks=True,
     lstrip_blocks=True,
-    autoescape=False,
     # bash's ${#array[@]} is no jinja comment.
     comment_start_string="{#-jinja",
     comment_end_string="jinja-#}",
-    # Compiled templates are kept between runs (jinja2's per-user folder in the temp directory, keyed
-    # on the template's source and the interpreter): compiling deploy.sh.j2 is ~10 ms of every run.
-    bytecode_cache=_bytecode_cache(),
 )
 _SCRIPTS.filters["sh"] = shlex.quote
 _SCRIPTS.filters["json"] = _script_json

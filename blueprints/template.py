@@ -12,6 +12,8 @@ from typing import Any, ClassVar
 
 from troposphere import Output, Parameter, Template, ecs
 
+from . import encode
+
 
 class CfnTemplate(Template):
     """A troposphere Template that can also carry a top-level ``Hooks`` section."""
@@ -46,7 +48,7 @@ class CfnTemplate(Template):
     def to_dict(self) -> dict[str, Any]:
         if self._groups:
             self.metadata["AWS::CloudFormation::Interface"] = {"ParameterGroups": self._groups}
-        body = super().to_dict()
+        body = encode.template(self)
         if self.hooks:
             body["Hooks"] = self.hooks
         return body

@@ -14,8 +14,6 @@ import hashlib
 import json
 from typing import TYPE_CHECKING, Any
 
-import jinja2
-
 from .. import assets, naming
 from ..config import EnvironmentConfig
 
@@ -63,12 +61,7 @@ def _json(value: Any, indent: int | None = None) -> str:
     return json.dumps(value, indent=indent, sort_keys=True, ensure_ascii=False)
 
 
-_ENV = jinja2.Environment(
-    loader=jinja2.PackageLoader("blueprints.assets", "templates"),
-    undefined=jinja2.StrictUndefined,
-    keep_trailing_newline=True,
-    autoescape=False,
-)
+_ENV = assets.templates()
 _ENV.filters["json"] = _json
 
 
