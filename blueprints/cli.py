@@ -5,6 +5,7 @@ environment in params/ into out/.
     fargate-generate --env dev         only dev (repeat --env for more)
     fargate-generate --check           write nothing; exit 1 listing stale, missing and extra files
     fargate-generate --no-cache        build even when nothing changed since the last run
+    fargate-generate --check --cached  as --check, but trust the last run's record of unchanged inputs
 
 params/ and out/ are those of the current directory unless --params-dir / --out-dir say
 otherwise (``python generate.py`` uses the ones beside it).
@@ -56,6 +57,14 @@ def parse_args(argv: list[str] | None, root: Path) -> argparse.Namespace:
         "--check",
         action="store_true",
         help="compare out/ with what would be generated; write nothing; exit 1 on any difference",
+    )
+    parser.add_argument(
+        "--cached",
+        action="store_true",
+        help=(
+            "with --check: answer from the record of the last run (.cache/generate/ beside params/) when every "
+            "input and out/ are as it recorded (the deployer's stale guard; CI checks without it)"
+        ),
     )
     parser.add_argument("--params-dir", type=Path, default=root / "params", help="default: params/")
     parser.add_argument("--out-dir", type=Path, default=root / "out", help="default: out/")
@@ -191,6 +200,17 @@ def main(argv: list[str] | None = None, root: Path | None = None) -> int:
         if not args.quiet:
             print("out/ already current")
         return 0
+    # --check --cached: the record lives beside params/ whatever the caller's directory; a record of
+    # every environment vouches for any selection of them.
+    cached_check = args.check and args.cached and args.cache
+    project = args.params_dir.resolve().parent
+    if cached_check and any(
+        fastpath.is_current(project, args.params_dir, args.out_dir, envs)
+        for envs in ([args.env, None] if args.env else [None])
+    ):
+        if not args.quiet:
+            print("out/ is current (as recorded by the last run, every input unchanged)")
+        return 0
     # pydantic plugins (entry points of whatever else is installed) have no say in what is generated,
     # and looking them up reads every installed distribution's metadata (~5 ms). Documented switch:
     # https://docs.pydantic.dev/latest/concepts/plugins/#how-to-use-plugins
@@ -210,6 +230,8 @@ def main(argv: list[str] | None = None, root: Path | None = None) -> int:
             print("\n".join(found))
             print("out/ is not current: run `make generate` (fargate-generate) and commit out/.", file=sys.stderr)
             return EXIT_STALE
+        if cached_check:
+            fastpath.record(project, args.params_dir, args.out_dir, args.env)
         if not args.quiet:
             print(f"out/ is current ({sum(len(f) for f in built.values())} files, {len(built)} environments)")
         return 0

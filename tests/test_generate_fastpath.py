@@ -6,7 +6,7 @@ import shutil
 import subprocess
 import sys
 
-from tests.helpers import OUT, PARAMS, ROOT, generate, tree_digest
+from tests.helpers import OUT, PARAMS, ROOT, call_main, generate, tree_digest
 
 
 def _generate(*args: str) -> subprocess.CompletedProcess:
@@ -58,3 +58,46 @@ def test_fast_path_imports_no_heavy_module(tmp_path):
     )
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert result.stdout.strip().endswith("0 []"), result.stdout
+
+
+def test_check_cached_answers_from_the_record_only_while_every_input_is_unchanged(tmp_path):
+    params, out = tmp_path / "params", tmp_path / "out"
+    shutil.copytree(PARAMS, params)
+    # No record yet: a full check, which records what it found current.
+    assert _generate(str(params), "--out-dir", str(out)).returncode == 0
+    shutil.rmtree(tmp_path / ".cache", ignore_errors=True)
+    full = _generate(str(params), "--out-dir", str(out), "--check", "--cached", "--env", "dev")
+    assert full.returncode == 0 and "files, 1 environments" in full.stdout
+    recorded = _generate(str(params), "--out-dir", str(out), "--check", "--cached", "--env", "dev")
+    assert recorded.returncode == 0 and "as recorded" in recorded.stdout
+    # The record lives beside params/, whatever the caller's directory.
+    assert list((tmp_path / ".cache" / "generate").glob("*.stamp"))
+    # A hand edit of out/ and a changed parameter are each found by a full check.
+    edited = out / "dev" / "service.json"
+    original = edited.read_text()
+    edited.write_text(original.replace('"2010-09-09"', '"2010-09-10"'))
+    stale = _generate(str(params), "--out-dir", str(out), "--check", "--cached", "--env", "dev")
+    assert stale.returncode == 1 and "stale:" in stale.stdout and "service.json" in stale.stdout
+    edited.write_text(original)
+    (params / "dev.yaml").write_text((params / "dev.yaml").read_text().replace("cpu: 256", "cpu: 512").replace("memory: 512", "memory: 1024"))
+    changed = _generate(str(params), "--out-dir", str(out), "--check", "--cached", "--env", "dev")
+    assert changed.returncode == 1 and "stale:" in changed.stdout
+    # --no-cache wins over --cached.
+    (params / "dev.yaml").write_text((PARAMS / "dev.yaml").read_text())
+    assert _generate(str(params), "--out-dir", str(out), "--check", "--cached", "--env", "dev").returncode == 0
+    no_cache = _generate(str(params), "--out-dir", str(out), "--check", "--cached", "--no-cache", "--env", "dev")
+    assert no_cache.returncode == 0 and "as recorded" not in no_cache.stdout
+
+
+def test_a_record_of_every_environment_vouches_for_one_of_them(tmp_path):
+    params, out = tmp_path / "params", tmp_path / "out"
+    shutil.copytree(PARAMS, params)
+    from blueprints import cli
+
+    # fargate-generate run in the project folder (tmp_path) records beside its params/.
+    done = call_main(
+        lambda argv: cli.main(argv, root=tmp_path), ["-q", "--params-dir", str(params), "--out-dir", str(out)]
+    )
+    assert done.returncode == 0
+    checked = _generate(str(params), "--out-dir", str(out), "--check", "--cached", "--env", "prod")
+    assert checked.returncode == 0 and "as recorded" in checked.stdout
