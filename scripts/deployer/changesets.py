@@ -48,21 +48,33 @@ class Planner:
         self.aws, self.manifest, self.options, self.waiter = aws, manifest, options, waiter
         self.provider, self.reporter = provider, reporter
         self._outputs: dict[str, dict[str, str] | None] = {}
+        self._describing: dict[str, threading.Event] = {}  # stacks whose planning is describing them now
         self._lock = threading.Lock()
 
     def forget_outputs(self, name: str) -> None:
         with self._lock:
             self._outputs.pop(name, None)
 
+    def remember_outputs(self, name: str, stack: dict[str, Any] | None, *, replace: bool = True) -> None:
+        """The outputs of a stack as a DescribeStacks of this run showed them (planning it, or the final one
+        after deploying it): its dependants are planned with them without describing it again.
+        ``replace=False``: only if none are known yet."""
+        with self._lock:
+            if replace or name not in self._outputs:
+                self._outputs[name] = _outputs(stack)
+
     def outputs_of(self, name: str) -> dict[str, str] | None:
         with self._lock:
             if name in self._outputs:
                 return self._outputs[name]
+            described = self._describing.get(name)
+        if described:  # its own planning is describing it: that description serves here too
+            described.wait()
+            with self._lock:
+                if name in self._outputs:
+                    return self._outputs[name]
         upstream = self.manifest.by_name(name)
-        stack = describe_stack(self.aws.cfn(upstream.region), upstream.stack_name)
-        found = None
-        if stack and stack["StackStatus"] in SETTLED_OK:
-            found = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs") or []}
+        found = _outputs(describe_stack(self.aws.cfn(upstream.region), upstream.stack_name))
         with self._lock:
             self._outputs[name] = found
         return found
@@ -115,11 +127,27 @@ class Planner:
         say(f"{stack['StackName']}: now {settled['StackStatus']}")
         return settled
 
+    def _described(self, cfn: Any, entry: StackEntry) -> dict[str, Any] | None:
+        """The stack, settled; what its dependants' planning reads of it too, unless they read it already
+        (it is the same moment: planning)."""
+        described = threading.Event()
+        with self._lock:
+            self._describing.setdefault(entry.name, described)
+        try:
+            stack = self.provider.describe_stack(cfn, entry.stack_name)
+            if stack and stack["StackStatus"].endswith("_IN_PROGRESS") and stack["StackStatus"] != "REVIEW_IN_PROGRESS":
+                stack = self._settle_busy(cfn, stack)
+            self.remember_outputs(entry.name, stack, replace=False)
+            return stack
+        finally:
+            described.set()
+            with self._lock:
+                if self._describing.get(entry.name) is described:
+                    del self._describing[entry.name]
+
     def plan(self, entry: StackEntry) -> Plan:
         cfn = self.aws.cfn(entry.region)
-        stack = self.provider.describe_stack(cfn, entry.stack_name)
-        if stack and stack["StackStatus"].endswith("_IN_PROGRESS") and stack["StackStatus"] != "REVIEW_IN_PROGRESS":
-            stack = self._settle_busy(cfn, stack)
+        stack = self._described(cfn, entry)
         plan = Plan(entry=entry, stack=stack)
         status = stack["StackStatus"] if stack else None
         if status in UNUSABLE:
@@ -235,3 +263,10 @@ class Planner:
         if plan.created_stack:
             cfn.delete_stack(StackName=plan.change_set["StackId"])
         plan.change_set = None
+
+
+def _outputs(stack: dict[str, Any] | None) -> dict[str, str] | None:
+    """A stack's outputs by key; None when it is not there or not settled (they are not known yet)."""
+    if not stack or stack["StackStatus"] not in SETTLED_OK:
+        return None
+    return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs") or []}

@@ -3,8 +3,9 @@
 Every environment is planned and judged as ``apply`` does it alone, at the same time as the others,
 its lines prefixed with ``[ENV]``; one confirmation covers every change; then the environments
 are applied in parallel, the stacks of each in dependency order (the scheduler). All of them share
-one waiter (Ctrl-C stops every wait) and one bound on concurrent stack operations
-(context.STACK_SLOTS). The exit code is the worst of the environments'.
+one waiter (Ctrl-C stops every wait), one bound on concurrent stack operations
+(context.STACK_SLOTS) and one set of AWS clients (aws.Aws.sharing). The exit code is the worst of the
+environments'.
 """
 
 from __future__ import annotations

@@ -16,6 +16,8 @@ from .stack_policy import Guard
 from .waiting import failures, latest_event_id, wait_for_stack
 
 SUCCEEDED = ("CREATE_COMPLETE", "UPDATE_COMPLETE")
+# The status of a stack that a CREATE change set made, until the change set is executed.
+REVIEW = "REVIEW_IN_PROGRESS"
 # A first create that rolled back leaves a stack that can only be deleted.
 ROLLED_BACK_CREATE = ("ROLLBACK_COMPLETE", "ROLLBACK_FAILED")
 # The resource status reason of an update the stack policy refused (UPDATE_FAILED).
@@ -51,7 +53,10 @@ def execute(ctx: Context, plan: Plan, in_flight: InFlight) -> bool:
     cfn = ctx.aws.cfn(entry.region)
     change_set = plan.ready_change_set()
     stack_id = change_set["StackId"]
-    marker = latest_event_id(cfn, stack_id)
+    # A stack made by this plan's own CREATE change set holds one event, its REVIEW_IN_PROGRESS (CloudFormation
+    # creates it in that state for the change set): no marker to look up, and that event is not shown.
+    fresh_stack = plan.created_stack
+    marker = None if fresh_stack else latest_event_id(cfn, stack_id)
     say(f"== {entry.stack_name}: executing {change_set['ChangeSetName']} ==", *plan.safety_lines)
     guard = Guard(cfn, plan, ctx.options.allow_replacement)
     say(*guard.before())
@@ -63,7 +68,13 @@ def execute(ctx: Context, plan: Plan, in_flight: InFlight) -> bool:
             say(*_execute_error_lines(ctx, plan, exc))
             return False
         in_flight.add(entry.name)
-        settled, events = wait_for_stack(cfn, stack_id, marker, ctx.waiter, lambda e: say(event_line(entry.name, e)))
+        settled, events = wait_for_stack(
+            cfn,
+            stack_id,
+            marker,
+            ctx.waiter,
+            lambda e: None if fresh_stack and e["ResourceStatus"] == REVIEW else say(event_line(entry.name, e)),
+        )
         in_flight.remove(entry.name)
     finally:
         # The override lasts one execution: restored however it ends (failure, Ctrl-C, timeout).
@@ -81,6 +92,7 @@ def execute(ctx: Context, plan: Plan, in_flight: InFlight) -> bool:
     stack = ctx.provider.after_execute(cfn, stack, entry)
     if bool(stack.get("EnableTerminationProtection")) != entry.termination_protection:
         say(*ctx.provider.set_termination_protection(cfn, stack_id, entry))
+    ctx.planner.remember_outputs(entry.name, stack)
     say(f"== {entry.stack_name}: {status} ==", *outputs_lines(stack), "")
     return True
 

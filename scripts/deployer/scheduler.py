@@ -39,6 +39,7 @@ class Run:
         self.done = {p.entry.name: threading.Event() for p in plans}
         self.ok: dict[str, bool] = {}
         self.in_flight = InFlight()
+        self.executed: set[str] = set()  # deployed by this run: the planner holds their outputs as they are now
 
     def finish(self, name: str, ok: bool) -> None:
         self.ok[name] = ok
@@ -60,6 +61,8 @@ class Run:
                 return self.finish(name, plan.state is PlanState.UP_TO_DATE)
             with self.ctx.slots:
                 ok = execute(self.ctx, plan, self.in_flight)
+            if ok:
+                self.executed.add(name)
             self.finish(name, ok)
         except WaitInterruptedError:
             self.finish(name, False)
@@ -91,7 +94,8 @@ class Run:
                 )
                 return None
             if upstream in plan.entry.depends_on:
-                self.ctx.planner.forget_outputs(upstream)
+                if upstream not in self.executed:  # read again: they may have changed since planning
+                    self.ctx.planner.forget_outputs(upstream)
                 upstream_ran = True
         return upstream_ran
 
