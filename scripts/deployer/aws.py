@@ -3,14 +3,13 @@ emulator's own failures and of busy stacks, and the S3 upload of templates too l
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import re
 import threading
 from collections.abc import Callable
 from typing import Any
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import (
     ClientError,
     ConnectionClosedError,
@@ -24,10 +23,18 @@ from .manifest import BODY_LIMIT, StackEntry
 
 # Standard retry mode retries throttling and transient errors with exponential backoff and jitter.
 # https://boto3.amazonaws.com/v1/documentation/api/latest/guide/retries.html
-RETRY_CONFIG = Config(retries={"mode": "standard", "max_attempts": 10}, connect_timeout=10, read_timeout=60)
+# One client per service and region serves every environment of an apply (Aws.sharing): room for the
+# stack slots of context.STACK_SLOTS and the calls made outside them (botocore's default pool is 10).
+# Kept as keyword arguments of botocore's Config, imported (with boto3) only when a client is made: an
+# apply that ends "up to date" through deployer.up_to_date makes none (boto3 and botocore.config ~80 ms).
+RETRY_CONFIG: dict[str, Any] = dict(
+    retries={"mode": "standard", "max_attempts": 10}, connect_timeout=10, read_timeout=60, max_pool_connections=32
+)
 # The first call of a command: a short connect timeout and no retries, so that an unreachable
 # endpoint is reported within seconds (with standard retries it takes over a minute).
-PROBE_CONFIG = Config(retries={"mode": "standard", "total_max_attempts": 1}, connect_timeout=2, read_timeout=10)
+PROBE_CONFIG: dict[str, Any] = dict(
+    retries={"mode": "standard", "total_max_attempts": 1}, connect_timeout=2, read_timeout=10
+)
 EMULATOR_ERROR = "EmulatorError"
 EMULATOR_FIX = (
     "this is an emulator limit, not an AWS answer. What it created may be half done: reset the emulator "
@@ -67,6 +74,8 @@ class Aws:
         emulator: bool = False,
         say: Callable[[str], None] | None = None,
     ):
+        import boto3
+
         self.session = boto3.Session(profile_name=profile, **(credentials or {}))
         self.endpoint_url = endpoint_url
         self.emulator = emulator  # name the emulator's own failures as such (see _emulator_failure)
@@ -78,6 +87,14 @@ class Aws:
         self._bucket_lock = threading.Lock()  # one default bucket creation at a time
         self._buckets: dict[str, str] = {}
 
+    def sharing(self, say: Callable[[str], None]) -> Aws:
+        """These clients and this session with another ``say`` (another environment of one apply).
+        botocore clients are thread-safe and each costs tens of milliseconds to create (its service model
+        is loaded per session): several environments share them rather than make their own."""
+        other = copy.copy(self)  # shallow: the session, the clients, their locks and the buckets are shared
+        other.say = say
+        return other
+
     def client(self, service: str, region: str) -> Any:
         with self._lock:
             key = (service, region)
@@ -85,8 +102,12 @@ class Aws:
                 self._clients[key] = self._new_client(service, region, RETRY_CONFIG)
             return self._clients[key]
 
-    def _new_client(self, service: str, region: str, config: Config) -> Any:
-        client = self.session.client(service, region_name=region, endpoint_url=self.endpoint_url, config=config)
+    def _new_client(self, service: str, region: str, config: dict[str, Any]) -> Any:
+        from botocore.config import Config
+
+        client = self.session.client(
+            service, region_name=region, endpoint_url=self.endpoint_url, config=Config(**config)
+        )
         if self.emulator and self.endpoint_url:
             client.meta.events.register(f"before-parse.{service}", _emulator_failure(self.endpoint_url))
         for hook in self.client_hooks:

@@ -31,6 +31,7 @@ if TYPE_CHECKING:  # the commands' modules import boto3: loaded only once the ar
     from .context import Context
     from .provider import Provider
     from .reporter import Reporter
+    from .staleness import Staleness
 
 COMMANDS = ("plan", "apply", "status", "outputs", "diff", "drift", "destroy", "demo", "rehearse")
 # Options that mean nothing to rehearse, which starts its own emulator and deploys every stack (its --stack
@@ -151,7 +152,7 @@ def _context(
     shared: Context | None = None,
 ) -> Context:
     """The context of one environment (args.env unless given); ``shared``: the first environment of
-    several, whose waiter and stack slots every other one shares."""
+    several, whose waiter, stack slots and AWS clients every other one shares."""
     from . import manifest
     from .changesets import Options
     from .context import Context
@@ -164,7 +165,7 @@ def _context(
         allow_replacement=args.allow_replacement,
         allow_widening=args.allow_widening,
     )
-    aws = provider.clients(args.profile)
+    aws = shared.aws.sharing(reporter.say) if shared else provider.clients(args.profile)
     aws.say = reporter.say
     ctx = Context(
         loaded,
@@ -242,11 +243,11 @@ def _interrupted(args: argparse.Namespace, reporter: Reporter, running: list[str
     return INTERRUPTED
 
 
-def _stale_guard(args: argparse.Namespace, reporter: Reporter) -> None:
-    """plan and apply refuse an out/<env>/ that params/ no longer generates (deployer.staleness)."""
+def _stale_guard(args: argparse.Namespace, reporter: Reporter, checked: dict[str, Staleness]) -> None:
+    """plan and apply refuse an out/<env>/ that params/ no longer generates (deployer.staleness;
+    ``checked``: its result, one generator run for them all)."""
     from . import staleness
 
-    checked = staleness.check_all(Path(args.out), args.envs)  # one generator run for them all
     for env in args.envs:
         note = staleness.guard(Path(args.out), env, args.allow_stale, checked[env])
         if note:
@@ -310,7 +311,14 @@ def main(argv: list[str] | None = None) -> int:
             for env in args.envs:
                 manifest.load(Path(args.out), env, args.stack, args.region)
         if args.command in STALE_GUARDED:
-            _stale_guard(args, reporter)
+            from . import staleness, up_to_date
+
+            with staleness.start_all(Path(args.out), args.envs) as pending:
+                # apply's read-only look (deployer.up_to_date) runs while the generator checks out/
+                quick = up_to_date.attempt(args, endpoint)
+                _stale_guard(args, reporter, pending.result())
+            if quick:
+                return up_to_date.finish(quick, reporter)
         if args.local:
             server = LocalServer()
             endpoint = server.url

@@ -28,6 +28,10 @@ tests/test_deploy_day2.py that fails once moto no longer has it:
     ``EmulatorProvider.deletion_leftovers``/``remove_leftovers`` (deployer.emulator_leftovers).
 29. A stack update ignores a listener rule's new Priority: closed by ``complete_execution``
     (SetRulePriorities, PriorityInUse reported as CloudFormation does; deployer.emulator_rules).
+30. Every template body is parsed as YAML first (pure Python: most of moto's CPU in an apply), JSON
+    only when that fails: the body sent starts with a tab, which YAML rejects and JSON allows
+    (deployer.emulator_templates.body_for_emulator; its test is in tests/test_deploy_parallel_emulator.py,
+    with the one that leaves gap 2's refresh out where the emulator computed a created stack's Outputs).
 """
 
 from __future__ import annotations
@@ -35,8 +39,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import json
-import re
-from importlib import metadata
+import os
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -44,6 +47,10 @@ from botocore.exceptions import ClientError
 from .aws import Aws, describe_stack, error_code, error_message
 from .emulator_leftovers import deletion_leftovers, remove_leftovers
 from .emulator_rules import set_priorities
+from .emulator_templates import UNMODELLED_TYPES as UNMODELLED_TYPES
+from .emulator_templates import body_for_emulator, unmodelled
+from .emulator_templates import certificate_arns as certificate_arns
+from .emulator_templates import template_for_emulator as template_for_emulator
 from .manifest import StackEntry
 from .provider import ExecuteFailure
 
@@ -57,157 +64,32 @@ NO_TERMINATION_PROTECTION = "moto does not implement UpdateTerminationProtection
 OBSOLETE_CHANGE_SET = "InvalidChangeSetStatus"
 
 
+def _installed_version(name: str) -> str | None:
+    """A distribution's version from its .dist-info folder's name beside the package, or None: what
+    importlib.metadata.version says, without reading every installed distribution (~10 ms of a command
+    that prints the emulator banner)."""
+    from importlib.util import find_spec
+
+    spec = find_spec(name)
+    if spec is None or not spec.origin:
+        return None
+    folder = os.path.dirname(os.path.dirname(spec.origin))
+    for entry in sorted(os.listdir(folder)):
+        if entry.endswith(".dist-info") and entry.split("-", 1)[0].lower() == name:
+            return entry[len(name) + 1 : -len(".dist-info")]
+    return None
+
+
 def version_note() -> str | None:
-    try:
-        installed = metadata.version("moto")
-    except metadata.PackageNotFoundError:
+    installed = _installed_version("moto")
+    if installed is None:
         return None
     if installed != MOTO_VERSION:
         return f"note: emulator support was written for moto {MOTO_VERSION}; moto {installed} is installed"
     return None
 
 
-# Template adaptation: gaps 1, 7, 8, 10 and 12 are closed in the copy of the template sent to moto.
-
-
-def _pin_get_azs(node: Any, region: str) -> Any:
-    # Gap 1: moto resolves {"Fn::GetAZs": {"Ref": "AWS::Region"}} to names like
-    # "{'Ref': 'AWS::Region'}a", and subnet creation fails. Give it the region as a literal.
-    if isinstance(node, dict):
-        if set(node) == {"Fn::GetAZs"} and node["Fn::GetAZs"] in ({"Ref": "AWS::Region"}, ""):
-            return {"Fn::GetAZs": region}
-        return {k: _pin_get_azs(v, region) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_pin_get_azs(v, region) for v in node]
-    return node
-
-
-# Gap 7: moto 5.2.5 has no CloudFormation model for these types: it skips them, and an
-# Fn::GetAtt on one fails the whole stack ("Fn::GetAtt references undefined resource").
-UNMODELLED_TYPES = frozenset(
-    {
-        "AWS::CloudWatch::Alarm",
-        "AWS::CodeDeploy::Application",
-        "AWS::CodeDeploy::DeploymentGroup",
-        "AWS::CodeBuild::Project",
-        "AWS::CodePipeline::Pipeline",
-        "AWS::ECS::TaskSet",
-        "AWS::ECS::PrimaryTaskSet",
-    }
-)
-
-
-def unmodelled(template: dict[str, Any]) -> list[str]:
-    return sorted(k for k, v in template.get("Resources", {}).items() if v.get("Type") in UNMODELLED_TYPES)
-
-
-# Gap 10: moto 5.2.5 cannot resolve these attributes: a target group's name (FakeTargetGroup has
-# no get_cfn_attribute; one such Output makes DescribeStacks drop every Output) and a subnet's zone
-# (left as unresolved text). Both equal a property of the resource, which is used instead.
-NAME_ATTRIBUTES = {
-    ("AWS::ElasticLoadBalancingV2::TargetGroup", "TargetGroupName"): "Name",
-    ("AWS::EC2::Subnet", "AvailabilityZone"): "AvailabilityZone",
-}
-
-
-def _placeholders(node: Any, resources: dict[str, Any], skipped: set[str]) -> Any:
-    """References the emulator cannot resolve, replaced by a visible placeholder or a literal.
-    A Ref to an unmodelled resource resolves to nothing in moto (and its Output disappears)."""
-    if isinstance(node, dict):
-        if set(node) == {"Ref"} and node["Ref"] in skipped:
-            return f"emulator-not-modelled:{node['Ref']}"
-        if set(node) == {"Fn::GetAtt"} and isinstance(node["Fn::GetAtt"], list):
-            name, attribute = node["Fn::GetAtt"][0], node["Fn::GetAtt"][1]
-            if name in skipped:
-                return f"emulator-not-modelled:{name}.{attribute}"
-            resource = resources.get(name, {})
-            prop = NAME_ATTRIBUTES.get((resource.get("Type"), attribute))
-            if prop and prop in resource.get("Properties", {}):
-                return _placeholders(resource["Properties"][prop], resources, skipped)
-        if set(node) == {"Fn::Sub"} and isinstance(node["Fn::Sub"], str):
-            text = node["Fn::Sub"]
-            for name in skipped:
-                text = re.sub(r"\$\{" + name + r"(\.[A-Za-z.]+)?\}", f"emulator-not-modelled:{name}\\1", text)
-            return {"Fn::Sub": text}
-        return {k: _placeholders(v, resources, skipped) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_placeholders(v, resources, skipped) for v in node]
-    return node
-
-
-def _references(node: Any, names: set[str], found: set[str]) -> set[str]:
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key == "Ref" and value in names:
-                found.add(value)
-            elif key == "Fn::GetAtt" and isinstance(value, list) and value[0] in names:
-                found.add(value[0])
-            elif key == "Fn::Sub":
-                text = value if isinstance(value, str) else value[0]
-                found.update(n for n in re.findall(r"\$\{([A-Za-z0-9]+)[.}]", text) if n in names)
-            _references(value, names, found)
-    elif isinstance(node, list):
-        for value in node:
-            _references(value, names, found)
-    return found
-
-
-def _dependency_order(resources: dict[str, Any]) -> dict[str, Any]:
-    """Gap 8: moto's ExecuteChangeSet creates new resources in template order, ignoring DependsOn
-    (its CreateStack honours it). Reorder Resources so that everything comes after what it needs."""
-    names = set(resources)
-    needs: dict[str, set[str]] = {}
-    for name, res in resources.items():
-        depends = res.get("DependsOn", [])
-        needs[name] = set([depends] if isinstance(depends, str) else depends) | _references(res, names, set())
-        needs[name].discard(name)
-    ordered: dict[str, Any] = {}
-
-    def visit(name: str, path: tuple[str, ...] = ()) -> None:
-        if name in ordered or name in path:
-            return
-        for dependency in sorted(needs[name]):
-            visit(dependency, (*path, name))
-        ordered[name] = resources[name]
-
-    for name in resources:
-        visit(name)
-    return ordered
-
-
-def _external_service_task_definition(resources: dict[str, Any]) -> None:
-    """Gap 12: moto 5.2.5 cannot create an AWS::ECS::Service without TaskDefinition (KeyError, HTTP 500),
-    which is how an EXTERNAL-controller service looks (its tasks come from task sets). moto ignores
-    deployment controllers anyway, so the emulator's copy names the template's task definition."""
-    task_definitions = [k for k, v in resources.items() if v.get("Type") == "AWS::ECS::TaskDefinition"]
-    for resource in resources.values():
-        properties = resource.get("Properties", {})
-        if resource.get("Type") == "AWS::ECS::Service" and "TaskDefinition" not in properties and task_definitions:
-            properties["TaskDefinition"] = {"Ref": task_definitions[0]}
-
-
-def certificate_arns(template: dict[str, Any]) -> list[str]:
-    """Literal ACM certificate ARNs of the template's listeners."""
-    found = []
-    for resource in (template.get("Resources") or {}).values():
-        if resource.get("Type") in (
-            "AWS::ElasticLoadBalancingV2::Listener",
-            "AWS::ElasticLoadBalancingV2::ListenerCertificate",
-        ):
-            for certificate in (resource.get("Properties") or {}).get("Certificates") or []:
-                arn = certificate.get("CertificateArn") if isinstance(certificate, dict) else None
-                if isinstance(arn, str) and ":acm:" in arn:
-                    found.append(arn)
-    return found
-
-
-def template_for_emulator(template: dict[str, Any], region: str) -> str:
-    adapted = _pin_get_azs(template, region)
-    _external_service_task_definition(adapted.get("Resources", {}))
-    adapted["Resources"] = _dependency_order(adapted.get("Resources", {}))
-    adapted = _placeholders(adapted, adapted.get("Resources", {}), set(unmodelled(template)))
-    return json.dumps(adapted, indent=1)
-
+# Template adaptation (gaps 1, 7, 8, 10, 12 and 30) is deployer.emulator_templates'.
 
 # Runtime gaps 2, 3, 4, 5, 6, 9 and 11: closed around the API calls.
 
@@ -221,6 +103,16 @@ def refresh_outputs(cfn: Any, stack_id: str, capabilities: list[str]) -> None:
     except Exception as exc:
         if NO_UPDATES not in str(exc):
             raise
+
+
+def outputs_current(stack: dict[str, Any], template: dict[str, Any]) -> bool:
+    """Whether gap 2's refresh can be left out: a created stack that has Outputs computed them from its
+    one template, which happens when the emulator computes them on ExecuteChangeSet itself (the hand-off
+    emulator, tests/moto_server_patches.py); so does a created stack whose template declares none.
+    After an update the Outputs may be the previous template's: those are always refreshed."""
+    if stack["StackStatus"] != "CREATE_COMPLETE":
+        return False
+    return bool(stack.get("Outputs")) or not template.get("Outputs")
 
 
 def is_no_updates(exc: Exception) -> bool:
@@ -264,9 +156,18 @@ def guard_obsolete_create(cfn: Any) -> None:
     such a change set (InvalidChangeSetStatus: it is obsolete, or its stack is busy). Refuse it the
     same way before the call, naming the stack, its status and what to do."""
 
+    # A change set's stack and name never change: what the planner's DescribeChangeSet showed (on this
+    # client) serves here, which leaves one DescribeStacks per execution.
+    seen: dict[str, dict[str, str]] = {}
+
+    def remember(parsed: dict[str, Any], **_: Any) -> None:
+        if all(parsed.get(k) for k in ("ChangeSetId", "ChangeSetName", "StackName", "StackId")):
+            seen[parsed["ChangeSetId"]] = {k: parsed[k] for k in ("ChangeSetName", "StackName", "StackId")}
+
     def before_execute(params: dict[str, Any], **_: Any) -> None:
         named = {k: params[k] for k in ("ChangeSetName", "StackName") if k in params}
-        described = cfn.describe_change_set(**named)
+        described = seen.get(named["ChangeSetName"]) if list(named) == ["ChangeSetName"] else None
+        described = described or cfn.describe_change_set(**named)
         current = describe_stack(cfn, described["StackName"])
         if current is None or current["StackId"] == described["StackId"]:
             return
@@ -278,6 +179,7 @@ def guard_obsolete_create(cfn: Any) -> None:
         )
         raise ClientError({"Error": {"Code": OBSOLETE_CHANGE_SET, "Message": message}}, "ExecuteChangeSet")
 
+    cfn.meta.events.register("after-call.cloudformation.DescribeChangeSet", remember)
     cfn.meta.events.register("before-parameter-build.cloudformation.ExecuteChangeSet", before_execute)
 
 
@@ -292,6 +194,7 @@ class EmulatorProvider:
     def __init__(self, endpoint: str, ephemeral: bool = False):
         self.endpoint, self.ephemeral = endpoint, ephemeral
         self._stand_ins: dict[tuple[str, str], str] = {}  # (certificate ARN, region) -> the emulator's
+        self._bodies: dict[tuple[int, str], tuple[dict[str, Any], str]] = {}  # (id(template), region) -> body
 
     def clients(self, profile: str | None) -> Aws:
         # No profile: the emulator must never be sent real credentials.
@@ -312,9 +215,15 @@ class EmulatorProvider:
         return normalise_stack(describe_stack(cfn, name_or_id))
 
     def prepare_template(self, entry: StackEntry) -> str:
-        adapted = template_for_emulator(entry.template, entry.region)
+        # Made once per template and region: planning, judging and completing a stack each need it (tens of
+        # milliseconds per template), and a loaded manifest's templates do not change.
+        cached = self._bodies.get((id(entry.template), entry.region))
+        if cached and cached[0] is entry.template:
+            return cached[1]
+        adapted = body_for_emulator(entry.template, entry.region)
         for arn in sorted(set(certificate_arns(entry.template))):
             adapted = adapted.replace(json.dumps(arn), json.dumps(self._stand_in_certificate(arn, entry.region)))
+        self._bodies[(id(entry.template), entry.region)] = (entry.template, adapted)
         return adapted
 
     def _stand_in_certificate(self, arn: str, region: str) -> str:
@@ -367,6 +276,8 @@ class EmulatorProvider:
         return ExecuteFailure(lines, stack_left=True)
 
     def after_execute(self, cfn: Any, stack: dict[str, Any], entry: StackEntry) -> dict[str, Any]:
+        if outputs_current(stack, entry.template):
+            return stack
         refresh_outputs(cfn, stack["StackId"], entry.capabilities)
         refreshed: dict[str, Any] = cfn.describe_stacks(StackName=stack["StackId"])["Stacks"][0]
         return refreshed

@@ -1,9 +1,12 @@
 """The stale guard of plan and apply: is out/<env>/ what params/ generates today?
 
 The deployer imports nothing of the generator (see tests/test_layout.py), so it asks the generator's
-own program: ``fargate-generate --check --env ENV --out-dir OUT --params-dir PARAMS``, the console
+own program: ``fargate-generate --check --cached --env ENV --out-dir OUT --params-dir PARAMS``, the console
 script installed next to this Python. That needs params/ beside out/ (the project's layout); a
 hand-off team's out/ tree has none, and the check is then skipped with a note saying why.
+
+``start_all`` starts that process and returns at once, so that apply's read-only look at the deployed
+stacks (deployer.up_to_date) runs meanwhile; cli waits for the result before anything is shown or changed.
 """
 
 from __future__ import annotations
@@ -56,20 +59,34 @@ def _skipped(out: Path, env: str) -> str | None:
     return None
 
 
+def _start(out: Path, envs: list[str]) -> subprocess.Popen[str]:
+    """The generator's check of ``envs``, started (see _finish)."""
+    # --cached: when every input and out/ are as the generator's last run recorded, it answers from that
+    # record (~50 ms) instead of building every template again (~0.5 s); CI's own check never uses it.
+    command = [str(generator()), "--check", "--cached", *(a for env in envs for a in ("--env", env))]
+    command += ["--out-dir", str(out), "--params-dir", str(out.resolve().parent / "params")]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _finish(process: subprocess.Popen[str], out: Path) -> tuple[int, list[str], list[tuple[str, str]]]:
+    """(exit code, its lines, the differences found as (kind, path)) of a started check, as subprocess.run
+    would give them (on a timeout the process is killed and TimeoutExpired raised)."""
+    try:
+        stdout, stderr = process.communicate(timeout=CHECK_TIMEOUT)
+    except BaseException:
+        process.kill()
+        process.wait()
+        raise
+    lines = (stdout + stderr).splitlines()
+    return process.returncode, lines, [(m[1], _shown(m[2].strip(), out)) for m in map(DIFFERENCE.match, lines) if m]
+
+
 def _run(out: Path, envs: list[str]) -> tuple[int, list[str], list[tuple[str, str]]]:
     """One generator run over ``envs``: (exit code, its lines, the differences found as (kind, path))."""
-    command = [str(generator()), "--check", *(a for env in envs for a in ("--env", env))]
-    command += ["--out-dir", str(out), "--params-dir", str(out.resolve().parent / "params")]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=CHECK_TIMEOUT, check=False)
-    lines = (done.stdout + done.stderr).splitlines()
-    return done.returncode, lines, [(m[1], _shown(m[2].strip(), out)) for m in map(DIFFERENCE.match, lines) if m]
+    return _finish(_start(out, envs), out)
 
 
-def check(out: Path, env: str) -> Staleness:
-    skipped = _skipped(out, env)
-    if skipped:
-        return Staleness(skipped=skipped)
-    code, lines, found = _run(out, [env])
+def _judged(code: int, lines: list[str], found: list[tuple[str, str]]) -> Staleness:
     if code == 0:
         return Staleness()
     if code == 1 and found:
@@ -78,20 +95,56 @@ def check(out: Path, env: str) -> Staleness:
     return Staleness(problem=detail)
 
 
-def check_all(out: Path, envs: list[str]) -> dict[str, Staleness]:
-    """check() of each environment, with one generator run for all of them when that run finds every
-    one current or only differences (each file is in its environment's folder: params/<env>.yaml
-    generates out/<env>/); otherwise (params/ refused) each is checked on its own, for its own words."""
-    checked = [env for env in envs if not _skipped(out, env)]
-    if len(checked) < 2:
+def check(out: Path, env: str) -> Staleness:
+    skipped = _skipped(out, env)
+    if skipped:
+        return Staleness(skipped=skipped)
+    return _judged(*_run(out, [env]))
+
+
+class Pending:
+    """check_all() started: the generator runs while the caller does other work (apply's read-only
+    look, deployer.up_to_date); ``result`` waits for it. As a context manager, it stops the generator
+    when the block fails."""
+
+    def __init__(self, out: Path, envs: list[str]):
+        self.out, self.envs = out, envs
+        self.checked = [env for env in envs if not _skipped(out, env)]
+        self._process = _start(out, self.checked) if self.checked else None
+
+    def __enter__(self) -> Pending:
+        return self
+
+    def __exit__(self, *failed: object) -> None:
+        if self._process is not None and self._process.poll() is None:
+            self._process.kill()
+            self._process.wait()
+
+    def result(self) -> dict[str, Staleness]:
+        """check() of each environment, with one generator run for all of them when that run finds every
+        one current or only differences (each file is in its environment's folder: params/<env>.yaml
+        generates out/<env>/); otherwise (params/ refused) each is checked on its own, for its own words."""
+        out, envs, process = self.out, self.envs, self._process
+        if process is None:
+            return {env: check(out, env) for env in envs}
+        code, lines, found = _finish(process, out)
+        if len(self.checked) == 1:
+            return {env: _judged(code, lines, found) if env in self.checked else check(out, env) for env in envs}
+        by_env: dict[str, list[tuple[str, str]]] = {env: [] for env in self.checked}
+        for kind, path in found:
+            by_env.get(Path(path).parent.name, []).append((kind, path))
+        if code == 0 or (code == 1 and found and sum(map(len, by_env.values())) == len(found)):
+            return {env: Staleness(differences=by_env[env]) if env in by_env else check(out, env) for env in envs}
         return {env: check(out, env) for env in envs}
-    code, _, found = _run(out, checked)
-    by_env: dict[str, list[tuple[str, str]]] = {env: [] for env in checked}
-    for kind, path in found:
-        by_env.get(Path(path).parent.name, []).append((kind, path))
-    if code == 0 or (code == 1 and found and sum(map(len, by_env.values())) == len(found)):
-        return {env: Staleness(differences=by_env[env]) if env in by_env else check(out, env) for env in envs}
-    return {env: check(out, env) for env in envs}
+
+
+def start_all(out: Path, envs: list[str]) -> Pending:
+    return Pending(out, envs)
+
+
+def check_all(out: Path, envs: list[str]) -> dict[str, Staleness]:
+    """check() of each environment (see Pending.result), the generator run waited for at once."""
+    return Pending(out, envs).result()
 
 
 def guard(out: Path, env: str, allow_stale: bool, result: Staleness | None = None) -> str | None:
