@@ -14,6 +14,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from tests.helpers import OUT, lint
 
 
@@ -34,12 +36,14 @@ def _misspell_cidr_block(body: dict) -> None:
     body["Resources"]["Vpc"]["Properties"]["CidrBlok"] = "10.0.0.0/16"
 
 
+@pytest.mark.slow
 def test_every_template_in_out_is_lint_clean():
     result = _lint(*sorted(OUT.glob("*/*.json")))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "0 finding(s)" in result.stderr
 
 
+@pytest.mark.slow
 def test_gate_fails_on_a_cfn_lint_finding(tmp_path):
     logging_disabled = logging.root.manager.disable
     result = _lint(_bad_network(tmp_path, _misspell_cidr_block))
@@ -49,6 +53,7 @@ def test_gate_fails_on_a_cfn_lint_finding(tmp_path):
     assert logging.root.manager.disable == logging_disabled
 
 
+@pytest.mark.slow
 def test_gate_fails_on_a_checkov_finding(tmp_path):
     # Without its written skip, the log group's checkov finding must fail the gate.
     result = _lint(_bad_network(tmp_path, lambda body: body["Resources"]["FlowLogGroup"].pop("Metadata")))
@@ -56,6 +61,7 @@ def test_gate_fails_on_a_checkov_finding(tmp_path):
     assert "checkov CKV_AWS_158" in result.stdout and "FlowLogGroup" in result.stdout
 
 
+@pytest.mark.slow
 def test_findings_of_both_tools_are_file_line_tool_rule_message(tmp_path):
     """One format for every finding, in file and line order; checkov's line is where its resource starts."""
 
@@ -80,6 +86,7 @@ def test_findings_of_both_tools_are_file_line_tool_rule_message(tmp_path):
     assert "CidrBlok" in text[cfn_lint_line - 1]
 
 
+@pytest.mark.slow
 def test_warm_cache_skips_unchanged_templates_and_rechecks_changed_ones(tmp_path, monkeypatch):
     monkeypatch.delenv("LINT_NO_CACHE", raising=False)  # CI sets it; this test is about the cache
     template = tmp_path / "network.json"
@@ -117,8 +124,28 @@ def test_cache_key_covers_tool_versions_config_and_rules(monkeypatch, tmp_path):
     monkeypatch.setattr(lint_cli, "CONFIG", config)
     with_config = lint_cli.toolchain_fingerprint()
     assert with_config != with_rule
-    monkeypatch.setattr(lint_cli.metadata, "version", lambda name: "0.0.0")
-    assert lint_cli.toolchain_fingerprint() != with_config
+    package = tmp_path / "lintgate"
+    package.mkdir()
+    for module in lint_cli.PACKAGE.glob("*.py"):
+        shutil.copy(module, package)
+    monkeypatch.setattr(lint_cli, "PACKAGE", package)
+    assert lint_cli.toolchain_fingerprint() == with_config
+    (package / "lean.py").write_text((package / "lean.py").read_text() + "# changed\n")
+    with_module = lint_cli.toolchain_fingerprint()
+    assert with_module != with_config
+    monkeypatch.setattr(lint_cli, "tool_versions", lambda: ["cfn_lint==0.0.0", "checkov==0.0.0"])
+    assert lint_cli.toolchain_fingerprint() != with_module
+
+
+def test_the_tool_versions_are_those_importlib_metadata_reads():
+    from importlib import metadata
+
+    from lintgate import cli as lint_cli
+
+    assert lint_cli.tool_versions() == [
+        f"cfn_lint=={metadata.version('cfn-lint')}",
+        f"checkov=={metadata.version('checkov')}",
+    ]
 
 
 def test_a_missing_file_is_bad_usage():
