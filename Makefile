@@ -41,9 +41,13 @@ check-python: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest $(ARGS)
 
-# Everything except the end-to-end tests against the local AWS endpoint (marker `deploy`).
+# The inner loop (target: at most 0.2x the time of `make test`, which runs every test): all tests but
+# those marked `deploy` (end-to-end against the local AWS endpoint) or `slow` (seconds each without an
+# endpoint: the whole lint gate, i.e. cfn-lint with all its rules and checkov, or the AWS CLI or
+# shellcheck as programs). A new test of either kind gets the mark; setup.cfg describes both.
+# The bench (scripts/dev/figures.py) times the -m expression of the line below.
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -m "not deploy" $(ARGS)
+	$(BIN)/python -m pytest -m "not deploy and not slow" $(ARGS)
 
 plan: $(STAMP)
 	$(BIN)/fargate-generate --check

@@ -22,6 +22,9 @@ from botocore.validate import ParamValidator
 
 from blueprints.engines.release_commands import wait_for_ecs_deployment
 
+# bash and the real AWS CLI in subprocesses, a CLI start per call: seconds per test.
+pytestmark = pytest.mark.slow
+
 MODEL = botocore.session.get_session().get_service_model("ecs")
 PREFIX = "arn:aws:ecs:eu-west-1:123456789012"
 OURS = f"{PREFIX}:task-definition/webapp-web:7"

@@ -265,6 +265,7 @@ def test_release_step_waits_for_shift_and_bake_time(settings, minutes):
     [{"deployment_config": "Canary10Percent5Minutes"}, _custom("linear", 20, 2, wait=5)],
     ids=["canary", "linear"],
 )
+@pytest.mark.slow
 def test_generated_canary_and_linear_templates_are_lint_clean(tmp_path, settings):
     path = _write(tmp_path, **settings)
     out = tmp_path / "out"

@@ -79,7 +79,8 @@ def test_check_cached_answers_from_the_record_only_while_every_input_is_unchange
     stale = _generate(str(params), "--out-dir", str(out), "--check", "--cached", "--env", "dev")
     assert stale.returncode == 1 and "stale:" in stale.stdout and "service.json" in stale.stdout
     edited.write_text(original)
-    (params / "dev.yaml").write_text((params / "dev.yaml").read_text().replace("cpu: 256", "cpu: 512").replace("memory: 512", "memory: 1024"))
+    bigger = (params / "dev.yaml").read_text().replace("cpu: 256", "cpu: 512").replace("memory: 512", "memory: 1024")
+    (params / "dev.yaml").write_text(bigger)
     changed = _generate(str(params), "--out-dir", str(out), "--check", "--cached", "--env", "dev")
     assert changed.returncode == 1 and "stale:" in changed.stdout
     # --no-cache wins over --cached.

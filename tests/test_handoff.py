@@ -85,6 +85,7 @@ def test_script_is_the_manifest_rendered(env):
             assert f"value=$(output {upstream} {ref.output} {key})" in block
 
 
+@pytest.mark.slow
 def test_script_passes_shellcheck():
     shellcheck = shutil.which("shellcheck")
     if shellcheck is None:

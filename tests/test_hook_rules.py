@@ -359,6 +359,7 @@ def test_the_allowance_is_only_hooks_a_misspelled_section_still_fails():
     assert any(rule == "E1001" and "Output" in message for rule, message in found), found
 
 
+@pytest.mark.slow
 def test_the_gate_runs_the_project_rules_beside_all_of_cfn_lints_own(tmp_path):
     """End to end, as `make lint` runs it: the console script with .cfnlintrc and every cfn-lint rule."""
     body = _load("valid.json")

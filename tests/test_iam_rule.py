@@ -208,6 +208,7 @@ def _load(path: Path) -> dict:
     return json.loads(path.read_text())
 
 
+@pytest.mark.slow
 def test_the_lint_gate_runs_the_rule(tmp_path):
     """make lint (fargate-lint with .cfnlintrc) loads E9110 from lintgate.rules and fails on a grant AWS would deny."""
     from tests.helpers import lint as run_gate

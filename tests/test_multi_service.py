@@ -301,6 +301,7 @@ def test_the_platform_opens_the_ports_of_a_service_with_listeners_of_its_own(var
     assert egress == [80, 8000]
 
 
+@pytest.mark.slow
 def test_every_template_of_three_engines_is_lint_clean(variant, tmp_path):
     folder = tmp_path / "apps"
     folder.mkdir()

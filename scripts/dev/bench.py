@@ -27,10 +27,12 @@ NAMES = {
     "import_floor": "python -c 'import troposphere, awacs' (floor)",
     "generate_all": "generate all environments (--no-cache)",
     "generate_unchanged": "generate, nothing changed (fast path)",
+    "python_start": "python -c pass (interpreter start, for context)",
+    "generator_imports": "the generator's imports alone (for context)",
     "lint_one_changed": "fargate-lint, one changed template (all gates)",
     "bare_cfn_lint_one": "bare cfn-lint, same template and region",
     "lint_all_warm": "fargate-lint everything, warm",
-    "tests_fast_tier": 'pytest -m "not deploy" (fast tier)',
+    "tests_fast_tier": "make test-fast (fast tier)",
     "tests_full": "pytest, full suite (emulator)",
     "apply_one_env": "fargate-deploy apply, 1 environment, fresh (emulator)",
     "apply_four_envs": "fargate-deploy apply, 4 environments at once, fresh",
@@ -78,6 +80,13 @@ def _extra_rows(results: dict) -> list[str]:
         rows.append(
             f"Per-environment fit: {fit['slope'] * 1000:.1f} ms per extra environment, "
             f"{fit['intercept'] * 1000:.0f} ms fixed, R² {fit['r2']:.4f}."
+        )
+    ratios = results["generation"].get("ratios", {})
+    if "python_start/floor" in ratios:
+        rows.append(
+            "Lower bounds, for context: starting the interpreter is "
+            f"{ratios['python_start/floor']['median']:.2f}× the floor, the generator's imports alone (before "
+            f"building anything) {ratios['generator_imports/floor']['median']:.2f}×."
         )
     from deployer import waiting
 

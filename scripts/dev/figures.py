@@ -18,6 +18,9 @@ from .measure import ROOT, Cmd, fit_line, interleaved, ratio
 PY = sys.executable
 BIN = Path(PY).parent  # the console scripts of the installed project
 ENV_COUNTS = (1, 16, 64)
+# What a full generate imports before it builds anything: pydantic and the config models, troposphere
+# and awacs with the resource modules the blueprints use, jinja2, PyYAML.
+GENERATOR_IMPORTS = "import os; os.environ['PYDANTIC_DISABLE_PLUGINS'] = '__all__'; import blueprints.environment"
 
 
 def target(name: str, value: float, limit: float, unit: str) -> dict:
@@ -44,11 +47,18 @@ def generation(runs: int, tmp: Path) -> dict:
             "import_floor": Cmd([PY, "-c", "import troposphere, awacs"]),
             "generate_all": Cmd([PY, "generate.py", "-q", "--no-cache", "--out-dir", str(out_full)]),
             "generate_unchanged": Cmd([PY, "generate.py", "-q", "--out-dir", str(out_same)]),
+            # Context, not targets: what any run pays before doing anything of its own.
+            "python_start": Cmd([PY, "-c", "pass"]),
+            "generator_imports": Cmd([PY, "-c", GENERATOR_IMPORTS]),
         },
         runs,
     )
     full = ratio(group, "generate_all", "import_floor")
     same = ratio(group, "generate_unchanged", "import_floor")
+    bounds = {
+        "python_start/floor": ratio(group, "python_start", "import_floor"),
+        "generator_imports/floor": ratio(group, "generator_imports", "import_floor"),
+    }
     scaling = interleaved(
         {
             f"generate_{n}_envs": Cmd(
@@ -71,7 +81,7 @@ def generation(runs: int, tmp: Path) -> dict:
     per_env_ms = line["slope"] * 1000
     return {
         "figures": {**group, **scaling},
-        "ratios": {"generate_all/floor": full, "generate_unchanged/floor": same},
+        "ratios": {"generate_all/floor": full, "generate_unchanged/floor": same, **bounds},
         "fit": line,
         "targets": [
             target("generate all environments / import floor", full["median"], 3.0, "×"),
@@ -123,10 +133,16 @@ def _is_template(path: Path) -> bool:
 
 
 def tests(runs: int) -> dict:
+    """The fast tier is exactly `make test-fast`: the -m expression of its recipe, read from the Makefile."""
+    import shlex
+
+    makefile = (ROOT / "Makefile").read_text().splitlines()
+    recipe = shlex.split(makefile[makefile.index("test-fast: $(STAMP)") + 1])
+    fast_tier = recipe[recipe.index("-m", recipe.index("pytest")) + 1]  # pytest's -m, not python's
     pytest = [PY, "-m", "pytest", "-p", "no:cacheprovider", "-q"]
     group = interleaved(
         {
-            "tests_fast_tier": Cmd([*pytest, "-m", "not deploy"], ok_codes=None),
+            "tests_fast_tier": Cmd([*pytest, "-m", fast_tier], ok_codes=None),
             "tests_full": Cmd(pytest, ok_codes=None),
         },
         runs,
@@ -135,6 +151,7 @@ def tests(runs: int) -> dict:
     fast = ratio(group, "tests_fast_tier", "tests_full")
     return {
         "figures": group,
+        "fast_tier": fast_tier,
         "ratios": {"tests_fast_tier/tests_full": fast},
         "targets": [target("fast test tier / full suite", fast["median"], 0.2, "×")],
     }
