@@ -144,3 +144,32 @@ def test_the_body_sent_is_made_once_per_template(monkeypatch):
     changed = _entry({**NETWORK, "Outputs": {}})  # another manifest's template for the same stack
     assert json.loads(provider.prepare_template(changed))["Outputs"] == {}
     assert len(made) == 2
+
+
+def test_the_emulator_lists_moto_s_services_once_with_the_same_answer():
+    from moto import backends
+
+    from tests.moto_server_patches import module_list_read_once
+
+    listed = list(backends.list_of_moto_modules())
+    assert "cloudformation" in listed and "sts" in listed
+    with module_list_read_once():
+        assert list(backends.list_of_moto_modules()) == listed
+        assert backends.list_of_moto_modules() is backends.list_of_moto_modules()
+    assert list(backends.list_of_moto_modules()) == listed  # restored on the way out
+
+
+@pytest.mark.deploy
+def test_the_emulator_still_routes_each_service_with_the_list_read_once():
+    import boto3
+
+    with in_process_server() as endpoint:
+        options = {
+            "endpoint_url": endpoint,
+            "region_name": "eu-west-1",
+            "aws_access_key_id": "testing",
+            "aws_secret_access_key": "testing",
+        }
+        assert boto3.client("sts", **options).get_caller_identity()["Account"]
+        assert boto3.client("cloudformation", **options).describe_stacks()["Stacks"] == []
+        assert boto3.client("ecs", **options).list_clusters()["clusterArns"] == []

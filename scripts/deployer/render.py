@@ -4,7 +4,6 @@ module only renders them, and writes nothing itself (see reporter)."""
 
 from __future__ import annotations
 
-import difflib
 import json
 from typing import Any
 
@@ -272,4 +271,6 @@ def canonical(template_text: str | dict[str, Any]) -> list[str]:
 
 
 def unified(old: list[str], new: list[str], old_name: str, new_name: str) -> list[str]:
+    import difflib  # here: only diff and the change view need it (~3 ms of every command's start)
+
     return list(difflib.unified_diff(old, new, old_name, new_name, lineterm=""))
