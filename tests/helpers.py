@@ -20,11 +20,13 @@ import sys
 from collections.abc import Callable
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
+from typing import Any
 
 import yaml
 
 from blueprints import cli as generate_cli
 from deployer import manifest as deployer_manifest
+from deployer.manifest import StackEntry
 from deployer.plans import ChangeKind, Plan, PlanState
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -261,3 +263,22 @@ def moto_change(logical_id: str, kind: str) -> dict:
         "Type": "Resource",
         "ResourceChange": {"Action": "Modify", "LogicalResourceId": logical_id, "ResourceType": kind},
     }
+
+
+def stack_entry(name: str = "net", template: dict | None = None, **fields: Any) -> StackEntry:
+    """A manifest entry of stack ``app-<name>`` in eu-west-1 with nothing wired: ``fields`` override."""
+    values: dict[str, Any] = {
+        "name": name,
+        "stack_name": f"app-{name}",
+        "template_path": None,
+        "region": "eu-west-1",
+        "parameters": {},
+        "parameters_from_outputs": {},
+        "kept_on_update": [],
+        "depends_on": [],
+        "capabilities": [],
+        "tags": {},
+        "termination_protection": False,
+        "template": {"Resources": {}} if template is None else template,
+    }
+    return StackEntry(**(values | fields))

@@ -23,7 +23,7 @@ from deployer.executor import InFlight, execute
 from deployer.manifest import Manifest, StackEntry
 from deployer.plans import ChangeKind, Plan
 from deployer.reporter import Reporter
-from tests.helpers import fast_waiter, log_group_template, run_deploy, stub_client, write_env
+from tests.helpers import fast_waiter, log_group_template, run_deploy, stack_entry, stub_client, write_env
 from tests.moto_support import client
 
 REGION = "eu-west-1"
@@ -122,20 +122,7 @@ def test_an_upstream_deployed_again_passes_its_new_outputs_on(moto, capsys, tmp_
 
 
 def _entry_named(name: str) -> StackEntry:
-    return StackEntry(
-        name=name,
-        stack_name=f"app-{name}",
-        template_path=None,
-        region=REGION,
-        parameters={},
-        parameters_from_outputs={},
-        kept_on_update=[],
-        depends_on=[],
-        capabilities=[],
-        tags={},
-        termination_protection=False,
-        template={"Resources": {}},
-    )
+    return stack_entry(name, region=REGION)
 
 
 def _counting(cfn, operation: str) -> list[dict]:

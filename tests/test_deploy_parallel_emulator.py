@@ -14,7 +14,7 @@ from yaml.scanner import ScannerError
 from deployer import emulator
 from deployer.emulator_templates import body_for_emulator, template_for_emulator
 from deployer.manifest import StackEntry
-from tests.helpers import log_group_template, run_deploy, write_env
+from tests.helpers import log_group_template, run_deploy, stack_entry, write_env
 from tests.moto_server_patches import in_process_server, outputs_after_change_set
 from tests.moto_support import client
 
@@ -114,20 +114,7 @@ def test_gap2_refresh_still_runs_on_moto_alone(moto, capsys, tmp_path, monkeypat
 
 
 def _entry(template: dict) -> StackEntry:
-    return StackEntry(
-        name="net",
-        stack_name="app-net",
-        template_path=None,
-        region="eu-west-1",
-        parameters={},
-        parameters_from_outputs={},
-        kept_on_update=[],
-        depends_on=[],
-        capabilities=[],
-        tags={},
-        termination_protection=False,
-        template=template,
-    )
+    return stack_entry("net", template)
 
 
 def test_the_body_sent_is_made_once_per_template(monkeypatch):
