@@ -13,7 +13,8 @@ A run that wrote (or found current) out/ records a digest of everything the outp
 
 The next run with the same digest prints what a full run would and stops before importing
 troposphere, pydantic or jinja2. Only the standard library is used here, on purpose.
-``--check`` (CI) never uses it; ``--no-cache`` turns it off.
+``--check`` (CI) never uses it; ``--check --cached`` (the deployer's stale guard) answers from a
+record kept beside params/ instead, and a full check there records; ``--no-cache`` turns both off.
 """
 
 from __future__ import annotations

@@ -156,7 +156,8 @@ def serve() -> Iterator[Any]:
 
 
 def wait(endpoint: str, tmp_path: Path, deadline_minutes: int = 50) -> subprocess.CompletedProcess[str]:
-    """The wait as the buildspec runs it (the step before set TASK_DEFINITION_ARN), `sleep` a no-op."""
+    """The wait as the buildspec runs it (the step before set TASK_DEFINITION_ARN; bash with the
+    ``set -euo pipefail`` of release.yml.j2), `sleep` a no-op."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir(exist_ok=True)
     (bin_dir / "sleep").write_text("#!/bin/sh\n")
@@ -176,7 +177,9 @@ def wait(endpoint: str, tmp_path: Path, deadline_minutes: int = 50) -> subproces
         "TASK_DEFINITION_ARN": OURS,
     }
     script = wait_for_ecs_deployment("CLUSTER_NAME", "SERVICE_NAME", deadline_minutes)
-    return subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True, timeout=120, check=False)
+    return subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
 
 
 def test_successful_deployment_of_the_task_definition_passes(serve, tmp_path):

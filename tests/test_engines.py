@@ -4,6 +4,7 @@ least-privilege roles, the hook's contract per engine, and params validation of 
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -11,6 +12,7 @@ from blueprints import naming
 from blueprints.config import EnvironmentConfig, ParamsError, load_environment
 from blueprints.stacks import service
 from tests.helpers import OUT, copy_params, edit_params, environments, role_statements, template
+from tests.test_pipeline import _resource_types
 
 
 def _config(**service_overrides) -> EnvironmentConfig:
@@ -418,3 +420,43 @@ def test_ecs_release_role_keeps_describe_services_for_a_release_started_before_a
     ]
     service_arn = "arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:service/${ClusterName}/${ServiceName}"
     assert granted == [[{"Fn::Sub": service_arn}]]
+
+
+def _arn_types(service_name: str, arn: str) -> set[str]:
+    """The IAM resource types of ``service_name`` whose ARN format (cfn-lint's Policies.json, from the
+    Service Authorization Reference) ``arn``, a Sub string over the pseudo parameters, has."""
+    from cfnlint.data import AdditionalSpecs
+    from cfnlint.helpers import load_resource
+
+    pseudo = {"${AWS::Partition}": "${Partition}", "${AWS::Region}": "${Region}", "${AWS::AccountId}": "${Account}"}
+    for name, placeholder in pseudo.items():
+        arn = arn.replace(name, placeholder)
+    kinds = load_resource(AdditionalSpecs, "Policies.json")[service_name]["Resources"]
+    return {
+        kind
+        for kind, spec in kinds.items()
+        for pattern in spec.get("ARNFormats", [])
+        if re.fullmatch(".*".join(re.escape(part) for part in pattern.split(".*")), arn)
+    }
+
+
+@pytest.mark.parametrize("env", ECS_ENVS)
+def test_ecs_release_role_watches_service_deployments_on_the_resources_iam_takes(env):
+    [statement] = [
+        s
+        for role, s in role_statements(template(env, "pipeline"))
+        if role == "ReleaseRole" and "ecs:ListServiceDeployments" in s["Action"]
+    ]
+    # The resource each call is authorized on (ECS developer guide, "Permissions required for viewing
+    # Amazon ECS service deployments"): the service for the listing, then the deployment and the revision.
+    needs = {
+        "ecs:ListServiceDeployments": "service",
+        "ecs:DescribeServiceDeployments": "service-deployment",
+        "ecs:DescribeServiceRevisions": "service-revision",
+    }
+    assert sorted(statement["Action"]) == sorted(needs)
+    for action, kind in needs.items():
+        assert kind in _resource_types(action), action
+    # Each resource has exactly one of those formats (task-definition's "arn:...:ecs:...:.*" takes any).
+    granted = [_arn_types("ecs", resource["Fn::Sub"]) & set(needs.values()) for resource in statement["Resource"]]
+    assert sorted(kind for kinds in granted for kind in kinds) == sorted(needs.values())

@@ -24,6 +24,7 @@ from blueprints import environment, naming
 from blueprints.config import load_environment
 from blueprints.config.routing import MAX_CONDITION_VALUES, MAX_PRIORITY
 from tests.helpers import OUT, PARAMS, lint, multi_service_environments, resources, role_statements
+from tests.test_pipeline import _resource_types
 
 CERT = "arn:aws:acm:eu-west-1:111122223333:certificate/00000000-0000-0000-0000-000000000000"
 LISTENER = "AWS::ElasticLoadBalancingV2::Listener"
@@ -226,20 +227,10 @@ def test_the_ecs_service_may_rewrite_only_its_own_rules():
     assert listeners == [[{"Ref": "ProductionListenerArn"}, {"Ref": "TestListenerArn"}]]
     # Scoping them this way works only because IAM takes resource-level permissions for both: rules
     # for ModifyRule, listeners for ModifyListener (Service Authorization Reference, bundled with cfn-lint).
-    assert "listener-rule/app" in _iam_resource_types("elasticloadbalancing:ModifyRule")
-    assert "listener/app" in _iam_resource_types("elasticloadbalancing:ModifyListener")
+    assert "listener-rule/app" in _resource_types("elasticloadbalancing:ModifyRule")
+    assert "listener/app" in _resource_types("elasticloadbalancing:ModifyListener")
     every_action = [a for _, s in role_statements(template) for a in actions(s)]
     assert not any(a in ("elasticloadbalancing:*", "*") for a in every_action)
-
-
-def _iam_resource_types(action: str) -> list[str]:
-    """The resource types IAM accepts for ``action``: cfn-lint's Policies.json (the Service Authorization
-    Reference); a KeyError if IAM has no such action."""
-    from cfnlint.data import AdditionalSpecs
-    from cfnlint.helpers import load_resource
-
-    service, name = action.split(":")
-    return load_resource(AdditionalSpecs, "Policies.json")[service]["Actions"][name.lower()].get("Resources", [])
 
 
 def test_the_codedeploy_role_may_rewrite_only_its_own_rules():
@@ -248,7 +239,7 @@ def test_the_codedeploy_role_may_rewrite_only_its_own_rules():
         s for s in statements(template, "CodeDeployServiceRole") if "elasticloadbalancing:ModifyRule" in actions(s)
     ]
     assert [s["Resource"] for s in granted] == [[{"Ref": "ProductionListenerRule"}, {"Ref": "TestListenerRule"}]]
-    assert "listener-rule/app" in _iam_resource_types("elasticloadbalancing:ModifyRule")
+    assert "listener-rule/app" in _resource_types("elasticloadbalancing:ModifyRule")
     group = next(iter(resources(template, "AWS::CodeDeploy::DeploymentGroup").values()))
     info = group["LoadBalancerInfo"]["TargetGroupPairInfoList"][0]
     assert info["ProdTrafficRoute"]["ListenerArns"] == [{"Ref": "ProductionListenerArn"}]

@@ -7,6 +7,7 @@ import json
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import ClassVar
 
@@ -15,7 +16,11 @@ import pytest
 from botocore.stub import Stubber
 
 from blueprints.assets import validation_hook as hook
+from blueprints.config.service import ServiceConfig
+from blueprints.stacks.validation_hook import HOOK_TIMEOUT_SECONDS
+from tests.helpers import template
 
+SHIPPED_RETRY_DELAY_SECONDS = hook.RETRY_DELAY_SECONDS  # before no_retry_delay sets it to 0
 EVENT = {"DeploymentId": "d-ABCDEF123", "LifecycleEventHookExecutionId": "hook-exec-1"}
 
 
@@ -43,9 +48,8 @@ class _App(BaseHTTPRequestHandler):
         pass
 
 
-@pytest.fixture
-def server():
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _App)
+def _serve(address: str) -> Iterator[ThreadingHTTPServer]:
+    httpd = ThreadingHTTPServer((address, 0), _App)
     httpd.hosts = []
     # shutdown() waits for the serving loop's next poll: the default 0.5 s would dominate each test.
     thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
@@ -53,6 +57,11 @@ def server():
     yield httpd
     httpd.shutdown()
     httpd.server_close()
+
+
+@pytest.fixture
+def server():
+    yield from _serve("127.0.0.1")
 
 
 @pytest.fixture(autouse=True)
@@ -308,13 +317,7 @@ def test_cloudformation_engine_event_uses_the_codedeploy_contract(server):
 @pytest.fixture
 def server_on_3():
     """The sample app on 127.0.0.3: 127.0.0.2, sorted first, answers nothing on that port."""
-    httpd = ThreadingHTTPServer(("127.0.0.3", 0), _App)
-    httpd.hosts = []
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
-    thread.start()
-    yield httpd
-    httpd.shutdown()
-    httpd.server_close()
+    yield from _serve("127.0.0.3")
 
 
 def test_an_address_that_answers_nothing_is_skipped_for_the_next(server_on_3):
@@ -336,3 +339,62 @@ def test_no_address_answering_is_a_failure():
     port = _closed_port()
     result = hook.run_check(hook.settings(_environ(port)), _FakeEc2(["127.0.0.2", "127.0.0.4"]))
     assert result["passed"] is False and result["address"] == "127.0.0.4"
+
+
+class _LambdaContext:
+    """The one method of Lambda's Python context object the hook calls."""
+
+    def __init__(self, remaining_ms: int):
+        self.remaining_ms = remaining_ms
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
+
+
+def _checked_addresses(monkeypatch) -> list[str]:
+    tried: list[str] = []
+    real_check = hook.check
+
+    def recording_check(base_url, *args, **kwargs):
+        tried.append(base_url.split("//")[1].split(":")[0])
+        return real_check(base_url, *args, **kwargs)
+
+    monkeypatch.setattr(hook, "check", recording_check)
+    return tried
+
+
+def test_another_address_is_tried_only_while_its_whole_check_and_the_report_fit(monkeypatch):
+    # RETRIES 2, TIMEOUT_SECONDS 1, no retry delay here: a check of one path on a silent address
+    # takes up to 2 s; with REPORT_SECONDS kept for the report, 12 s left are enough, 11.9 s not.
+    tried = _checked_addresses(monkeypatch)
+    conf, ec2 = hook.settings(_environ(_closed_port())), _FakeEc2(["127.0.0.2", "127.0.0.4"])
+    assert hook.run_check(conf, ec2, _LambdaContext((hook.REPORT_SECONDS + 2) * 1000))["address"] == "127.0.0.4"
+    assert tried == ["127.0.0.2", "127.0.0.4"]
+    tried.clear()
+    assert hook.run_check(conf, ec2, _LambdaContext((hook.REPORT_SECONDS + 2) * 1000 - 100))["address"] == "127.0.0.2"
+    assert tried == ["127.0.0.2"]
+
+
+def test_both_handlers_pass_their_context_and_keep_time_to_report(monkeypatch):
+    tried = _checked_addresses(monkeypatch)
+    environ, ec2, short = _environ(_closed_port()), _FakeEc2(["127.0.0.2", "127.0.0.4"]), _LambdaContext(1000)
+    client, stubber = _codedeploy("Failed")
+    assert hook.codedeploy_handler(dict(EVENT), short, codedeploy=client, ec2=ec2, environ=environ) == {
+        "status": "Failed"
+    }
+    stubber.assert_no_pending_responses()
+    assert hook.ecs_handler(dict(ECS_EVENT), short, ec2=ec2, environ=environ) == {"hookStatus": "FAILED"}
+    assert tried == ["127.0.0.2", "127.0.0.2"]
+
+
+def test_one_address_always_fits_in_the_function_timeout():
+    """The first address is always checked: with the template's settings and the most paths a service
+    may list, its longest check (every attempt timing out, then the retry delays) and the report fit in
+    the function's Timeout."""
+    function = template("dev", "service")["Resources"]["ValidationHookFunction"]["Properties"]
+    variables = function["Environment"]["Variables"]
+    assert (variables["TIMEOUT_SECONDS"], variables["RETRIES"], function["Timeout"]) == ("5", "3", HOOK_TIMEOUT_SECONDS)
+    with pytest.raises(ValueError, match="must list 1 to 10 paths"):
+        ServiceConfig.model_validate({"validation_paths": ["/"] * 11})
+    per_path = 3 * 5 + SHIPPED_RETRY_DELAY_SECONDS * (1 + 2)
+    assert 10 * per_path + hook.REPORT_SECONDS <= HOOK_TIMEOUT_SECONDS

@@ -21,6 +21,7 @@ import urllib.request
 log = logging.getLogger()
 log.setLevel(logging.INFO)
 RETRY_DELAY_SECONDS = 2  # times the attempt number
+REPORT_SECONDS = 10  # of the invocation's time, kept for the report (a timed-out function sends none)
 
 
 def check(base_url, paths, expected_status, body_substring=None, timeout=5.0, retries=3, host=None):
@@ -79,21 +80,26 @@ def settings(environ=os.environ):
     }
 
 
-def run_check(conf, ec2):
+def run_check(conf, ec2, context=None):
     """Find the private addresses of the load balancer and run ``check`` through its test listener.
 
     The hook runs in the VPC, and the load balancer's security group admits the hook's group on
     the test port; that works only on private addresses, which its network interfaces carry (one
     per zone). An address that answers nothing at all (a node being replaced, a zone's network
-    down) is skipped for the next; an answer, good or bad, is the application's verdict.
+    down) is skipped for the next while the Lambda ``context`` has time for its whole check; an
+    answer, good or bad, is the application's verdict.
     """
     found = ec2.describe_network_interfaces(
         Filters=[{"Name": "description", "Values": ["ELB " + conf["load_balancer"]]}])
     addresses = sorted(i["PrivateIpAddress"] for i in found["NetworkInterfaces"])
     if not addresses:
         raise RuntimeError("no network interface found for load balancer " + conf["load_balancer"])
+    retries = conf["retries"]
+    longest = len(conf["paths"]) * (retries * conf["timeout"] + RETRY_DELAY_SECONDS * retries * (retries - 1) / 2)
     result = None
     for address in addresses:
+        if result and context and context.get_remaining_time_in_millis() < (longest + REPORT_SECONDS) * 1000:
+            break
         base_url = "%s://%s:%d" % (conf["scheme"], address, conf["port"])
         result = check(base_url, conf["paths"], conf["expected_status"], conf["body_substring"],
                        conf["timeout"], conf["retries"], host=conf["host"])
@@ -111,7 +117,7 @@ def codedeploy_handler(event, context, codedeploy=None, ec2=None, environ=None):
     deployment, execution = event["DeploymentId"], event["LifecycleEventHookExecutionId"]
     status = "Failed"
     try:
-        result = run_check(settings(environ or os.environ), ec2 or boto3.client("ec2"))
+        result = run_check(settings(environ or os.environ), ec2 or boto3.client("ec2"), context)
         status = "Succeeded" if result["passed"] else "Failed"
     except Exception:
         log.exception("validation of deployment %s could not run", deployment)
@@ -140,7 +146,7 @@ def ecs_handler(event, context, ec2=None, environ=None):
             import boto3
 
             ec2 = boto3.client("ec2")
-        result = run_check(settings(environ or os.environ), ec2)
+        result = run_check(settings(environ or os.environ), ec2, context)
         status = "SUCCEEDED" if result["passed"] else "FAILED"
     except Exception:
         log.exception("validation of revision %s could not run", revision)

@@ -48,10 +48,6 @@ from .ecs_shifts import (
 )
 from .registry import register
 
-# The release step's wait gives up this long before the project's timeout, so it says why it stopped
-# (the register and update commands and the build's provisioning run first).
-RELEASE_WAIT_MARGIN_MINUTES = 10
-
 if TYPE_CHECKING:
     from ..config import EnvironmentConfig
     from ..config.service import ServiceConfig
@@ -59,6 +55,9 @@ if TYPE_CHECKING:
 
 LOAD_BALANCER_ROLE = "EcsLoadBalancerRole"
 HOOK_INVOKE_ROLE = "EcsHookInvokeRole"
+# The release step's wait gives up this long before the project's timeout, so it says why it stopped
+# (the register and update commands and the build's provisioning run first).
+RELEASE_WAIT_MARGIN_MINUTES = 10
 
 __all__ = [
     "CFN_MAX_SHIFT_MINUTES",
