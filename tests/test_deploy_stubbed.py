@@ -228,6 +228,25 @@ def test_throttling_is_retried_in_standard_mode(moto):
     assert answer["Stacks"] == [] and answer["ResponseMetadata"]["RetryAttempts"] == 2 and len(calls) == 3
 
 
+def test_every_client_gets_the_written_retry_settings_and_they_stay_as_written():
+    """botocore's Config counts max_attempts as retries and keeps first call + retries as
+    total_max_attempts (its docs: boto3 guide/retries.html), rewriting the retries it is given."""
+    import copy
+
+    written = copy.deepcopy(aws_module.RETRY_CONFIG), copy.deepcopy(aws_module.PROBE_CONFIG)
+    aws = aws_module.Aws(
+        endpoint_url="http://127.0.0.1:9", credentials={"aws_access_key_id": "a", "aws_secret_access_key": "b"}
+    )
+    for service in ("cloudformation", "s3", "cloudformation"):
+        config = aws.client(service, "eu-west-1").meta.config
+        assert config.retries == {"mode": "standard", "total_max_attempts": 11}
+        assert config.max_pool_connections == 32
+    for _ in range(2):
+        probe = aws._new_client("sts", "eu-west-1", aws_module.PROBE_CONFIG).meta.config
+        assert probe.retries == {"mode": "standard", "total_max_attempts": 1} and probe.connect_timeout == 2
+    assert written == (aws_module.RETRY_CONFIG, aws_module.PROBE_CONFIG)  # as first read
+
+
 def test_wait_gives_up_after_the_timeout_without_touching_the_stack():
     cfn = _cfn()
     clock = iter([0.0, 10.0, 20.0, 5000.0, 5000.0])

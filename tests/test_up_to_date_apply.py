@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from blueprints import manifest as contract
-from deployer import USAGE, aws, up_to_date
+from deployer import USAGE, aws, emulator, up_to_date
 from deployer.query_api import Credentials, FullPath
 from tests.helpers import log_group_template, run_deploy, write_env
 from tests.moto_support import client as moto_client
@@ -169,7 +169,10 @@ def clean_env(monkeypatch, tmp_path):
 
 def test_static_keys_in_the_environment_are_used_and_anything_else_is_left_to_botocore(clean_env, tmp_path):
     local = "http://127.0.0.1:5055"
-    assert up_to_date.target(local, "any-profile") == up_to_date.EMULATOR_CREDENTIALS
+    # the keys botocore signs with on the normal path: EmulatorProvider's session, whatever the profile
+    resolved = emulator.EmulatorProvider(local).clients("any-profile").session.get_credentials()
+    signed_by_botocore = Credentials(resolved.access_key, resolved.secret_key, resolved.token)
+    assert up_to_date.target(local, "any-profile") == signed_by_botocore
     assert up_to_date.target(None, None) is None  # no keys: botocore's chain (profiles, SSO, roles...)
     clean_env.setenv("AWS_ACCESS_KEY_ID", "AKID")
     clean_env.setenv("AWS_SECRET_ACCESS_KEY", "secret")
@@ -194,7 +197,7 @@ def test_static_keys_in_the_environment_are_used_and_anything_else_is_left_to_bo
         clean_env.delenv(key)
 
 
-def test_aws_endpoints_only_in_the_standard_partition():
+def test_aws_endpoints_only_in_the_standard_partition(clean_env):
     quick = up_to_date.QuickAws(None, Credentials("a", "b"))
     assert quick.cfn("eu-west-1")._netloc == "cloudformation.eu-west-1.amazonaws.com"
     for region in ("cn-north-1", "us-gov-west-1", "us-iso-east-1"):
@@ -202,3 +205,58 @@ def test_aws_endpoints_only_in_the_standard_partition():
             quick.cfn(region)
     with pytest.raises(FullPath):
         quick.client("s3", "eu-west-1")
+
+
+def test_the_standard_partition_and_its_endpoints_are_botocores(clean_env):
+    """Oracle: botocore's own partitions.json and the endpoint its client resolves for each region."""
+    import boto3
+    import botocore
+
+    partitions = json.loads((Path(botocore.__file__).parent / "data" / "partitions.json").read_text())["partitions"]
+    standard = next(p for p in partitions if p["id"] == "aws")
+    assert up_to_date.AWS_REGION.pattern == standard["regionRegex"]
+    session = boto3.Session(aws_access_key_id="a", aws_secret_access_key="b")
+    quick = up_to_date.QuickAws(None, Credentials("a", "b"))
+    for partition in partitions:
+        for region in (r for r in partition["regions"] if not r.endswith("-global")):
+            if partition["id"] != "aws":
+                with pytest.raises(FullPath):
+                    quick.cfn(region)
+                continue
+            expected = session.client("cloudformation", region_name=region).meta.endpoint_url
+            assert f"https://{quick.cfn(region)._netloc}" == expected, region
+
+
+# --- the stale guard's one generator run for several environments (a stand-in generator) ----------
+
+
+def test_one_generator_run_answers_for_every_environment_and_a_refusal_is_asked_again_per_env(tmp_path, monkeypatch):
+    from deployer import staleness
+
+    out = tmp_path / "out"
+    (tmp_path / "params").mkdir()
+    for env in ("dev", "prod"):
+        (out / env).mkdir(parents=True)
+        (tmp_path / "params" / f"{env}.yaml").write_text("{}\n")
+    runs, answer = tmp_path / "runs", tmp_path / "answer"
+    generator = tmp_path / "fake-generate"
+    generator.write_text(f'#!/bin/sh\necho "$*" >> {runs}\ncat {answer}\nexit $(cat {answer}.code)\n')
+    generator.chmod(0o755)
+    monkeypatch.setattr(staleness, "generator", lambda: generator)
+
+    def result(text: str, code: int, envs: list[str]) -> tuple[dict, list[str]]:
+        answer.write_text(text)
+        Path(f"{answer}.code").write_text(str(code))
+        runs.write_text("")
+        with staleness.Pending(out, envs) as pending:
+            found = pending.result()
+        return found, runs.read_text().splitlines()
+
+    found, ran = result(f"stale:   {out}/prod/service.json\n", 1, ["dev", "prod", "qa"])
+    assert [line.split(" --out-dir")[0] for line in ran] == ["--check --cached --env dev --env prod"]
+    assert found["dev"] == staleness.Staleness() and found["qa"].skipped
+    assert found["prod"].differences == [("stale", "out/prod/service.json")]
+    found, ran = result("params/prod.yaml: bad value\n", 2, ["dev", "prod"])  # refused: each its own run
+    assert len(ran) == 3 and all(f.problem == "params/prod.yaml: bad value" for f in found.values())
+    found, ran = result(f"extra:   {out}/other.json\n", 1, ["dev", "prod"])  # not in one env's folder
+    assert len(ran) == 3 and found["dev"].differences == [("extra", "out/other.json")]

@@ -105,9 +105,9 @@ class Aws:
     def _new_client(self, service: str, region: str, config: dict[str, Any]) -> Any:
         from botocore.config import Config
 
-        client = self.session.client(
-            service, region_name=region, endpoint_url=self.endpoint_url, config=Config(**config)
-        )
+        # A copy: botocore rewrites the retries it is given (max_attempts becomes total_max_attempts).
+        settings = Config(**copy.deepcopy(config))
+        client = self.session.client(service, region_name=region, endpoint_url=self.endpoint_url, config=settings)
         if self.emulator and self.endpoint_url:
             client.meta.events.register(f"before-parse.{service}", _emulator_failure(self.endpoint_url))
         for hook in self.client_hooks:

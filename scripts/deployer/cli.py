@@ -22,13 +22,15 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from . import FAILED, INTERRUPTED, OK, USAGE, UserError
 
 if TYPE_CHECKING:  # the commands' modules import boto3: loaded only once the arguments are valid
     from .context import Context
+    from .manifest import Manifest
     from .provider import Provider
     from .reporter import Reporter
     from .staleness import Staleness
@@ -150,22 +152,27 @@ def _context(
     reporter: Reporter,
     env: str | None = None,
     shared: Context | None = None,
+    *,
+    loaded: Manifest | None = None,
+    aws: Any = None,
 ) -> Context:
     """The context of one environment (args.env unless given); ``shared``: the first environment of
-    several, whose waiter, stack slots and AWS clients every other one shares."""
+    several, whose waiter, stack slots and AWS clients every other one shares. ``loaded``: its manifest
+    when already read; ``aws``: other clients than the provider's (deployer.up_to_date's read-only ones)."""
     from . import manifest
     from .changesets import Options
     from .context import Context
     from .waiting import Waiter
 
-    loaded = manifest.load(Path(args.out), env or args.env, args.stack, args.region)
+    loaded = loaded or manifest.load(Path(args.out), env or args.env, args.stack, args.region)
     options = Options(
         bucket=args.s3_bucket,
         keep=args.keep,
         allow_replacement=args.allow_replacement,
         allow_widening=args.allow_widening,
     )
-    aws = shared.aws.sharing(reporter.say) if shared else provider.clients(args.profile)
+    if aws is None:
+        aws = shared.aws.sharing(reporter.say) if shared else provider.clients(args.profile)
     aws.say = reporter.say
     ctx = Context(
         loaded,
@@ -308,14 +315,15 @@ def main(argv: list[str] | None = None) -> int:
             # Validate the manifest (and, for plan and apply, out/ against params/) before anything else.
             from . import manifest
 
-            for env in args.envs:
-                manifest.load(Path(args.out), env, args.stack, args.region)
+            loaded = [manifest.load(Path(args.out), env, args.stack, args.region) for env in args.envs]
         if args.command in STALE_GUARDED:
             from . import staleness, up_to_date
 
-            with staleness.start_all(Path(args.out), args.envs) as pending:
+            with staleness.Pending(Path(args.out), args.envs) as pending:
                 # apply's read-only look (deployer.up_to_date) runs while the generator checks out/
-                quick = up_to_date.attempt(args, endpoint)
+                quick = up_to_date.attempt(
+                    args, endpoint, partial(_context, args, _provider(args, endpoint), loaded=loaded[0])
+                )
                 _stale_guard(args, reporter, pending.result())
             if quick:
                 return up_to_date.finish(quick, reporter)

@@ -67,7 +67,8 @@ OBSOLETE_CHANGE_SET = "InvalidChangeSetStatus"
 def _installed_version(name: str) -> str | None:
     """A distribution's version from its .dist-info folder's name beside the package, or None: what
     importlib.metadata.version says, without reading every installed distribution (~10 ms of a command
-    that prints the emulator banner)."""
+    that prints the emulator banner). blueprints.fastpath and lintgate.cli read theirs the same way, but
+    the deployer may not import the first (tests/test_layout.py) and has no use for the lint gate."""
     from importlib.util import find_spec
 
     spec = find_spec(name)
@@ -77,7 +78,12 @@ def _installed_version(name: str) -> str | None:
     for entry in sorted(os.listdir(folder)):
         if entry.endswith(".dist-info") and entry.split("-", 1)[0].lower() == name:
             return entry[len(name) + 1 : -len(".dist-info")]
-    return None
+    from importlib import metadata  # not laid out as pip installs a wheel (an egg, an editable install)
+
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
 
 
 def version_note() -> str | None:

@@ -5,7 +5,7 @@ own program: ``fargate-generate --check --cached --env ENV --out-dir OUT --param
 script installed next to this Python. That needs params/ beside out/ (the project's layout); a
 hand-off team's out/ tree has none, and the check is then skipped with a note saying why.
 
-``start_all`` starts that process and returns at once, so that apply's read-only look at the deployed
+``Pending`` starts that process and returns at once, so that apply's read-only look at the deployed
 stacks (deployer.up_to_date) runs meanwhile; cli waits for the result before anything is shown or changed.
 """
 
@@ -81,11 +81,6 @@ def _finish(process: subprocess.Popen[str], out: Path) -> tuple[int, list[str], 
     return process.returncode, lines, [(m[1], _shown(m[2].strip(), out)) for m in map(DIFFERENCE.match, lines) if m]
 
 
-def _run(out: Path, envs: list[str]) -> tuple[int, list[str], list[tuple[str, str]]]:
-    """One generator run over ``envs``: (exit code, its lines, the differences found as (kind, path))."""
-    return _finish(_start(out, envs), out)
-
-
 def _judged(code: int, lines: list[str], found: list[tuple[str, str]]) -> Staleness:
     if code == 0:
         return Staleness()
@@ -99,13 +94,13 @@ def check(out: Path, env: str) -> Staleness:
     skipped = _skipped(out, env)
     if skipped:
         return Staleness(skipped=skipped)
-    return _judged(*_run(out, [env]))
+    return _judged(*_finish(_start(out, [env]), out))
 
 
 class Pending:
-    """check_all() started: the generator runs while the caller does other work (apply's read-only
-    look, deployer.up_to_date); ``result`` waits for it. As a context manager, it stops the generator
-    when the block fails."""
+    """The check of every environment of a command, started: one generator run for them all, while
+    the caller does other work (apply's read-only look, deployer.up_to_date); ``result`` waits for it.
+    As a context manager, it stops the generator when the block fails."""
 
     def __init__(self, out: Path, envs: list[str]):
         self.out, self.envs = out, envs
@@ -121,35 +116,29 @@ class Pending:
             self._process.wait()
 
     def result(self) -> dict[str, Staleness]:
-        """check() of each environment, with one generator run for all of them when that run finds every
-        one current or only differences (each file is in its environment's folder: params/<env>.yaml
-        generates out/<env>/); otherwise (params/ refused) each is checked on its own, for its own words."""
-        out, envs, process = self.out, self.envs, self._process
-        if process is None:
-            return {env: check(out, env) for env in envs}
-        code, lines, found = _finish(process, out)
+        """check() of each environment. An environment skipped, or one the shared run cannot answer for,
+        gets check() of its own (for a skip: its reason; for a refused params/: its own words)."""
+        judged = self._shared(self._process) if self._process is not None else {}
+        return {env: judged[env] if env in judged else check(self.out, env) for env in self.envs}
+
+    def _shared(self, process: subprocess.Popen[str]) -> dict[str, Staleness]:
+        """What the one run says of each checked environment: all of it for a single one; for several,
+        only when it found every one current or only differences each in its environment's folder
+        (params/<env>.yaml generates out/<env>/), else nothing."""
+        code, lines, found = _finish(process, self.out)
         if len(self.checked) == 1:
-            return {env: _judged(code, lines, found) if env in self.checked else check(out, env) for env in envs}
+            return {self.checked[0]: _judged(code, lines, found)}
         by_env: dict[str, list[tuple[str, str]]] = {env: [] for env in self.checked}
         for kind, path in found:
             by_env.get(Path(path).parent.name, []).append((kind, path))
         if code == 0 or (code == 1 and found and sum(map(len, by_env.values())) == len(found)):
-            return {env: Staleness(differences=by_env[env]) if env in by_env else check(out, env) for env in envs}
-        return {env: check(out, env) for env in envs}
-
-
-def start_all(out: Path, envs: list[str]) -> Pending:
-    return Pending(out, envs)
-
-
-def check_all(out: Path, envs: list[str]) -> dict[str, Staleness]:
-    """check() of each environment (see Pending.result), the generator run waited for at once."""
-    return Pending(out, envs).result()
+            return {env: Staleness(differences=differences) for env, differences in by_env.items()}
+        return {}
 
 
 def guard(out: Path, env: str, allow_stale: bool, result: Staleness | None = None) -> str | None:
     """Raise UserError (exit 2) when out/<env>/ is stale and stale is not allowed; else a note or None.
-    ``result``: out/<env>/'s check when already made (check_all)."""
+    ``result``: out/<env>/'s check when already made (Pending.result)."""
     result = result or check(out, env)
     if result.skipped:
         return f"note: out/ was not checked against params/ ({result.skipped})"

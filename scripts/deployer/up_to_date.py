@@ -34,13 +34,13 @@ from .query_api import Credentials, FullPath, QueryClient
 
 if TYPE_CHECKING:
     import argparse
+    from collections.abc import Callable
 
+    from .context import Context
     from .provider import Provider
     from .reporter import Reporter
 
 UP_TO_DATE = "Nothing to apply: every stack is up to date."  # commands.prepare_apply's last line then
-# deployer.emulator.FAKE_CREDENTIALS (not imported from there: that module loads botocore's session).
-EMULATOR_CREDENTIALS = Credentials("testing", "testing", "testing")
 # botocore's region pattern of the standard partition (botocore/data/partitions.json, "aws"); its
 # CloudFormation endpoint there is https://cloudformation.REGION.amazonaws.com (endpoint rule set).
 AWS_REGION = re.compile(r"^(us|eu|ap|sa|ca|me|af|il|mx)\-\w+\-\d+$")
@@ -96,11 +96,20 @@ def target(endpoint: str | None, profile: str | None) -> Credentials | None:
     if _proxied() or {k for k in env if k.startswith("AWS_")} - NEUTRAL_ENV or not _plain_config():
         return None
     if endpoint:  # EmulatorProvider.clients always signs with its fixed test credentials, whatever --profile says
-        return EMULATOR_CREDENTIALS
+        return emulator_credentials()
     key, secret = env.get("AWS_ACCESS_KEY_ID"), env.get("AWS_SECRET_ACCESS_KEY")
     if profile or not key or not secret:
         return None
     return Credentials(key, secret, env.get("AWS_SESSION_TOKEN") or None)
+
+
+def emulator_credentials() -> Credentials:
+    """The keys EmulatorProvider.clients gives botocore (deployer.emulator is loaded on this path anyway,
+    for the provider; it does not load boto3)."""
+    from . import emulator
+
+    keys = emulator.FAKE_CREDENTIALS
+    return Credentials(keys["aws_access_key_id"], keys["aws_secret_access_key"], keys["aws_session_token"])
 
 
 def ca_bundle() -> str:
@@ -170,43 +179,25 @@ class Quick:
         return lines[-1] if lines else ""
 
 
-def attempt(args: argparse.Namespace, endpoint: str | None) -> Quick | None:
+def attempt(args: argparse.Namespace, endpoint: str | None, context: Callable[..., Context]) -> Quick | None:
     """apply of one environment, read-only, its output held: a Quick when every selected stack is up to
-    date, None when the normal path must run (see the module docstring)."""
+    date, None when the normal path must run (see the module docstring). ``context(reporter, aws=...)``:
+    the Context the normal path would make (cli._context, its provider and manifest), with these."""
     if args.command != "apply" or len(args.envs) != 1 or args.local:
         return None
     credentials = target(endpoint, args.profile)
     if credentials is None:
         return None
-    from . import commands, manifest
-    from .changesets import Options
-    from .context import Context
+    from . import commands
+    from .emulator import certificate_arns
     from .reporter import Reporter
-    from .waiting import Waiter, WaitInterruptedError
+    from .waiting import WaitInterruptedError
 
-    loaded = manifest.load(Path(args.out), args.env, args.stack, args.region)
-    provider = _provider(endpoint, loaded)
-    if provider is None:
-        return None
-    quick = Quick(provider)
-    reporter = Reporter(cast(TextIO, _Held(quick.chunks, False)), cast(TextIO, _Held(quick.chunks, True)))
-    options = Options(
-        bucket=args.s3_bucket,
-        keep=args.keep,
-        allow_replacement=args.allow_replacement,
-        allow_widening=args.allow_widening,
-    )
-    aws: Any = QuickAws(endpoint, credentials)
-    ctx = Context(
-        loaded,
-        aws,
-        options,
-        Waiter(timeout=args.wait_timeout),
-        yes=args.yes,
-        detailed_exitcode=args.detailed_exitcode,
-        provider=provider,
-        reporter=reporter,
-    )
+    chunks: list[tuple[bool, str]] = []
+    reporter = Reporter(cast(TextIO, _Held(chunks, False)), cast(TextIO, _Held(chunks, True)))
+    ctx = context(reporter, aws=QuickAws(endpoint, credentials))
+    if endpoint and any(certificate_arns(entry.template) for entry in ctx.manifest.stacks):
+        return None  # gap 27: the emulator's stand-in certificate is requested through botocore
     try:
         result = commands.prepare_apply(ctx)
     except FullPath:
@@ -215,19 +206,8 @@ def attempt(args: argparse.Namespace, endpoint: str | None) -> Quick | None:
         raise
     except Exception:  # the normal path meets the same problem with botocore, and reports it as it does
         return None
+    quick = Quick(ctx.provider, chunks)
     return quick if result == OK and quick.last_line() == UP_TO_DATE else None
-
-
-def _provider(endpoint: str | None, loaded: Any) -> Provider | None:
-    from .provider import AwsProvider
-
-    if not endpoint:
-        return AwsProvider()
-    from .emulator import EmulatorProvider, certificate_arns
-
-    if any(certificate_arns(entry.template) for entry in loaded.stacks):
-        return None  # gap 27: the emulator's stand-in certificate is requested through botocore
-    return EmulatorProvider(endpoint)
 
 
 def finish(quick: Quick, reporter: Reporter) -> int:
