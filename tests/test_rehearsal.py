@@ -215,6 +215,9 @@ def test_an_ecs_deployment_that_rolls_back_fails_the_release_step_naming_the_sta
     assert code == 1, output
     assert "FAILED at Deploy/Deploy (CodeBuild)" in output
     assert re.search(r"service deployment \S+/webapp-preview-service/\S+ ended ROLLBACK_SUCCESSFUL", output), output
+    # The wait polled through the emulated walk, and the report names the emulation.
+    assert re.search(r"service-deployment/\S+/webapp-preview-service/\S+: ROLLBACK_IN_PROGRESS", output), output
+    assert "Deploy/Deploy (CodeBuild): ECS service deployments (moto models none, gap 13)" in output
     assert "reached the service" not in output
 
 

@@ -5,17 +5,23 @@ workaround, then shows the rehearsal's in-process server answering as AWS does."
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
+from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
+from typing import Any
+from unittest import mock
 
 import pytest
 from botocore.exceptions import ClientError
+from botocore.validate import ParamValidator
+from moto.core.responses import ActionResult
 
 from deployer import rehearsal_docker
-from deployer.rehearsal_emulator import MOTO_VERSION, post_clean_scan, rehearsal_server
+from deployer.rehearsal_emulator import MOTO_VERSION, SERVICE_DEPLOYMENT_OUTCOMES, post_clean_scan, rehearsal_server
 from tests.moto_support import client
 
 pytestmark = pytest.mark.deploy
@@ -80,6 +86,64 @@ def test_gap13_emulated_rollback_returns_the_service_to_the_source_revision():
     [source] = described["sourceServiceRevisions"]
     assert described["rollback"]["serviceRevisionArn"] == source["arn"]
     assert after["taskDefinition"] != arn and after["taskDefinition"].endswith("task-definition/f:1")
+
+
+GAP_13_OPERATIONS = {"ListServiceDeployments", "DescribeServiceRevisions", "DescribeServiceDeployments"}
+
+
+@contextlib.contextmanager
+def _answers() -> Iterator[list[tuple[Any, Any]]]:
+    """(operation model, result) of each answer of the in-process server, before moto's serializer:
+    it writes only the members of botocore's output shape and drops any other key without a word, so a
+    misspelt field would reach a client as a missing one. The check is on what the emulator answered."""
+    seen: list[tuple[Any, Any]] = []
+    original = ActionResult.execute_result
+
+    def spy(self: ActionResult, context: Any) -> Any:
+        seen.append((context.operation_model, self.result))
+        return original(self, context)
+
+    with mock.patch.object(ActionResult, "execute_result", spy):
+        yield seen
+
+
+def _check_enums(value: Any, shape: Any, where: str) -> None:
+    """ParamValidator checks names, types and required members but not enums."""
+    if shape.type_name == "structure" and isinstance(value, dict):
+        for key, item in value.items():
+            _check_enums(item, shape.members[key], f"{where}.{key}")
+    elif shape.type_name == "list" and isinstance(value, list):
+        for index, item in enumerate(value):
+            _check_enums(item, shape.member, f"{where}[{index}]")
+    elif shape.type_name == "string" and shape.enum:
+        assert value in shape.enum, f"{where}: {value!r} is not one of {shape.enum}"
+
+
+@pytest.mark.parametrize("outcome", sorted(SERVICE_DEPLOYMENT_OUTCOMES))
+def test_gap13_answers_have_the_shapes_of_botocores_ecs_model(outcome):
+    """Every answer of the three emulated actions, through each outcome to its end, against botocore's
+    ECS model (botocore/data/ecs/2014-11-13/service-2.json): member names, types, required members and
+    enum values (ServiceDeploymentStatus, LaunchType). An unknown ARN is a failure with reason MISSING,
+    as DescribeServiceDeploymentsResponse.failures documents."""
+    with rehearsal_server(outcome) as endpoint, _answers() as seen:
+        _service_with_new_revision(endpoint)
+        ecs = client(endpoint, "ecs")
+        [brief] = ecs.list_service_deployments(cluster="c", service="s")["serviceDeployments"]
+        ecs.describe_service_revisions(serviceRevisionArns=[brief["targetServiceRevisionArn"]])
+        deployment, unknown = brief["serviceDeploymentArn"], brief["serviceDeploymentArn"] + "x"
+        for _ in SERVICE_DEPLOYMENT_OUTCOMES[outcome]:
+            answer = ecs.describe_service_deployments(serviceDeploymentArns=[deployment, unknown])
+        ecs.list_service_deployments(cluster="c", service="s", status=[outcome])
+    assert answer["serviceDeployments"][0]["status"] == outcome
+    assert answer["failures"] == [{"arn": unknown, "reason": "MISSING"}]
+    checked = [(model, result) for model, result in seen if model.name in GAP_13_OPERATIONS]
+    assert {model.name for model, _ in checked} == GAP_13_OPERATIONS
+    for model, result in checked:
+        report = ParamValidator().validate(result, model.output_shape)
+        assert not report.has_errors(), f"{model.name}: {report.generate_report()}"
+        _check_enums(result, model.output_shape, model.name)
+    listed = [result["serviceDeployments"] for model, result in checked if model.name == "ListServiceDeployments"]
+    assert [[b["status"] for b in answer] for answer in listed] == [["IN_PROGRESS"], [outcome]]
 
 
 def _push(endpoint: str, scan_on_push: bool = True) -> str:

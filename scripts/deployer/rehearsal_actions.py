@@ -222,11 +222,8 @@ def codebuild(release: Release, action: Action) -> None:
             variables[f"CODEBUILD_SRC_DIR_{name}"] = str(release.artifact(action, name))
     output = release.ws.artifact(action.outputs[0]) if action.outputs else None
     pushed_before = len(release.ws.pushes())
-    if any(
-        "describe-service-deployments" in str(c)
-        for phase in (spec.get("phases") or {}).values()
-        for c in (phase or {}).get("commands") or []
-    ):
+    commands = _commands(spec)
+    if any("describe-service-deployments" in c for c in commands):
         release.emulated(
             f"{action.label}: ECS service deployments (moto models none, gap 13): UpdateService records one, "
             "ListServiceDeployments, DescribeServiceRevisions and DescribeServiceDeployments answer it as the "
@@ -256,11 +253,7 @@ def codebuild(release: Release, action: Action) -> None:
     if action.stage != "Build":  # a release step: a final check that fails names the last one
         release.last_change = (action.label, "codebuild-action")
     _report_pushes(release, pushed_before)
-    if any(
-        SCAN_GATE.search(str(c))
-        for phase in (spec.get("phases") or {}).values()
-        for c in (phase or {}).get("commands") or []
-    ):
+    if any(SCAN_GATE.search(c) for c in commands):
         release.say("scan gate: passed")
         release.journal.executed.append("scan gate: scripts/scan_gate.py on the pushed digest (passed)")
     if output is not None:
@@ -270,6 +263,11 @@ def codebuild(release: Release, action: Action) -> None:
         release.namespaces[action.namespace] = result.exported
         shown = ", ".join(f"{action.namespace}.{k}" for k in sorted(result.exported)) or "none"
         release.say(f"  variables: {shown}")
+
+
+def _commands(spec: dict[str, Any]) -> list[str]:
+    """Every command of the buildspec's phases."""
+    return [str(c) for phase in (spec.get("phases") or {}).values() for c in (phase or {}).get("commands") or []]
 
 
 def _report_pushes(release: Release, before: int) -> None:

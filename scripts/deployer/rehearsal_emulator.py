@@ -9,8 +9,9 @@ needs the workaround:
 
 - 13: ECS service deployments are not modelled: ListServiceDeployments, DescribeServiceDeployments
   and DescribeServiceRevisions are unimplemented actions, and UpdateService keeps a task definition's
-  family name where ECS reports the revision's ARN (emulated here: UpdateService records a service
-  deployment and its service revisions, answered as the ECS API reference documents them);
+  family name where ECS reports the revision's ARN (emulated by deployer.rehearsal_service_deployments:
+  UpdateService records a service deployment and its service revisions, answered as the ECS API
+  reference documents them);
 - 14: ECR ignores ScanOnPush (closed by the docker stand-in's push, deployer.rehearsal_docker);
 - 15: DescribeImageScanFindings answers a static HIGH finding (a clean result is posted here);
 - 16: a stack update registers container definitions in PascalCase (patched here);
@@ -33,11 +34,11 @@ import socket
 import urllib.request
 import warnings
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 from unittest import mock
 
 from .emulator import MOTO_VERSION
+from .rehearsal_service_deployments import SERVICE_DEPLOYMENT_OUTCOMES, emulated
 
 HOST = "127.0.0.1"
 # Gap 15: moto answers DescribeImageScanFindings with a static HIGH finding unless a result was
@@ -45,243 +46,6 @@ HOST = "127.0.0.1"
 SCAN_RESULTS_API = "/moto-api/static/ecr/scan-finding-results"
 # moto's default account, the one its ARNs and ECR registry carry.
 ACCOUNT = "123456789012"
-
-
-# Gap 13's verdicts: the statuses an emulated service deployment passes through, one per
-# DescribeServiceDeployments call, its last one completed (ECS developer guide, "View service history
-# using Amazon ECS service deployments": ongoing IN_PROGRESS, ROLLBACK_IN_PROGRESS; completed
-# SUCCESSFUL, STOPPED, ROLLBACK_SUCCESSFUL, ROLLBACK_FAILED).
-SERVICE_DEPLOYMENT_OUTCOMES: dict[str, tuple[str, ...]] = {
-    "SUCCESSFUL": ("IN_PROGRESS", "SUCCESSFUL"),
-    "ROLLBACK_SUCCESSFUL": ("IN_PROGRESS", "ROLLBACK_IN_PROGRESS", "ROLLBACK_SUCCESSFUL"),
-    "ROLLBACK_FAILED": ("IN_PROGRESS", "ROLLBACK_IN_PROGRESS", "ROLLBACK_FAILED"),
-    "STOPPED": ("IN_PROGRESS", "STOP_REQUESTED", "STOPPED"),
-}
-STATUS_REASONS = {
-    "SUCCESSFUL": "Service deployment succeeded (emulated by the release rehearsal).",
-    "ROLLBACK_SUCCESSFUL": "Service deployment rolled back (emulated by the release rehearsal).",
-    "ROLLBACK_FAILED": "Service deployment rollback failed (emulated by the release rehearsal).",
-    "STOPPED": "Service deployment stopped (emulated by the release rehearsal).",
-}
-
-
-class _ServiceDeployments:
-    """Gap 13's state in one moto ECS backend (a moto reset replaces the backend, and with it this):
-    service revisions and the service deployments between them."""
-
-    def __init__(self) -> None:
-        self.revisions: dict[str, dict[str, Any]] = {}
-        self.deployments: dict[str, dict[str, Any]] = {}
-        self.current: dict[str, str] = {}  # service ARN -> its current revision's ARN
-
-    @staticmethod
-    def of(backend: Any) -> _ServiceDeployments:
-        state: _ServiceDeployments | None = backend.__dict__.get("_rehearsal_service_deployments")
-        if state is None:
-            state = backend.__dict__["_rehearsal_service_deployments"] = _ServiceDeployments()
-        return state
-
-    def revision(self, service: Any, task_definition: str) -> str:
-        """A service revision of ``service`` running ``task_definition`` (ServiceRevision: the ARN
-        service-revision/CLUSTER/SERVICE/ID as AWS's examples show it, and the taskDefinition)."""
-        from moto.core.utils import utcnow
-        from moto.moto_api._internal import mock_random
-
-        region_account = service.arn.split(":service/")[0]
-        arn = f"{region_account}:service-revision/{service.cluster_name}/{service.name}/" + str(
-            mock_random.randint(10**18, 10**19 - 1)
-        )
-        self.revisions[arn] = {
-            "serviceRevisionArn": arn,
-            "serviceArn": service.arn,
-            "clusterArn": service.cluster_arn,
-            "taskDefinition": task_definition,
-            "launchType": service.launch_type or "FARGATE",
-            "loadBalancers": service.load_balancers,
-            "createdAt": utcnow(),
-        }
-        return arn
-
-    def deploy(self, service: Any, previous: str | None, target: str, outcome: str) -> None:
-        from moto.core.utils import utcnow
-        from moto.moto_api._internal import mock_random
-
-        source = self.current.get(service.arn) or (self.revision(service, previous) if previous else None)
-        target_revision = self.revision(service, target)
-        self.current[service.arn] = target_revision
-        region_account = service.arn.split(":service/")[0]
-        deployment_id = "".join(
-            mock_random.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789") for _ in range(21)
-        )
-        arn = f"{region_account}:service-deployment/{service.cluster_name}/{service.name}/{deployment_id}"
-        now = utcnow()
-        self.deployments[arn] = {
-            "arn": arn,
-            "service": service,
-            "source": source,
-            "target": target_revision,
-            "statuses": SERVICE_DEPLOYMENT_OUTCOMES[outcome],
-            "answered": 0,
-            "createdAt": now,
-            "updatedAt": now,
-        }
-
-    def status(self, deployment: dict[str, Any]) -> str:
-        statuses: tuple[str, ...] = deployment["statuses"]
-        return statuses[min(deployment["answered"], len(statuses) - 1)]
-
-    def advance(self, deployment: dict[str, Any]) -> None:
-        """One DescribeServiceDeployments answer later; a rollback returns the service to the source
-        revision's task definition, as ECS does."""
-        from moto.core.utils import utcnow
-
-        before = self.status(deployment)
-        deployment["answered"] += 1
-        after = self.status(deployment)
-        if after != before:
-            deployment["updatedAt"] = utcnow()
-            if after == "ROLLBACK_SUCCESSFUL" and deployment["source"]:
-                service = deployment["service"]
-                service.task_definition = self.revisions[deployment["source"]]["taskDefinition"]
-                self.current[service.arn] = deployment["source"]
-
-    def brief(self, deployment: dict[str, Any]) -> dict[str, Any]:
-        """ServiceDeploymentBrief (ECS API reference)."""
-        status = self.status(deployment)
-        service = deployment["service"]
-        found = {
-            "serviceDeploymentArn": deployment["arn"],
-            "serviceArn": service.arn,
-            "clusterArn": service.cluster_arn,
-            "createdAt": deployment["createdAt"],
-            "startedAt": deployment["createdAt"],
-            "targetServiceRevisionArn": deployment["target"],
-            "status": status,
-        }
-        if status in STATUS_REASONS:
-            found.update(finishedAt=deployment["updatedAt"], statusReason=STATUS_REASONS[status])
-        return found
-
-    def described(self, deployment: dict[str, Any]) -> dict[str, Any]:
-        """ServiceDeployment (ECS API reference, DescribeServiceDeployments)."""
-        brief = self.brief(deployment)
-        count = deployment["service"].desired_count
-
-        def summary(arn: str) -> dict[str, Any]:
-            return {"arn": arn, "requestedTaskCount": count, "runningTaskCount": count, "pendingTaskCount": 0}
-
-        found = {
-            key: brief[key]
-            for key in ("serviceDeploymentArn", "serviceArn", "clusterArn", "createdAt", "startedAt", "status")
-        }
-        found.update(
-            updatedAt=deployment["updatedAt"],
-            sourceServiceRevisions=[summary(deployment["source"])] if deployment["source"] else [],
-            targetServiceRevision=summary(deployment["target"]),
-        )
-        for key in ("finishedAt", "statusReason"):
-            if key in brief:
-                found[key] = brief[key]
-        if brief["status"].startswith("ROLLBACK") and deployment["source"]:
-            found["rollback"] = {
-                "reason": "emulated by the release rehearsal",
-                "startedAt": deployment["updatedAt"],
-                "serviceRevisionArn": deployment["source"],
-            }
-        return found
-
-
-def _service_update(original: Any, outcome: str) -> Any:
-    """Gap 13 (UpdateService): moto 5.2.5 records no service deployment. ECS starts one when
-    UpdateService gives the service another task definition ("This parameter triggers a new service
-    deployment": ECS API reference, UpdateService); record it, with its source and target service
-    revisions, for services with the ECS deployment controller, ending with ``outcome``. moto also
-    keeps the task definition as given (a family name when CloudFormation updates the service), where
-    ECS reports the revision's ARN: store the ARN."""
-
-    def update_service(self: Any, service_properties: dict[str, Any]) -> Any:
-        requested = service_properties.get("task_definition")
-        name = service_properties.get("service", "").split("/")[-1]
-        previous = self._get_service(service_properties.get("cluster", "default"), name).task_definition
-        service = original(self, service_properties)
-        if not requested:
-            return service
-        revision = self.describe_task_definition(requested)
-        service.task_definition = revision.arn
-        if service.deployment_controller.get("type", "ECS") == "ECS" and revision.arn != previous:
-            _ServiceDeployments.of(self).deploy(service, previous, revision.arn, outcome)
-        return service
-
-    return update_service
-
-
-def _epoch(value: Any) -> float:
-    """A request's timestamp (the JSON protocol sends epoch seconds) or moto's naive UTC datetime."""
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, datetime):
-        return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
-    return _epoch(datetime.fromisoformat(str(value).replace("Z", "+00:00")))
-
-
-def _list_service_deployments(self: Any) -> Any:
-    """Gap 13 (ListServiceDeployments): the service's deployments, filtered by status and createdAt
-    as the request asks, newest first, at most maxResults (no nextToken: the rehearsal makes few)."""
-    from moto.core.responses import ActionResult
-
-    backend = self.ecs_backend
-    service = backend._get_service(self._get_param("cluster", "default"), self._get_param("service"))
-    state = _ServiceDeployments.of(backend)
-    statuses = self._get_param("status") or []
-    created = self._get_param("createdAt") or {}
-    found = []
-    for deployment in sorted(state.deployments.values(), key=lambda d: d["createdAt"], reverse=True):
-        if deployment["service"] is not service or (statuses and state.status(deployment) not in statuses):
-            continue
-        at = _epoch(deployment["createdAt"])
-        if ("after" in created and at < _epoch(created["after"])) or (
-            "before" in created and at > _epoch(created["before"])
-        ):
-            continue
-        found.append(state.brief(deployment))
-    return ActionResult({"serviceDeployments": found[: int(self._get_param("maxResults") or 20)]})
-
-
-def _describe_service_deployments(self: Any) -> Any:
-    """Gap 13 (DescribeServiceDeployments): each call moves a deployment one status on, to its outcome."""
-    from moto.core.responses import ActionResult
-
-    state = _ServiceDeployments.of(self.ecs_backend)
-    found, failures = [], []
-    for arn in self._get_param("serviceDeploymentArns") or []:
-        deployment = state.deployments.get(arn)
-        if deployment is None:
-            failures.append({"arn": arn, "reason": "MISSING"})
-            continue
-        found.append(state.described(deployment))
-        state.advance(deployment)
-    return ActionResult({"serviceDeployments": found, "failures": failures})
-
-
-def _describe_service_revisions(self: Any) -> Any:
-    """Gap 13 (DescribeServiceRevisions): the recorded revisions, with their taskDefinition."""
-    from moto.core.responses import ActionResult
-
-    state = _ServiceDeployments.of(self.ecs_backend)
-    found, failures = [], []
-    for arn in self._get_param("serviceRevisionArns") or []:
-        if arn in state.revisions:
-            found.append(state.revisions[arn])
-        else:
-            failures.append({"arn": arn, "reason": "MISSING"})
-    return ActionResult({"serviceRevisions": found, "failures": failures})
-
-
-GAP_13_ACTIONS = {
-    "list_service_deployments": _list_service_deployments,
-    "describe_service_deployments": _describe_service_deployments,
-    "describe_service_revisions": _describe_service_revisions,
-}
 
 
 def _camel_case(original: Any, method_name: str, prop: str) -> Any:
@@ -343,14 +107,8 @@ def _parameter_list(original: property) -> property:
 def _patched(service_deployment_outcome: str) -> Iterator[None]:
     import importlib
 
-    from moto.ecs.models import EC2ContainerServiceBackend
-    from moto.ecs.responses import EC2ContainerServiceResponse
-
-    update = _service_update(EC2ContainerServiceBackend.update_service, service_deployment_outcome)
     with contextlib.ExitStack() as stack:
-        stack.enter_context(mock.patch.object(EC2ContainerServiceBackend, "update_service", update))
-        for action, handler in GAP_13_ACTIONS.items():
-            stack.enter_context(mock.patch.object(EC2ContainerServiceResponse, action, handler, create=True))
+        stack.enter_context(emulated(service_deployment_outcome))
         from moto.cloudformation.models import Stack
 
         stack.enter_context(
