@@ -225,3 +225,13 @@ def test_a_deployment_of_another_task_definition_is_ignored(serve, tmp_path):
     assert result.returncode != 0
     assert f"ECS started no service deployment of {OURS} on webapp-web within 0 minutes" in result.stdout
     assert canned.described() == set()
+
+
+def test_the_waiting_and_completed_statuses_are_exactly_botocore_s():
+    # botocore's ECS model (ServiceDeploymentStatus) is the list ECS answers with: each is either waited
+    # for or ends the wait, and none of ours is a status ECS never reports.
+    from blueprints.engines import release_commands
+
+    waiting, completed = release_commands.SERVICE_DEPLOYMENT_WAITING, release_commands.SERVICE_DEPLOYMENT_COMPLETED
+    assert not set(waiting) & set(completed)
+    assert sorted(waiting + completed) == sorted(MODEL.shape_for("ServiceDeploymentStatus").enum)

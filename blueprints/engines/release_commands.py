@@ -106,7 +106,7 @@ def update_service(cluster_variable: str, service_variable: str) -> str:
 # Amazon ECS service deployments": https://docs.aws.amazon.com/AmazonECS/latest/developerguide/service-deployment.html):
 # pending and ongoing ones are waited for; a completed one is SUCCESSFUL, STOPPED, ROLLBACK_SUCCESSFUL or
 # ROLLBACK_FAILED. Only SUCCESSFUL passes; any other answer (an unknown one included) fails the step.
-SERVICE_DEPLOYMENT_WAITING = ("PENDING", "IN_PROGRESS", "STOP_REQUESTED", "ROLLBACK_REQUESTED", "ROLLBACK_IN_PROGRESS")
+SERVICE_DEPLOYMENT_WAITING = ("PENDING", "IN_PROGRESS", "STOP_REQUESTED", "ROLLBACK_IN_PROGRESS")
 SERVICE_DEPLOYMENT_COMPLETED = ("SUCCESSFUL", "STOPPED", "ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED")
 # How far back ListServiceDeployments looks for the deployment UpdateService just started (createdAt
 # filter): the update ran seconds before; the margin absorbs the build host's clock skew.
