@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import shlex
+import shutil
+import subprocess
 import sys
 
 import pytest
 
-from scripts.dev.measure import Cmd, fit_line, interleaved, ratio, run_once
+from scripts.dev.figures import fast_tier_expression
+from scripts.dev.measure import ROOT, Cmd, fit_line, interleaved, ratio, run_once
 
 
 def test_commands_run_interleaved_and_ratios_pair_rounds(tmp_path):
@@ -39,3 +44,27 @@ def test_fit_line_gives_slope_and_distance_from_the_line():
     assert line["r2"] == pytest.approx(1.0) and line["worst"] == pytest.approx(0.0, abs=1e-9)
     bent = fit_line({1: 0.3, 16: 0.3, 64: 1.5})
     assert bent["worst"] > 0.1
+
+
+def test_the_bench_times_the_tier_make_test_fast_runs(tmp_path):
+    """The bench reads `make test-fast`'s -m expression from the Makefile; make itself (dry run, the
+    stamp taken as up to date, no ARGS) prints the command it would run."""
+    make = shutil.which("make")
+    if make is None:
+        pytest.skip("make is not installed")
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+    printed = subprocess.run(
+        [make, "-n", "-s", "-o", ".venv/.installed", "test-fast", "ARGS="],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    command = shlex.split(printed)
+    assert command[command.index("pytest") + 1] == "-m"
+    assert fast_tier_expression() == command[command.index("pytest") + 2]
+    broken = tmp_path / "Makefile"
+    broken.write_text("test-fast: $(STAMP)\n\t$(BIN)/python -m pytest $(ARGS)\n")
+    with pytest.raises(RuntimeError, match="no `pytest -m EXPR`"):
+        fast_tier_expression(broken)

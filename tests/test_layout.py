@@ -145,8 +145,8 @@ def test_the_manifest_module_imports_nothing_of_the_project():
 
 
 def test_tests_that_need_the_local_endpoint_are_marked_deploy(request):
-    """Checks the tests collected in this run: under `make test-fast` (-m "not deploy") a test left here
-    that reaches the endpoint is one that should have been deselected."""
+    """Checks the tests collected in this run: under `make test-fast` (which deselects `deploy`) a test
+    left here that reaches the endpoint is one that should have been deselected."""
     unmarked = []
     for item in request.session.items:
         if item.get_closest_marker("deploy"):

@@ -147,6 +147,61 @@ def test_sympy_is_imported_whole_only_for_templates_with_conditions(tmp_path):
     assert _cfn_lint_in_turn(conditional) == [[second, True]]
 
 
+@pytest.mark.slow
+def test_a_template_with_rules_and_no_conditions_gets_all_of_sympy(tmp_path):
+    """cfn-lint reasons about a Rules section's RuleCondition with sympy too: with sympy's logic only,
+    that run ends in an ImportError among sympy's circular imports (lean._sympy_whole)."""
+    body = json.loads((OUT / "dev" / "network.json").read_text())
+    in_us_east_1 = {"Fn::Equals": [{"Ref": "AWS::Region"}, "us-east-1"]}
+    body["Rules"] = {"InUsEast1": {"RuleCondition": in_us_east_1, "Assertions": [{"Assert": in_us_east_1}]}}
+    ruled = tmp_path / "ruled.json"
+    ruled.write_text(json.dumps(body))
+    assert "Conditions" not in body
+    assert _cfn_lint_in_turn(OUT / "dev" / "service.json", ruled) == [[[], False], [[], True]]
+
+
+# In a fresh interpreter: how often Policies.json is parsed in each of the gate's cfn-lint runs of the
+# templates named, one after another in one process, and then in one cfn-lint run without the gate.
+_IAM_DATA_PARSES = """
+import json, sys
+from pathlib import Path
+import cfnlint.helpers
+from cfnlint.api import lint_by_config
+from lintgate import cli
+real, parsed = cfnlint.helpers.load_resource, []
+def counting(package, filename="us-east-1.json"):
+    parsed.append(filename)
+    return real(package, filename)
+cfnlint.helpers.load_resource = counting
+def parses(run):
+    before = len(parsed)
+    run()
+    return parsed[before:].count("Policies.json")
+gate = [parses(lambda: cli.run_cfn_lint([Path(name)])) for name in sys.argv[1:]]
+config = {"templates": sys.argv[1:2], "regions": ["us-east-1"]} | cli.cfn_lint_settings()
+json.dump([gate, parses(lambda: lint_by_config(config))], sys.stdout)
+"""
+
+
+@pytest.mark.slow
+def test_a_gate_run_parses_the_iam_data_once():
+    """cfn-lint reads its rule modules again for every run, each binding the loader then in force: so
+    every run of the gate, the first (which also imports the project's E9110) and the next, parses
+    Policies.json once, where cfn-lint on its own parses it for each rule that reads it."""
+    template = OUT / "dev" / "service.json"  # IAM policies: the rules that read the data have work
+    done = subprocess.run(
+        [sys.executable, "-c", _IAM_DATA_PARSES, str(template), str(template)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    gate, alone = json.loads(done.stdout)
+    assert gate == [1, 1]
+    assert alone >= 2
+
+
 def test_the_iam_data_is_parsed_once_per_cfn_lint_run():
     import cfnlint.helpers
     from cfnlint.data import AdditionalSpecs as specs  # noqa: N813

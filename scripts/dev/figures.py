@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+from lintgate.cli import is_template
 
 from .measure import ROOT, Cmd, fit_line, interleaved, ratio
 
@@ -94,7 +97,7 @@ def generation(runs: int, tmp: Path) -> dict:
 
 
 def lint(runs: int, tmp: Path) -> dict:
-    templates = sorted(str(p) for p in (ROOT / "out").glob("*/*.json") if _is_template(p))
+    templates = sorted(str(p) for p in (ROOT / "out").glob("*/*.json") if is_template(p))
     one = str(ROOT / "out" / "dev" / "service.json")
     region = json.loads((ROOT / "out" / "dev" / "stacks.json").read_text())["region"]
     env = {k: v for k, v in os.environ.items() if k != "LINT_NO_CACHE"}
@@ -128,17 +131,21 @@ def lint(runs: int, tmp: Path) -> dict:
     }
 
 
-def _is_template(path: Path) -> bool:
-    return path.name != "stacks.json" and not path.name.endswith(".parameters.json")
+def fast_tier_expression(makefile: Path = ROOT / "Makefile") -> str:
+    """pytest's -m expression in the recipe of `make test-fast` (tests/test_bench_measure.py checks it
+    against make's own reading). Read, not run through make: `make bench ARGS=...` would hand its ARGS on."""
+    lines = makefile.read_text().splitlines()
+    try:
+        recipe = shlex.split(lines[lines.index("test-fast: $(STAMP)") + 1])
+        return recipe[recipe.index("-m", recipe.index("pytest")) + 1]  # pytest's -m, not python's
+    except (ValueError, IndexError):
+        # A RuntimeError: the bench reports this group as failed and keeps the figures of the others.
+        raise RuntimeError(f"{makefile.name}: no `pytest -m EXPR` on the line after `test-fast: $(STAMP)`") from None
 
 
 def tests(runs: int) -> dict:
     """The fast tier is exactly `make test-fast`: the -m expression of its recipe, read from the Makefile."""
-    import shlex
-
-    makefile = (ROOT / "Makefile").read_text().splitlines()
-    recipe = shlex.split(makefile[makefile.index("test-fast: $(STAMP)") + 1])
-    fast_tier = recipe[recipe.index("-m", recipe.index("pytest")) + 1]  # pytest's -m, not python's
+    fast_tier = fast_tier_expression()
     pytest = [PY, "-m", "pytest", "-p", "no:cacheprovider", "-q"]
     group = interleaved(
         {

@@ -105,7 +105,9 @@ def _sympy_logic_first() -> None:
     """cfn-lint imports sympy's package, whose __init__ imports all of sympy (a third of cfn-lint's import
     time), to reason about a template's Conditions. For templates without any, the package is entered
     without its __init__ and only its core and logic modules are imported; the rest is imported when a
-    name not among those is first read, or before a template with Conditions is linted (_sympy_whole)."""
+    name not among those is first read, or before a template with Conditions is linted (_sympy_whole).
+    That lasts for the rest of the process: cfn-lint run there later other than through lean_cfn_lint
+    fails on a template with Conditions (an ImportError among sympy's circular imports)."""
     if "sympy" in sys.modules:
         return
     spec = importlib.util.find_spec("sympy")
