@@ -30,8 +30,10 @@ Modules, from the command line down:
   change model (each changed property, parameter and tag as before -> after) that plan and diff render.
 - provider: the deployment target's interface and CloudFormation's implementation.
 - emulator: the local emulator's implementation (moto 5.2.5 gaps, day-2 gaps 19–22; emulator_leftovers: gap
-  28, what moto's DeleteStack leaves behind; emulator_rules: gap 29, a rule's new priority); local_server:
-  its process.
+  28, what moto's DeleteStack leaves behind; emulator_rules: gap 29, a rule's new priority;
+  emulator_templates: templates as the emulator takes them, gap 30); local_server: its process.
+- up_to_date: apply's quick look at an environment that is already up to date, over query_api (a
+  read-only, SigV4-signed CloudFormation client that needs no botocore client).
 - manifest: reading out/<env>/ (through blueprints.manifest); aws: clients and S3 upload;
   waiting: polling, events, failures.
 - rehearsal: the rehearse command (the release of out/<env>/ on an in-process emulator), with
@@ -39,7 +41,8 @@ Modules, from the command line down:
   rehearsal_docker (the docker stand-in), rehearsal_actions (Source, CodeBuild, approval),
   rehearsal_deploy (CodeDeployToECS, ECS, CloudFormation), rehearsal_traffic (a deployment's traffic
   move on the service stack's own listener rules), rehearsal_check (before and after the release) and
-  rehearsal_emulator (the in-process moto and the release path's gaps 13–18). One release per
+  rehearsal_emulator (the in-process moto and the release path's gaps 13–18; gap 13, ECS service
+  deployments, in rehearsal_service_deployments). One release per
   pipeline stack; an environment with several services has several.
 """
 
