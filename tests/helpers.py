@@ -182,6 +182,24 @@ def log_group_template(name: str, outputs: bool = True, extra: dict | None = Non
     return template
 
 
+# A VPC and a subnet in the region's first zone ({"Fn::GetAZs": {"Ref": "AWS::Region"}}: emulator gap 1),
+# the subnet an output.
+SUBNET_TEMPLATE: dict = {
+    "Resources": {
+        "Net": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": "10.0.0.0/16"}},
+        "Sub": {
+            "Type": "AWS::EC2::Subnet",
+            "Properties": {
+                "VpcId": {"Ref": "Net"},
+                "CidrBlock": "10.0.0.0/24",
+                "AvailabilityZone": {"Fn::Select": [0, {"Fn::GetAZs": {"Ref": "AWS::Region"}}]},
+            },
+        },
+    },
+    "Outputs": {"Subnet": {"Value": {"Ref": "Sub"}}},
+}
+
+
 def write_env(out: Path, stacks: list[dict], env: str = "test") -> Path:
     """Write out/<env>/ with a manifest in generate.py's format: stacks are dicts with name,
     template (a dict), parameters, and optionally parameters_from_outputs."""
@@ -213,6 +231,25 @@ def write_env(out: Path, stacks: list[dict], env: str = "test") -> Path:
         json.dumps({"format_version": manifest.FORMAT_VERSION, "environment": env, "stacks": entries}, indent=2)
     )
     return out
+
+
+def two_wired_stacks(tmp_path: Path, retention: str = "7", log_name: str = "/t/base") -> Path:
+    """out/test/ (under tmp_path) with stacks base and app, whose Retention parameter is base's output Days."""
+    # base's output is its parameter, not a Ref to its log group: moto loses that Ref once the log
+    # group is modified (gap 23 in tests/test_deploy_emulator.py)
+    base = log_group_template(log_name, outputs=False)
+    base["Outputs"] = {"Days": {"Value": {"Ref": "Retention"}}}
+    return write_env(
+        tmp_path / "out",
+        [
+            {"name": "base", "template": base, "parameters": {"Retention": retention}},
+            {
+                "name": "app",
+                "template": log_group_template("/t/app"),
+                "parameters_from_outputs": {"Retention": {"stack": "base", "output": "Days"}},
+            },
+        ],
+    )
 
 
 # --- day-2 tests: out/ from a changed copy of a sample, plans of an update between two trees --------
@@ -282,3 +319,25 @@ def stack_entry(name: str = "net", template: dict | None = None, **fields: Any) 
         "template": {"Resources": {}} if template is None else template,
     }
     return StackEntry(**(values | fields))
+
+
+def assert_matches_shape(value: Any, shape: Any, where: str = "") -> None:
+    """``value`` as botocore's model describes ``shape``: member names, types and required members
+    (botocore's ParamValidator), and every string of an enum shape one of its values (which the
+    validator leaves unchecked)."""
+    from botocore.validate import ParamValidator
+
+    report = ParamValidator().validate(value, shape)
+    assert not report.has_errors(), f"{where}: {report.generate_report()}"
+    _check_enums(value, shape, where)
+
+
+def _check_enums(value: Any, shape: Any, where: str) -> None:
+    if shape.type_name == "structure" and isinstance(value, dict):
+        for key, item in value.items():
+            _check_enums(item, shape.members[key], f"{where}.{key}")
+    elif shape.type_name == "list" and isinstance(value, list):
+        for index, item in enumerate(value):
+            _check_enums(item, shape.member, f"{where}[{index}]")
+    elif shape.type_name == "string" and shape.enum:
+        assert value in shape.enum, f"{where}: {value!r} is not one of {shape.enum}"

@@ -13,9 +13,9 @@ from deployer import CHANGES, FAILED, OK
 from deployer.changesets import Options
 from deployer.context import Context
 from deployer.drift import drift, expected_reason
-from deployer.manifest import Manifest, StackEntry
+from deployer.manifest import Manifest
 from deployer.reporter import Reporter
-from tests.helpers import fast_waiter, stub_client
+from tests.helpers import fast_waiter, stack_entry, stub_client
 
 STACK_ID = "arn:aws:cloudformation:eu-west-1:123456789012:stack/app-svc/1"
 DETECTION = "b78ac9b0-dec1-11e7-a451-503a3e3b7f2a"
@@ -51,20 +51,7 @@ class _FakeAws:
 
 
 def _context(cfn, template, output):
-    entry = StackEntry(
-        name="service",
-        stack_name="app-svc",
-        template_path=None,
-        region="eu-west-1",
-        parameters={},
-        parameters_from_outputs={},
-        kept_on_update=[],
-        depends_on=[],
-        capabilities=[],
-        tags={},
-        termination_protection=False,
-        template=template,
-    )
+    entry = stack_entry("service", template, stack_name="app-svc")
     manifest = Manifest(env="dev", folder=None, stacks=[entry], selected=[entry])
     return Context(manifest, _FakeAws(cfn), Options(), fast_waiter(), reporter=Reporter(output))
 

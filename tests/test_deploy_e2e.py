@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from tests.helpers import ROOT, log_group_template, run_deploy, write_env
+from tests.helpers import ROOT, log_group_template, run_deploy, two_wired_stacks, write_env
 from tests.moto_support import client
 
 pytestmark = pytest.mark.deploy
@@ -16,24 +16,6 @@ DEV = json.loads((ROOT / "out" / "dev" / "stacks.json").read_text())["stacks"]
 
 def _deployed(endpoint, stack_name):
     return client(endpoint).describe_stacks(StackName=stack_name)["Stacks"][0]
-
-
-def _two_stacks(tmp_path, retention="7", log_name="/t/base"):
-    # base's output is its parameter, not a Ref to its log group: moto loses that Ref once the log
-    # group is modified (gap 23 in tests/test_deploy_emulator.py)
-    base = log_group_template(log_name, outputs=False)
-    base["Outputs"] = {"Days": {"Value": {"Ref": "Retention"}}}
-    return write_env(
-        tmp_path / "out",
-        [
-            {"name": "base", "template": base, "parameters": {"Retention": retention}},
-            {
-                "name": "app",
-                "template": log_group_template("/t/app"),
-                "parameters_from_outputs": {"Retention": {"stack": "base", "output": "Days"}},
-            },
-        ],
-    )
 
 
 def test_plan_of_a_new_environment_shows_creates_and_known_after_apply(moto, capsys):
@@ -86,9 +68,9 @@ def test_reapply_is_up_to_date_and_deletes_the_empty_change_set(moto, capsys):
 
 
 def test_parameter_change_is_shown_in_the_plan_then_applied(moto, capsys, tmp_path):
-    out_dir = _two_stacks(tmp_path)
+    out_dir = two_wired_stacks(tmp_path)
     assert run_deploy(capsys, moto, "apply", "--env", "test", "--yes", "--out", str(out_dir))[0] == 0
-    _two_stacks(tmp_path, retention="14")
+    two_wired_stacks(tmp_path, retention="14")
     code, out, _ = run_deploy(capsys, moto, "plan", "--env", "test", "--out", str(out_dir), "--detailed-exitcode")
     assert code == 3
     assert "~ Retention: 7 -> 14" in out
@@ -120,7 +102,7 @@ def test_failing_template_exits_1_with_the_reason_and_cleanup_command(moto, caps
 
 
 def test_destroy_deletes_in_reverse_order_after_confirmation(moto, capsys, tmp_path):
-    out_dir = _two_stacks(tmp_path)
+    out_dir = two_wired_stacks(tmp_path)
     assert run_deploy(capsys, moto, "apply", "--env", "test", "--yes", "--out", str(out_dir))[0] == 0
     code, _, err = run_deploy(capsys, moto, "destroy", "--env", "test", "--out", str(out_dir))
     assert code == 2 and "pass --yes" in err  # no terminal, no --yes: refused
@@ -196,12 +178,12 @@ def test_template_over_one_megabyte_is_bad_input(moto, capsys, tmp_path):
 
 
 def test_status_and_diff_report_the_deployed_state(moto, capsys, tmp_path):
-    out_dir = _two_stacks(tmp_path)
+    out_dir = two_wired_stacks(tmp_path)
     assert run_deploy(capsys, moto, "apply", "--env", "test", "--yes", "--out", str(out_dir))[0] == 0
     code, out, _ = run_deploy(capsys, moto, "status", "--env", "test", "--out", str(out_dir))
     assert code == 0 and "t-test-base (eu-west-1): " in out and "last event:" in out
     assert run_deploy(capsys, moto, "diff", "--env", "test", "--out", str(out_dir), "--detailed-exitcode")[0] == 0
-    _two_stacks(tmp_path, retention="30", log_name="/t/renamed")
+    two_wired_stacks(tmp_path, retention="30", log_name="/t/renamed")
     code, out, _ = run_deploy(capsys, moto, "diff", "--env", "test", "--out", str(out_dir), "--detailed-exitcode")
     assert code == 3
     assert any(line.startswith("+") and '"LogGroupName": "/t/renamed"' in line for line in out.splitlines())
@@ -254,7 +236,7 @@ def test_ctrl_c_stops_waiting_but_not_the_deployment(moto, capsys, tmp_path, mon
         raise KeyboardInterrupt
 
     monkeypatch.setattr(executor, "wait_for_stack", interrupted)
-    out_dir = _two_stacks(tmp_path)
+    out_dir = two_wired_stacks(tmp_path)
     code, out, err = run_deploy(capsys, moto, "apply", "--env", "test", "--yes", "--out", str(out_dir))
     assert code == 130
     assert "Stopped waiting. Nothing was cancelled" in err and "status --env test --stack base" in err

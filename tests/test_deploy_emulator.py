@@ -13,7 +13,7 @@ from botocore.parsers import ResponseParserError
 
 from deployer import emulator
 from deployer.aws import Aws
-from tests.helpers import ROOT, log_group_template
+from tests.helpers import ROOT, SUBNET_TEMPLATE, log_group_template
 from tests.moto_support import client
 
 pytestmark = pytest.mark.deploy
@@ -39,19 +39,7 @@ def test_workarounds_are_pinned_to_the_installed_moto():
 
 def test_gap1_get_azs_of_the_region_reference_breaks_subnets(moto):
     cf = client(moto)
-    template = {
-        "Resources": {
-            "Net": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": "10.0.0.0/16"}},
-            "Sub": {
-                "Type": "AWS::EC2::Subnet",
-                "Properties": {
-                    "VpcId": {"Ref": "Net"},
-                    "CidrBlock": "10.0.0.0/24",
-                    "AvailabilityZone": {"Fn::Select": [0, {"Fn::GetAZs": {"Ref": "AWS::Region"}}]},
-                },
-            },
-        }
-    }
+    template = SUBNET_TEMPLATE
     made = _create(cf, "azs", template)
     with pytest.raises(ClientError, match="Ref': 'AWS::Region'}a"):
         cf.execute_change_set(ChangeSetName=made["Id"])

@@ -20,10 +20,18 @@ from deployer.changesets import Options
 from deployer.context import Context
 from deployer.emulator import FAKE_CREDENTIALS, EmulatorProvider, guard_obsolete_create
 from deployer.executor import InFlight, execute
-from deployer.manifest import Manifest, StackEntry
+from deployer.manifest import Manifest
 from deployer.plans import ChangeKind, Plan
 from deployer.reporter import Reporter
-from tests.helpers import fast_waiter, log_group_template, run_deploy, stack_entry, stub_client, write_env
+from tests.helpers import (
+    fast_waiter,
+    log_group_template,
+    run_deploy,
+    stack_entry,
+    stub_client,
+    two_wired_stacks,
+    write_env,
+)
 from tests.moto_support import client
 
 REGION = "eu-west-1"
@@ -58,26 +66,6 @@ def test_every_environment_of_one_apply_uses_the_first_ones_clients_with_its_own
     assert stream.getvalue() == "[beta] creating bucket\n"
 
 
-def _wired(tmp_path, label: str = "one"):
-    """base (its output is a parameter's value) and app, whose parameter is base's output."""
-    base = {
-        "Parameters": {"Label": {"Type": "String"}},
-        "Resources": {"Handle": {"Type": "AWS::CloudFormation::WaitConditionHandle"}},
-        "Outputs": {"Label": {"Value": {"Ref": "Label"}}},
-    }
-    return write_env(
-        tmp_path / "out",
-        [
-            {"name": "base", "template": base, "parameters": {"Label": label}},
-            {
-                "name": "app",
-                "template": log_group_template("/t/app"),
-                "parameters_from_outputs": {"Retention": {"stack": "base", "output": "Label"}},
-            },
-        ],
-    )
-
-
 def _outputs_reads(monkeypatch) -> list[str]:
     """Stack names the planner describes to read their outputs (Planner.outputs_of)."""
     read: list[str] = []
@@ -99,30 +87,26 @@ def _parameter(endpoint: str, stack: str, key: str) -> str:
 
 @pytest.mark.deploy
 def test_upstream_outputs_are_read_from_descriptions_already_made(moto, capsys, tmp_path, monkeypatch):
-    out = _wired(tmp_path)
+    out = two_wired_stacks(tmp_path)
     read = _outputs_reads(monkeypatch)
     code, stdout, _ = run_deploy(capsys, moto, "apply", "--env", "test", "--yes", "--out", str(out))
     assert code == 0, stdout
     # planning: base's own description (not there yet); after deploying it: its final DescribeStacks
     assert read == []
-    assert _parameter(moto, "t-test-app", "Retention") == "one"
+    assert _parameter(moto, "t-test-app", "Retention") == "7"
 
 
 @pytest.mark.deploy
 def test_an_upstream_deployed_again_passes_its_new_outputs_on(moto, capsys, tmp_path, monkeypatch):
-    out = _wired(tmp_path)
+    out = two_wired_stacks(tmp_path)
     assert run_deploy(capsys, moto, "apply", "--env", "test", "--yes", "--out", str(out))[0] == 0
-    out = _wired(tmp_path, label="two")
+    out = two_wired_stacks(tmp_path, retention="14")
     read = _outputs_reads(monkeypatch)
     code, stdout, _ = run_deploy(capsys, moto, "apply", "--env", "test", "--yes", "--out", str(out))
     assert code == 0, stdout
     assert "== t-test-app: upstream outputs changed; planning again" in stdout
     assert read == []
-    assert _parameter(moto, "t-test-app", "Retention") == "two"
-
-
-def _entry_named(name: str) -> StackEntry:
-    return stack_entry(name, region=REGION)
+    assert _parameter(moto, "t-test-app", "Retention") == "14"
 
 
 def _counting(cfn, operation: str) -> list[dict]:
@@ -184,13 +168,13 @@ def test_a_stack_made_by_its_own_change_set_needs_no_event_marker(moto, capsys, 
     monkeypatch.setattr(
         executor, "latest_event_id", lambda cfn, stack_id: looked_up.append(stack_id) or latest(cfn, stack_id)
     )
-    out = _wired(tmp_path)
+    out = two_wired_stacks(tmp_path)
     code, stdout, _ = run_deploy(capsys, moto, "apply", "--env", "test", "--yes", "--out", str(out))
     assert code == 0, stdout
     assert looked_up == []  # both stacks were created by this run's change sets
     assert "REVIEW_IN_PROGRESS" not in stdout
     assert "t-test-base  AWS::CloudFormation::Stack  CREATE_COMPLETE" in stdout
-    out = _wired(tmp_path, label="two")
+    out = two_wired_stacks(tmp_path, retention="14")
     code, stdout, _ = run_deploy(capsys, moto, "apply", "--env", "test", "--yes", "--out", str(out))
     assert code == 0, stdout
     assert len(looked_up) == 2  # updates: only the events after the stack's last one are shown
@@ -218,7 +202,7 @@ def test_a_created_stack_is_executed_without_looking_up_its_events_first(capsys)
     def stacks(status: str) -> dict:
         return {"Stacks": [{"StackName": "app-net", "StackId": stack_id, "StackStatus": status, "CreationTime": now}]}
 
-    entry = _entry_named("net")
+    entry = stack_entry("net")
     cfn = stub_client()
 
     class OneClient:
@@ -264,7 +248,7 @@ def test_a_dependant_planned_while_its_upstream_is_described_reads_that_descript
 
     read: list[str] = []
     monkeypatch.setattr(changesets, "describe_stack", lambda cfn, name: read.append(name))
-    base = _entry_named("base")
+    base = stack_entry("base")
 
     class OneClient:
         def cfn(self, region):
@@ -278,6 +262,8 @@ def test_a_dependant_planned_while_its_upstream_is_described_reads_that_descript
     got: list = []
     reading = threading.Thread(target=lambda: got.append(planner.outputs_of("base")))
     reading.start()
+    reading.join(timeout=0.2)
+    assert reading.is_alive()  # waiting for the description under way, not describing the stack itself
     release.set()
     reading.join()
     planning.join()

@@ -13,31 +13,15 @@ from yaml.scanner import ScannerError
 
 from deployer import emulator
 from deployer.emulator_templates import body_for_emulator, template_for_emulator
-from deployer.manifest import StackEntry
-from tests.helpers import log_group_template, run_deploy, stack_entry, write_env
+from tests.helpers import SUBNET_TEMPLATE, log_group_template, run_deploy, stack_entry, write_env
 from tests.moto_server_patches import in_process_server, outputs_after_change_set
 from tests.moto_support import client
 
-NETWORK = {
-    "Resources": {
-        "Net": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": "10.0.0.0/16"}},
-        "Sub": {
-            "Type": "AWS::EC2::Subnet",
-            "Properties": {
-                "VpcId": {"Ref": "Net"},
-                "CidrBlock": "10.0.0.0/24",
-                "AvailabilityZone": {"Fn::Select": [0, {"Fn::GetAZs": {"Ref": "AWS::Region"}}]},
-            },
-        },
-    },
-    "Outputs": {"Subnet": {"Value": {"Ref": "Sub"}}},
-}
-
 
 def test_gap30_the_body_is_the_adapted_template_as_json_that_yaml_refuses():
-    body = body_for_emulator(NETWORK, "eu-west-1")
+    body = body_for_emulator(SUBNET_TEMPLATE, "eu-west-1")
     assert body.startswith("\t") and "\n" not in body
-    assert json.loads(body) == json.loads(template_for_emulator(NETWORK, "eu-west-1"))
+    assert json.loads(body) == json.loads(template_for_emulator(SUBNET_TEMPLATE, "eu-west-1"))
     with pytest.raises(ScannerError):
         yaml.load(body, Loader=yaml.Loader)
 
@@ -47,11 +31,11 @@ def test_gap30_moto_parses_a_template_as_yaml_first_and_the_body_as_json():
     """When moto tries JSON first (or stops falling back to it), gap 30 can go."""
     from moto.cloudformation.models import Stack
 
-    plain = json.dumps(NETWORK)
+    plain = json.dumps(SUBNET_TEMPLATE)
     with mock.patch("moto.cloudformation.models.yaml.load", wraps=yaml.load) as loaded:
-        assert Stack.parse_template(plain) == NETWORK
+        assert Stack.parse_template(plain) == SUBNET_TEMPLATE
     assert loaded.call_count == 1 and loaded.call_args.args[0] == plain
-    body = body_for_emulator(NETWORK, "eu-west-1")
+    body = body_for_emulator(SUBNET_TEMPLATE, "eu-west-1")
     assert Stack.parse_template(body) == json.loads(body)
 
 
@@ -113,10 +97,6 @@ def test_gap2_refresh_still_runs_on_moto_alone(moto, capsys, tmp_path, monkeypat
     assert outputs == [{"OutputKey": "LogGroupName", "OutputValue": "/t/base"}]
 
 
-def _entry(template: dict) -> StackEntry:
-    return stack_entry("net", template)
-
-
 def test_the_body_sent_is_made_once_per_template(monkeypatch):
     made: list[dict] = []
     body = emulator.body_for_emulator
@@ -124,11 +104,11 @@ def test_the_body_sent_is_made_once_per_template(monkeypatch):
         emulator, "body_for_emulator", lambda template, region: made.append(template) or body(template, region)
     )
     provider = emulator.EmulatorProvider("http://127.0.0.1:9")
-    entry = _entry(NETWORK)
+    entry = stack_entry("net", SUBNET_TEMPLATE)
     sent = provider.prepare_template(entry)
     assert provider.prepare_template(entry) == sent and provider.sent_template(entry) == json.loads(sent)
     assert len(made) == 1
-    changed = _entry({**NETWORK, "Outputs": {}})  # another manifest's template for the same stack
+    changed = stack_entry("net", {**SUBNET_TEMPLATE, "Outputs": {}})  # another manifest's template for the same stack
     assert json.loads(provider.prepare_template(changed))["Outputs"] == {}
     assert len(made) == 2
 

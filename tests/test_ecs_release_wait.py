@@ -18,9 +18,9 @@ from typing import Any
 
 import botocore.session
 import pytest
-from botocore.validate import ParamValidator
 
 from blueprints.engines.release_commands import wait_for_ecs_deployment
+from tests.helpers import assert_matches_shape
 
 # bash and the real AWS CLI in subprocesses, a CLI start per call: seconds per test.
 pytestmark = pytest.mark.slow
@@ -74,7 +74,7 @@ class CannedEcs:
 
     def answer(self, operation: str, request: dict[str, Any]) -> dict[str, Any]:
         model = MODEL.operation_model(operation)
-        _validate(request, model.input_shape)
+        assert_matches_shape(request, model.input_shape, operation)
         self.requests.append((operation, request))
         if operation == "ListServiceDeployments":
             response: dict[str, Any] = {"serviceDeployments": self.listed}
@@ -98,32 +98,13 @@ class CannedEcs:
             response = {"serviceDeployments": found, "failures": []}
         else:
             raise AssertionError(f"the release wait called {operation}")
-        _validate(response, model.output_shape)
+        assert_matches_shape(response, model.output_shape, operation)
         return response
 
     def described(self) -> set[str]:
         return {
             arn for op, r in self.requests if op == "DescribeServiceDeployments" for arn in r["serviceDeploymentArns"]
         }
-
-
-def _validate(params: dict[str, Any], shape: Any) -> None:
-    report = ParamValidator().validate(params, shape)
-    assert not report.has_errors(), report.generate_report()
-    _check_enums(params, shape)
-
-
-def _check_enums(value: Any, shape: Any, where: str = "") -> None:
-    """ParamValidator checks types and required members but not enums: every string of a shape with an
-    enum (ServiceDeploymentStatus, LaunchType, ...) must be one of botocore's values."""
-    if shape.type_name == "structure" and isinstance(value, dict):
-        for key, item in value.items():
-            _check_enums(item, shape.members[key], f"{where}.{key}")
-    elif shape.type_name == "list" and isinstance(value, list):
-        for index, item in enumerate(value):
-            _check_enums(item, shape.member, f"{where}[{index}]")
-    elif shape.type_name == "string" and shape.enum:
-        assert value in shape.enum, f"{where}: {value!r} is not one of {shape.enum}"
 
 
 @pytest.fixture

@@ -44,7 +44,7 @@ from deployer.plans import (
     PlanState,
 )
 from deployer.render import refusal_lines
-from tests.helpers import OUT, PARAMS, run_deploy
+from tests.helpers import OUT, PARAMS, run_deploy, stack_entry
 from tests.moto_support import client
 
 ENV = "apps"
@@ -54,25 +54,30 @@ PROD = f"{ARN}listener/app/webapp-apps-alb/1/prod"
 TEST = f"{ARN}listener/app/webapp-apps-alb/1/test"
 LISTENERS = {"ProductionListenerArn": PROD, "TestListenerArn": TEST}
 RULES = {"ProductionListenerArn": "ProductionListenerRule", "TestListenerArn": "TestListenerRule"}
+# web 10, new 20, api 20 → 30: new runs after api.
+INSERT_ORDER = (
+    "Order: webapp-apps-service-new runs after webapp-apps-service-api, which moves its rules off the priority "
+    "service-new takes (service-new's ProductionListenerRule, TestListenerRule take priority 20 from "
+    "service-api's ProductionListenerRule, TestListenerRule; a listener holds each priority once)."
+)
+# web 10 → 20 and api 20 → 10 in one apply.
+SWAP_REFUSAL = (
+    "Refused: webapp-apps-service-api, webapp-apps-service-web would take each other's listener-rule priorities "
+    "(service-api's ProductionListenerRule, TestListenerRule take priority 10 from service-web's "
+    "ProductionListenerRule, TestListenerRule; service-web's ProductionListenerRule, TestListenerRule take "
+    "priority 20 from service-api's ProductionListenerRule, TestListenerRule): ALB rejects two rules with one "
+    "priority on a listener, so neither update can go first. Two steps: first move one of them to a free "
+    "priority (e.g. services.api.routing.priority: 21, free on those listeners), generate and apply; then set "
+    "the final priorities, generate and apply again."
+)
 
 
 # --- pure: facts built by hand --------------------------------------------------------------------
 
 
 def _entry(name: str, depends_on: tuple[str, ...] = (), tags: dict[str, str] | None = None) -> StackEntry:
-    return StackEntry(
-        name=name,
-        stack_name=PREFIX + name,
-        template_path=Path(f"{name}.json"),
-        region="eu-west-1",
-        parameters={},
-        parameters_from_outputs={},
-        kept_on_update=[],
-        depends_on=list(depends_on),
-        capabilities=[],
-        tags=tags if tags is not None else {"Project": "webapp", "Environment": ENV},
-        termination_protection=False,
-    )
+    tags = tags if tags is not None else {"Project": "webapp", "Environment": ENV}
+    return stack_entry(name, stack_name=PREFIX + name, depends_on=list(depends_on), tags=tags)
 
 
 def _manifest(*services: str) -> list[StackEntry]:
@@ -133,11 +138,7 @@ def test_a_service_inserted_in_the_middle_runs_after_the_service_that_frees_its_
     )
     found, refused = _judge(facts, plans)
     assert refused == [] and found.after == {"service-new": ["service-api"]}
-    assert found.lines == [
-        "Order: webapp-apps-service-new runs after webapp-apps-service-api, which moves its rules off the priority "
-        "service-new takes (service-new's ProductionListenerRule, TestListenerRule take priority 20 from "
-        "service-api's ProductionListenerRule, TestListenerRule; a listener holds each priority once)."
-    ]
+    assert found.lines == [INSERT_ORDER]
 
 
 def test_swapped_priorities_are_refused_with_the_two_step_procedure():
@@ -151,15 +152,7 @@ def test_swapped_priorities_are_refused_with_the_two_step_procedure():
     )
     found, refused = _judge(facts, plans)
     assert found.after == {} and found.lines == []
-    assert refused == [
-        "Refused: webapp-apps-service-api, webapp-apps-service-web would take each other's listener-rule priorities "
-        "(service-api's ProductionListenerRule, TestListenerRule take priority 10 from service-web's "
-        "ProductionListenerRule, TestListenerRule; service-web's ProductionListenerRule, TestListenerRule take "
-        "priority 20 from service-api's ProductionListenerRule, TestListenerRule): ALB rejects two rules with one "
-        "priority on a listener, so neither update can go first. Two steps: first move one of them to a free "
-        "priority (e.g. services.api.routing.priority: 21, free on those listeners), generate and apply; then set "
-        "the final priorities, generate and apply again."
-    ]
+    assert refused == [SWAP_REFUSAL]
 
 
 def test_a_holder_left_out_outside_the_manifest_or_owned_by_no_stack_is_refused_by_name():
@@ -298,6 +291,28 @@ def test_a_dependency_left_out_by_stack_is_reported_and_refused():
         "are not deployed (its plan is an update). Add --stack platform (it is applied first), or apply it first: "
         "fargate-deploy apply --env apps --stack platform.",
     ]
+
+
+def test_what_the_refusals_rest_on_is_what_the_elb_api_and_the_resource_schema_say():
+    """Independent sources for the premises of deployer.priority_checks: botocore's elbv2 model (CreateRule's
+    Priority: one priority per listener; CreateRule and SetRulePriorities fail with PriorityInUse) and the
+    ListenerRule schema bundled with cfn-lint (a priority another rule holds is taken in a later update)."""
+    import botocore.session
+    from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
+
+    elbv2 = botocore.session.get_session().get_service_model("elbv2")
+    one_per_listener = "A listener can't have multiple rules with the same priority."
+    assert one_per_listener in elbv2.shape_for("CreateRuleInput").members["Priority"].documentation
+    for operation in ("CreateRule", "SetRulePriorities"):
+        errors = [shape.name for shape in elbv2.operation_model(operation).error_shapes]
+        assert "PriorityInUseException" in errors, operation
+    schema = PROVIDER_SCHEMA_MANAGER.get_resource_schema("eu-west-1", routing.RULE).schema
+    described = " ".join(schema["properties"]["Priority"]["description"].split())
+    assert one_per_listener in described
+    assert (
+        "If you need to reuse a priority with a different rule, you must remove it as a priority first, and then "
+        "specify it in a subsequent update." in described
+    )
 
 
 def test_planned_rules_resolve_the_shared_listener_and_the_priority():
@@ -489,15 +504,10 @@ def test_a_service_inserted_between_two_is_applied_after_the_one_that_frees_its_
 
     code, output = _run(capsys, moto, "plan", variants["insert"])
     assert code == 0, output
-    order = (
-        "Order: webapp-apps-service-new runs after webapp-apps-service-api, which moves its rules off the priority "
-        "service-new takes (service-new's ProductionListenerRule, TestListenerRule take priority 20 from "
-        "service-api's ProductionListenerRule, TestListenerRule; a listener holds each priority once)."
-    )
-    assert order in output and "apply would refuse" not in output
+    assert INSERT_ORDER in output and "apply would refuse" not in output
 
     output = _applied(capsys, moto, variants["insert"])
-    assert order in output
+    assert INSERT_ORDER in output
     assert output.index("== webapp-apps-service-api: UPDATE_COMPLETE ==") < output.index(
         "== webapp-apps-service-new: executing"
     )
@@ -516,15 +526,7 @@ def test_swapped_priorities_are_refused_then_applied_in_the_two_steps_it_names(m
     before = _stack_states(moto)
     code, output = _run(capsys, moto, "apply", variants["swap"])
     assert code == 1
-    assert (
-        "Refused: webapp-apps-service-api, webapp-apps-service-web would take each other's listener-rule priorities "
-        "(service-api's ProductionListenerRule, TestListenerRule take priority 10 from service-web's "
-        "ProductionListenerRule, TestListenerRule; service-web's ProductionListenerRule, TestListenerRule take "
-        "priority 20 from service-api's ProductionListenerRule, TestListenerRule): ALB rejects two rules with one "
-        "priority on a listener, so neither update can go first. Two steps: first move one of them to a free "
-        "priority (e.g. services.api.routing.priority: 21, free on those listeners), generate and apply; then set "
-        "the final priorities, generate and apply again."
-    ) in output
+    assert SWAP_REFUSAL in output
     assert "executing" not in output and _stack_states(moto) == before
 
     _applied(capsys, moto, variants["step1"])

@@ -4,16 +4,13 @@ what generation writes, how version-1 manifests without them read, and destroy's
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 from blueprints import environment
 from blueprints import manifest as contract
 from deployer import retention
-from deployer.manifest import StackEntry
-
-OUT = Path(__file__).resolve().parent.parent / "out"
+from tests.helpers import OUT, PARAMS, stack_entry
 
 
 def _stacks(env: str) -> dict[str, dict]:
@@ -92,33 +89,15 @@ def test_bad_day2_keys_are_refused(extra, message):
 def test_rollback_monitoring_minutes_is_validated_in_params(tmp_path):
     from blueprints.config import ParamsError, load_environment
 
-    source = (Path(__file__).resolve().parent.parent / "params" / "dev.yaml").read_text()
+    source = (PARAMS / "dev.yaml").read_text()
     path = tmp_path / "dev.yaml"
     path.write_text(source.replace("rollback_monitoring_minutes: 2", "rollback_monitoring_minutes: 181"))
     with pytest.raises(ParamsError, match="rollback_monitoring_minutes"):
         load_environment(path)
 
 
-def _entry(**extra) -> StackEntry:
-    base = dict(
-        name="pipeline",
-        stack_name="app-pipeline",
-        template_path=None,
-        region="eu-west-1",
-        parameters={},
-        parameters_from_outputs={},
-        kept_on_update=[],
-        depends_on=[],
-        capabilities=[],
-        tags={},
-        termination_protection=False,
-    )
-    base.update(extra)
-    return StackEntry(**base)
-
-
 def test_destroy_lists_what_stays_how_it_is_adopted_and_how_to_delete_it():
-    entry = _entry(adoptable_resources=["Repository"])
+    entry = stack_entry("pipeline", adoptable_resources=["Repository"])
     kept = [
         retention.Kept("Logs", "AWS::Logs::LogGroup", "/ecs/app"),
         retention.Kept("Repository", "AWS::ECR::Repository", "app"),

@@ -20,7 +20,7 @@ from deployer.manifest import Manifest, StackEntry
 from deployer.plans import ChangeKind, Plan, PlanState
 from deployer.provider import AwsProvider
 from deployer.reporter import Reporter
-from tests.helpers import fast_waiter, stub_client
+from tests.helpers import fast_waiter, stack_entry, stub_client
 
 STACK_ID = "arn:aws:cloudformation:eu-west-1:123456789012:stack/app-svc/1"
 CS_ID = "arn:aws:cloudformation:eu-west-1:123456789012:changeSet/c1/1"
@@ -34,23 +34,7 @@ def _cfn():
 
 
 def _entry(**extra) -> StackEntry:
-    base = dict(
-        name="svc",
-        stack_name="app-svc",
-        template_path=None,
-        region="eu-west-1",
-        parameters={},
-        parameters_from_outputs={},
-        kept_on_update=[],
-        depends_on=[],
-        capabilities=[],
-        tags={},
-        termination_protection=False,
-        template={"Resources": {}},
-        body="{}",
-    )
-    base.update(extra)
-    return StackEntry(**base)
+    return stack_entry("svc", body="{}", **extra)
 
 
 class _FakeAws:
@@ -64,17 +48,13 @@ class _FakeAws:
         return {"TemplateBody": body}
 
 
-def _fast_waiter():
-    return fast_waiter()
-
-
 def _context(cfn, entry, allow_replacement=False, waiter=None, output=None):
     manifest = Manifest(env="dev", folder=None, stacks=[entry], selected=[entry])
     return Context(
         manifest,
         _FakeAws(cfn),
         Options(allow_replacement=allow_replacement),
-        waiter or _fast_waiter(),
+        waiter or fast_waiter(),
         yes=True,
         reporter=Reporter(output or io.StringIO()),
     )
@@ -118,7 +98,7 @@ def _described(changes):
 
 def _planned(cfn, entry, stack_response, expected_extra, described=None):
     """Plan one stack against stubbed responses; the CreateChangeSet call must carry expected_extra."""
-    planner = Planner(_FakeAws(cfn), None, Options(), _fast_waiter(), AwsProvider(), Reporter(io.StringIO()))
+    planner = Planner(_FakeAws(cfn), None, Options(), fast_waiter(), AwsProvider(), Reporter(io.StringIO()))
     kind = "CREATE" if stack_response is None else "UPDATE"
     with Stubber(cfn) as stub:
         if stack_response is None:

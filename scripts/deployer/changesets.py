@@ -146,7 +146,18 @@ class Planner:
 
     def plan(self, entry: StackEntry) -> Plan:
         cfn = self.aws.cfn(entry.region)
+        return self._plan(cfn, entry, self._described(cfn, entry))
+
+    def plan_if_deployed(self, entry: StackEntry) -> Plan | None:
+        """The plan of a stack that holds resources; None, and no change set made, when there is no stack
+        or only the empty one of a CREATE change set (REVIEW_IN_PROGRESS)."""
+        cfn = self.aws.cfn(entry.region)
         stack = self._described(cfn, entry)
+        if not stack or stack["StackStatus"] == "REVIEW_IN_PROGRESS":
+            return None
+        return self._plan(cfn, entry, stack)
+
+    def _plan(self, cfn: Any, entry: StackEntry, stack: dict[str, Any] | None) -> Plan:
         plan = Plan(entry=entry, stack=stack)
         status = stack["StackStatus"] if stack else None
         if status in UNUSABLE:

@@ -181,11 +181,10 @@ def _left_out(ctx: Context, plans: Sequence[Plan]) -> list[Dependency]:
 
 
 def _dependency_state(ctx: Context, entry: StackEntry) -> tuple[DependencyState, str] | None:
-    stack = ctx.provider.describe_stack(ctx.aws.cfn(entry.region), entry.stack_name)
-    if not stack or stack["StackStatus"] in ("REVIEW_IN_PROGRESS", GONE):
-        return DependencyState.NOT_DEPLOYED, ""
     with ctx.slots:
-        plan = ctx.planner.plan(entry)
+        plan = ctx.planner.plan_if_deployed(entry)
+    if plan is None:
+        return DependencyState.NOT_DEPLOYED, ""
     ctx.planner.discard(plan, force=True)
     if plan.state is PlanState.FAILED:
         return DependencyState.FAILED, plan.reason
@@ -244,9 +243,9 @@ def _live_rules(
                 break
     unowned = {r.arn for r in rules if (r.listener, r.priority) in taken}
     owners: dict[str, tuple[str, str]] = {}
-    order = [e for e in ctx.manifest.stacks if e.stack_name in changing and _has_shared_rules(e)]
-    order += [e for e in ctx.manifest.stacks if e not in order and _has_shared_rules(e)]
-    candidates = [(e.stack_name, e.region) for e in order]
+    shared = [e for e in ctx.manifest.stacks if _has_shared_rules(e)]
+    shared.sort(key=lambda e: e.stack_name not in changing)  # the apply's first, else in manifest order
+    candidates = [(e.stack_name, e.region) for e in shared]
     default_region = ctx.manifest.stacks[0].region if ctx.manifest.stacks else ""
     candidates += [(o.stack_name, default_region) for o in others if o.holds_resources]
     for stack_name, region in candidates:

@@ -141,12 +141,11 @@ def certificate_arns(template: dict[str, Any]) -> list[str]:
 
 def adapted_template(template: dict[str, Any], region: str) -> dict[str, Any]:
     """The template with gaps 1, 7, 8, 10 and 12 closed (a copy: ``template`` is left as it is)."""
-    adapted = _pin_get_azs(template, region)
+    adapted: dict[str, Any] = _pin_get_azs(template, region)
     _external_service_task_definition(adapted.get("Resources", {}))
     adapted["Resources"] = _dependency_order(adapted.get("Resources", {}))
     adapted = _placeholders(adapted, adapted.get("Resources", {}), set(unmodelled(template)))
-    result: dict[str, Any] = adapted
-    return result
+    return adapted
 
 
 def template_for_emulator(template: dict[str, Any], region: str) -> str:
