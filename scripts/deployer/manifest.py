@@ -12,6 +12,9 @@ from blueprints import manifest as contract
 
 from . import UserError
 
+# DeletionPolicy values with which a deleted stack leaves the resource (or its snapshot) behind.
+RETAINING = ("Retain", "RetainExceptOnCreate", "Snapshot")
+
 # CloudFormation quotas: a TemplateBody up to 51,200 bytes; a template in S3 up to 1 MB.
 # https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cloudformation-limits.html
 BODY_LIMIT = 51_200
@@ -57,7 +60,7 @@ def retained_resources(template: dict[str, Any]) -> list[str]:
     return sorted(
         f"{logical_id} ({res.get('Type')})"
         for logical_id, res in template.get("Resources", {}).items()
-        if res.get("DeletionPolicy") in ("Retain", "RetainExceptOnCreate", "Snapshot")
+        if res.get("DeletionPolicy") in RETAINING
     )
 
 

@@ -20,9 +20,8 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .aws import physical_ids
+from .manifest import RETAINING as RETAINING
 from .manifest import StackEntry
-
-RETAINING = ("Retain", "RetainExceptOnCreate", "Snapshot")
 
 
 @dataclass(frozen=True)
